@@ -1,0 +1,109 @@
+"""The archive store: the only module that knows SQL.
+
+``Store.open(home, db_url)`` opens (and migrates) the database and the blob store;
+``with store.writer() as w:`` is one transaction that also appends ledger leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..model import Capture, parse_iso, utcnow
+from . import _schema as schema
+from ._records import capture_record
+from ._blobs import BlobError, BlobStore
+from ._engine import StoreError, make_engine, migrate
+from ._queries import Queries
+from ._writer import PostResult, Writer
+
+__all__ = ["BlobError", "BlobStore", "PostResult", "Store", "StoreError", "Writer", "schema"]
+
+
+class Store(Queries):
+    def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
+        self.engine = engine
+        self.blobs = blobs
+        self.home = home
+
+    @classmethod
+    def open(cls, home: Path, db_url: str | None = None) -> Store:
+        home = Path(home)
+        try:
+            home.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the archive home {home}: {e.strerror}") from None
+        url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
+        try:
+            engine = make_engine(url)
+            migrate(engine)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot open the database: {_first_line(e)}") from None
+        return cls(engine, BlobStore(home / "blobs"), home)
+
+    @contextmanager
+    def writer(self) -> Iterator[Writer]:
+        """One write transaction. Commits when the block ends, rolls back on error."""
+        with self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn:
+            with conn.begin():
+                w = Writer(self, conn)
+                yield w
+                w.finish()
+
+    @contextmanager
+    def reader(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ledger_size(self) -> int:
+        with self.reader() as conn:
+            return int(
+                conn.execute(select(schema.ledger_head.c.size)).scalar_one()
+            )
+
+    def iter_captures(self) -> Iterator[tuple[Capture, bytes]]:
+        """Every raw HTTP capture with its body, in the order they were stored."""
+        last = 0
+        while True:
+            with self.reader() as conn:
+                rows = list(
+                    conn.execute(
+                        select(schema.captures).where(schema.captures.c.seq > last)
+                        .order_by(schema.captures.c.seq).limit(500)
+                    ).mappings()
+                )
+            if not rows:
+                return
+            for r in rows:
+                cap = capture_from_row(r, self.blobs)
+                yield cap, cap.body
+            last = rows[-1]["seq"]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def capture_from_row(r: Any, blobs: BlobStore) -> Capture:
+    rec = capture_record(r)
+    req_body = b""
+    if rec["request_body_sha256"] != _EMPTY_SHA:
+        req_body = blobs.read(rec["request_body_sha256"])
+    return Capture(
+        method=rec["method"], url=rec["url"], started_at=parse_iso(rec["started_at"]) or utcnow(),
+        request_headers=rec["request_headers"], request_body=req_body, status=rec["status"],
+        reason=rec["reason"], response_headers=[tuple(h) for h in rec["response_headers"]],
+        body=blobs.read(rec["body_sha256"]), error=rec["error"], http_version=rec["http_version"],
+    )
+
+
+_EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def _first_line(e: BaseException) -> str:
+    msg = str(getattr(e, "orig", None) or e).strip().splitlines()
+    return msg[0] if msg else type(e).__name__

@@ -1,0 +1,137 @@
+"""Content-addressed blob store: ``blobs/ab/cd/<sha256>``.
+
+A blob is written to a temporary file in the same directory tree, fsynced, renamed into
+place and its directory fsynced *before* the database row naming it commits, so a
+committed row never names a missing blob. A blob whose transaction then fails is an
+orphan, harmless (``unerased verify`` reports orphans, does not fail on them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+class BlobError(Exception):
+    pass
+
+
+def _is_hex64(s: str) -> bool:
+    return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
+
+
+class BlobStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._tmp = root / "tmp"
+
+    def path(self, sha256: str) -> Path:
+        if not _is_hex64(sha256):
+            raise BlobError(f"not a sha256 digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def put(self, data: bytes) -> str:
+        """Store bytes durably; returns their sha256 (hex)."""
+        digest = hashlib.sha256(data).hexdigest()
+        if self.exists(digest):
+            return digest
+        fd, tmp = self._mkstemp()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            self._place(Path(tmp), digest)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return digest
+
+    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
+        """Store a stream durably without holding it in memory; returns (sha256, size)."""
+        h = hashlib.sha256()
+        size = 0
+        fd, tmp = self._mkstemp()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                while chunk := stream.read(CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            digest = h.hexdigest()
+            if self.exists(digest):
+                _unlink_quiet(tmp)
+            else:
+                self._place(Path(tmp), digest)
+        except BaseException:
+            _unlink_quiet(tmp)
+            raise
+        return digest, size
+
+    def read(self, sha256: str) -> bytes:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise BlobError(f"blob {sha256} is missing") from None
+
+    def open(self, sha256: str) -> BinaryIO:
+        try:
+            return self.path(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobError(f"blob {sha256} is missing") from None
+
+    def hash_file(self, sha256: str) -> str:
+        """Recompute a stored blob's digest (for verify)."""
+        h = hashlib.sha256()
+        with self.open(sha256) as f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def iter_digests(self) -> Iterator[str]:
+        if not self.root.is_dir():
+            return
+        for d1 in sorted(self.root.iterdir()):
+            if d1.name == "tmp" or not d1.is_dir():
+                continue
+            for d2 in sorted(d1.iterdir()):
+                for f in sorted(d2.iterdir()):
+                    yield f.name
+
+    # -- internals
+
+    def _mkstemp(self) -> tuple[int, str]:
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+
+    def _place(self, tmp: Path, digest: str) -> None:
+        dest = self.path(digest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, dest)
+        _fsync_dir(dest.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quiet(path: str | Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

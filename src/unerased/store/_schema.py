@@ -1,0 +1,230 @@
+"""The SQL schema (SQLAlchemy Core). Runs on SQLite and PostgreSQL.
+
+Ids are allocated by the writer under the ledger lock (see ``_writer.py``), so every row
+id is known before insert and batches need no RETURNING round-trips. Rows covered by
+the ledger (``LEAFED``) are never updated after insert except for columns listed in
+``MUTABLE`` — those hold the *current* state, whose history lives in leafed rows.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Timestamps are stored as ISO 8601 UTC text ("2026-11-26T14:32:24.123456Z"): identical on
+# both backends, sortable, and exactly what goes into ledger records.
+TS = String(32)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("platform", String(16), nullable=False),
+    Column("account_id", String(512), nullable=False),
+    Column("handle", String(512)),
+    Column("display_name", Text),
+    Column("url", Text),
+    Column("status", String(16), nullable=False),
+    Column("profile_json", Text, nullable=False, default="{}"),
+    Column("created_at", TS),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS, nullable=False),
+    # watching
+    Column("watched", Boolean, nullable=False, default=False),
+    Column("watch_uri", Text),
+    Column("service", Text),
+    Column("tags_json", Text, nullable=False, default="{}"),
+    Column("next_check", TS),
+    Column("last_check", TS),
+    Column("check_error", Text),
+    Column("state_json", Text, nullable=False, default="{}"),  # detector's extra state
+    UniqueConstraint("platform", "account_id", name="uq_accounts_platform_account"),
+)
+
+account_status = Table(  # leafed: the status history of an account
+    "account_status",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_pk", BigInteger, nullable=False),
+    Column("at", TS, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("handle", String(512)),
+    Column("display_name", Text),
+    Column("profile_json", Text, nullable=False),
+    Column("source", Text, nullable=False),  # "import:<sha256>" or "capture:<id>"
+    Index("ix_account_status_account", "account_pk", "id"),
+)
+
+posts = Table(
+    "posts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("account_pk", BigInteger, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("post_id", String(512), nullable=False),
+    Column("url", Text),
+    Column("created_at", TS),
+    Column("kind", String(16), nullable=False),
+    Column("reply_to", String(512)),
+    Column("repost_of", String(512)),
+    Column("quote_of", String(512)),
+    # current state (history: post_versions and events)
+    Column("status", String(16), nullable=False),
+    Column("first_seen", TS, nullable=False),
+    Column("last_seen", TS),
+    Column("first_missing", TS),
+    Column("gone_count", Integer, nullable=False, default=0),
+    Column("deleted_at", TS),
+    Column("deleted_reason", String(32)),
+    Column("n_versions", Integer, nullable=False, default=1),
+    Column("state_json", Text, nullable=False, default="{}"),
+    UniqueConstraint("account_pk", "post_id", name="uq_posts_account_post"),
+    Index("ix_posts_post_id", "post_id"),
+    Index("ix_posts_account_created", "account_pk", "created_at"),
+)
+
+post_versions = Table(  # leafed
+    "post_versions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("post_pk", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, … in the order we learnt them
+    Column("version_key", String(512), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("html", Text),
+    Column("lang", String(32)),
+    Column("edited_at", TS),
+    Column("observed_at", TS, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("raw_json", Text),
+    UniqueConstraint("post_pk", "version_key", name="uq_versions_post_key"),
+    UniqueConstraint("post_pk", "seq", name="uq_versions_post_seq"),
+)
+
+media = Table(  # covered by the leaf of its version
+    "media",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version_pk", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("url", Text),
+    Column("filename", Text),
+    Column("mime", String(128)),
+    Column("kind", String(16)),
+    Column("alt", Text),
+    Column("sha256", String(64)),  # None while not fetched
+    Column("size", BigInteger),
+    Index("ix_media_version", "version_pk"),
+)
+
+captures = Table(  # leafed; id is the sha256 of the canonical capture record
+    "captures",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("account_pk", BigInteger),
+    Column("started_at", TS, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("request_headers_json", Text, nullable=False),
+    Column("request_body_sha256", String(64), nullable=False),
+    Column("status", Integer),
+    Column("reason", Text),
+    Column("response_headers_json", Text, nullable=False),
+    Column("body_sha256", String(64), nullable=False),
+    Column("error", Text),
+    Column("http_version", String(16), nullable=False),
+    Index("ix_captures_account", "account_pk", "seq"),
+)
+
+imports = Table(  # leafed: one row per archive import
+    "imports",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", TS, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("account_pk", BigInteger),
+    Column("counts_json", Text, nullable=False),
+)
+
+events = Table(  # leafed
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(32), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("account_pk", BigInteger, nullable=False),
+    Column("account", String(512)),
+    Column("account_id", String(512), nullable=False),
+    Column("post_pk", BigInteger),
+    Column("post_id", String(512)),
+    Column("detail_json", Text, nullable=False),
+    Column("evidence_json", Text, nullable=False),
+    Index("ix_events_at", "at"),
+    Index("ix_events_type_at", "type", "at"),
+)
+
+# --- ledger (RFC 9162 Merkle log) ---
+
+ledger_leaves = Table(
+    "ledger_leaves",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("kind", String(32), nullable=False),  # table name of the covered row
+    Column("ref", String(64), nullable=False),  # its id
+    Column("salt", LargeBinary, nullable=False),
+    Column("leaf_hash", LargeBinary, nullable=False),
+    Index("ix_ledger_leaves_ref", "kind", "ref"),
+)
+
+ledger_nodes = Table(  # perfect subtrees: hash of leaves [idx*2^level, (idx+1)*2^level)
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary, nullable=False),
+)
+
+ledger_head = Table(  # one row; locked by every writer (serialises appends on PostgreSQL)
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", LargeBinary, nullable=False),
+    Column("at", TS, nullable=False),
+    Column("note", Text, nullable=False),  # the signed note, as published
+    Column("timestamp_der", LargeBinary),  # optional RFC 3161 token over the note
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+LEAFED = ("account_status", "post_versions", "captures", "imports", "events")

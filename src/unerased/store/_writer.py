@@ -1,0 +1,445 @@
+"""The one way to write: a :class:`Writer` is one transaction.
+
+It takes the ledger lock first (``BEGIN IMMEDIATE`` on SQLite, ``SELECT … FOR UPDATE`` on
+the ledger head on PostgreSQL), allocates row ids under that lock, buffers inserts and
+flushes them with ``executemany``, and appends a ledger leaf for every leafed row in the
+same transaction. Either all of it commits or none of it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Table, func, select, update
+
+from ..ledger import merkle
+from ..model import (
+    AccountSnapshot,
+    Capture,
+    Event,
+    PostSnapshot,
+    PostStatus,
+    iso,
+    utcnow,
+)
+from . import _records as rec
+from . import _schema as s
+from ._search import index_row
+
+if TYPE_CHECKING:
+    from . import Store
+
+FLUSH_ROWS = 2000
+_TABLES_IN_ORDER = (
+    s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
+    s.imports, s.events, s.ledger_leaves, s.ledger_nodes,
+)
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(slots=True)
+class PostResult:
+    post_pk: int
+    is_new: bool
+    version_pk: int | None  # the version added, None when nothing changed
+    seq: int
+
+
+class Writer:
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store = store
+        self.conn = conn
+        self.now = iso(utcnow()) or ""
+        q = select(s.ledger_head.c.size).where(s.ledger_head.c.id == 1)
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update()
+        self.size: int = int(conn.execute(q).scalar_one())
+        self._start_size = self.size
+        self._next_id: dict[str, int] = {}
+        self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._fts: list[tuple[int, str]] = []
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self._pending = 0
+        self._accounts: dict[tuple[str, str], dict[str, Any]] = {}
+        self._capture_ids: set[str] = set()
+
+    # ---------------------------------------------------------------- ids, ledger
+
+    def alloc(self, table: Table) -> int:
+        name = table.name
+        if name not in self._next_id:
+            cur = self.conn.execute(select(func.max(table.c.id))).scalar()
+            self._next_id[name] = int(cur or 0) + 1
+        n = self._next_id[name]
+        self._next_id[name] = n + 1
+        return n
+
+    def _get_node(self, level: int, idx: int) -> bytes:
+        h = self._nodes.get((level, idx))
+        if h is not None:
+            return h
+        row = self.conn.execute(
+            select(s.ledger_nodes.c.hash).where(
+                s.ledger_nodes.c.level == level, s.ledger_nodes.c.idx == idx
+            )
+        ).scalar()
+        if row is None:
+            raise RuntimeError(f"ledger node ({level}, {idx}) is missing")
+        h = bytes(row)
+        self._nodes[(level, idx)] = h
+        return h
+
+    def _leaf(self, kind: str, ref: str | int, record: Mapping[str, Any]) -> None:
+        salt = os.urandom(rec.SALT_BYTES)
+        lh = merkle.leaf_hash(rec.leaf_data(salt, record))
+        for level, idx, h in merkle.new_nodes_for_append(self.size, lh, self._get_node):
+            self._nodes[(level, idx)] = h
+            self._add(s.ledger_nodes, {"level": level, "idx": idx, "hash": h})
+        self._add(
+            s.ledger_leaves,
+            {"idx": self.size, "kind": kind, "ref": str(ref), "salt": salt, "leaf_hash": lh},
+        )
+        self.size += 1
+
+    def _add(self, table: Table, row: dict[str, Any]) -> None:
+        self._rows[table.name].append(row)
+        self._pending += 1
+        if self._pending >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for t in _TABLES_IN_ORDER:
+            rows = self._rows.pop(t.name, None)
+            if rows:
+                self.conn.execute(t.insert(), rows)
+        if self._fts:
+            index_row(self.conn, self._fts)
+            self._fts = []
+        self._pending = 0
+        # keep only the right edge of the tree cached: what future appends can need
+        if len(self._nodes) > 4096:
+            self._nodes = {
+                k: v for k, v in self._nodes.items() if ((k[1] + 1) << k[0]) >= self.size - 64
+            }
+
+    def finish(self) -> None:
+        self.flush()
+        if self.size != self._start_size:
+            self.conn.execute(
+                update(s.ledger_head).where(s.ledger_head.c.id == 1).values(size=self.size)
+            )
+
+    # ---------------------------------------------------------------- accounts
+
+    def account_row(self, platform: str, account_id: str) -> dict[str, Any] | None:
+        key = (platform, account_id)
+        if key in self._accounts:
+            return self._accounts[key]
+        r = self.conn.execute(
+            select(s.accounts).where(
+                s.accounts.c.platform == platform, s.accounts.c.account_id == account_id
+            )
+        ).mappings().first()
+        if r is None:
+            return None
+        row = dict(r)
+        self._accounts[key] = row
+        return row
+
+    def upsert_account(
+        self, snap: AccountSnapshot, source: str, *, at: str | None = None
+    ) -> dict[str, Any]:
+        """Insert or update an account; a change of status, handle, name or profile is
+        appended to its status history (a leaf). Returns the current row."""
+        at = at or iso(snap.observed_at) or self.now
+        profile_json = _dumps(dict(snap.profile))
+        row = self.account_row(snap.platform, snap.account_id)
+        if row is None:
+            row = {
+                "id": self.alloc(s.accounts),
+                "platform": snap.platform,
+                "account_id": snap.account_id,
+                "handle": snap.handle,
+                "display_name": snap.display_name,
+                "url": snap.url,
+                "status": str(snap.status),
+                "profile_json": profile_json,
+                "created_at": iso(snap.created_at),
+                "first_seen": at,
+                "last_seen": at,
+                "watched": False,
+                "watch_uri": None,
+                "service": None,
+                "tags_json": "{}",
+                "next_check": None,
+                "last_check": None,
+                "check_error": None,
+                "state_json": "{}",
+            }
+            self.conn.execute(s.accounts.insert(), [row])  # needed by later lookups at once
+            self._accounts[(snap.platform, snap.account_id)] = row
+            self._status_row(row, source, at)
+            return row
+        changed = (
+            row["status"] != str(snap.status)
+            or (snap.handle is not None and row["handle"] != snap.handle)
+            or (snap.display_name is not None and row["display_name"] != snap.display_name)
+            or (bool(snap.profile) and row["profile_json"] != profile_json)
+        )
+        values: dict[str, Any] = {"last_seen": at}
+        if changed:
+            values.update(status=str(snap.status))
+            if snap.handle is not None:
+                values["handle"] = snap.handle
+            if snap.display_name is not None:
+                values["display_name"] = snap.display_name
+            if snap.profile:
+                values["profile_json"] = profile_json
+            if snap.url:
+                values["url"] = snap.url
+        self.update_account(row["id"], **values)
+        if changed:
+            self._status_row(row, source, at)
+        return row
+
+    def update_account(self, account_pk: int, **values: Any) -> None:
+        self.conn.execute(update(s.accounts).where(s.accounts.c.id == account_pk).values(**values))
+        for row in self._accounts.values():
+            if row["id"] == account_pk:
+                row.update(values)
+
+    def _status_row(self, account: Mapping[str, Any], source: str, at: str) -> None:
+        row = {
+            "id": self.alloc(s.account_status),
+            "account_pk": account["id"],
+            "at": at,
+            "status": account["status"],
+            "handle": account["handle"],
+            "display_name": account["display_name"],
+            "profile_json": account["profile_json"],
+            "source": source,
+        }
+        self._add(s.account_status, row)
+        self._leaf("account_status", row["id"], rec.account_status_record(row, account))
+
+    # ---------------------------------------------------------------- posts
+
+    def add_posts(
+        self, account: Mapping[str, Any], snaps: Sequence[PostSnapshot], source: str
+    ) -> list[PostResult]:
+        """Record a batch of post snapshots of one account. A snapshot whose version key
+        is known, or whose content equals the latest version, changes nothing (but
+        refreshes ``last_seen``); otherwise it becomes a new version."""
+        self.flush()
+        ids = list({sn.post_id for sn in snaps})
+        known: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(ids, 500):
+            for r in self.conn.execute(
+                select(s.posts).where(
+                    s.posts.c.account_pk == account["id"], s.posts.c.post_id.in_(chunk)
+                )
+            ).mappings():
+                known[r["post_id"]] = dict(r)
+        vers: dict[int, dict[str, Any]] = {}  # post_pk -> {"keys": set, "last_hash", "seq"}
+        if known:
+            pks = [p["id"] for p in known.values()]
+            for chunk in _chunks(pks, 500):
+                for r in self.conn.execute(
+                    select(
+                        s.post_versions.c.post_pk, s.post_versions.c.seq,
+                        s.post_versions.c.version_key, s.post_versions.c.content_hash,
+                    ).where(s.post_versions.c.post_pk.in_(chunk)).order_by(
+                        s.post_versions.c.post_pk, s.post_versions.c.seq
+                    )
+                ):
+                    v = vers.setdefault(r.post_pk, {"keys": set(), "last_hash": None, "seq": 0})
+                    v["keys"].add(r.version_key)
+                    v["last_hash"] = r.content_hash
+                    v["seq"] = r.seq
+        out: list[PostResult] = []
+        touched: dict[int, dict[str, Any]] = {}
+        for sn in snaps:
+            at = iso(sn.observed_at) or self.now
+            post = known.get(sn.post_id)
+            chash = sn.content_hash()
+            vkey = sn.version_key or chash
+            if post is None:
+                post = {
+                    "id": self.alloc(s.posts),
+                    "account_pk": account["id"],
+                    "platform": sn.platform,
+                    "post_id": sn.post_id,
+                    "url": sn.url,
+                    "created_at": iso(sn.created_at),
+                    "kind": sn.kind,
+                    "reply_to": sn.reply_to,
+                    "repost_of": sn.repost_of,
+                    "quote_of": sn.quote_of,
+                    "status": str(PostStatus.DELETED if sn.deleted else PostStatus.PRESENT),
+                    "first_seen": at,
+                    "last_seen": None if sn.deleted else at,
+                    "first_missing": None,
+                    "gone_count": 0,
+                    "deleted_at": at if sn.deleted else None,
+                    "deleted_reason": "user_deleted" if sn.deleted else None,
+                    "n_versions": 0,
+                    "state_json": "{}",
+                }
+                self._add(s.posts, post)
+                known[sn.post_id] = post
+                vers[post["id"]] = {"keys": set(), "last_hash": None, "seq": 0}
+                is_new = True
+            else:
+                is_new = False
+            v = vers[post["id"]]
+            if vkey in v["keys"] or v["last_hash"] == chash:
+                if not sn.deleted:
+                    touched.setdefault(post["id"], {})["last_seen"] = at
+                out.append(PostResult(post["id"], is_new, None, v["seq"]))
+                continue
+            v["seq"] += 1
+            v["keys"].add(vkey)
+            v["last_hash"] = chash
+            vpk = self._add_version(account, post, sn, v["seq"], vkey, chash, source, at)
+            if not is_new:
+                touched.setdefault(post["id"], {})["n_versions"] = v["seq"]
+            else:
+                post["n_versions"] = v["seq"]
+            out.append(PostResult(post["id"], is_new, vpk, v["seq"]))
+        self.flush()
+        for pk, values in touched.items():
+            self.conn.execute(update(s.posts).where(s.posts.c.id == pk).values(**values))
+        return out
+
+    def _add_version(
+        self,
+        account: Mapping[str, Any],
+        post: Mapping[str, Any],
+        sn: PostSnapshot,
+        seq: int,
+        vkey: str,
+        chash: str,
+        source: str,
+        at: str,
+    ) -> int:
+        vpk = self.alloc(s.post_versions)
+        vrow = {
+            "id": vpk,
+            "post_pk": post["id"],
+            "seq": seq,
+            "version_key": vkey,
+            "content_hash": chash,
+            "text": sn.text,
+            "html": sn.html,
+            "lang": sn.lang,
+            "edited_at": iso(sn.edited_at),
+            "observed_at": at,
+            "source": source,
+            "raw_json": None if sn.raw is None else _dumps(sn.raw),
+        }
+        mrows = []
+        for i, m in enumerate(sn.media, 1):
+            sha = size = None
+            if m.content is not None:
+                sha = self.store.blobs.put(m.content)
+                size = len(m.content)
+            mrows.append({
+                "id": self.alloc(s.media), "version_pk": vpk, "seq": i, "url": m.url,
+                "filename": m.filename, "mime": m.mime, "kind": m.kind, "alt": m.alt,
+                "sha256": sha, "size": size,
+            })
+        self._add(s.post_versions, vrow)
+        for mr in mrows:
+            self._add(s.media, mr)
+        self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
+        self._fts.append((vpk, sn.text))
+        return vpk
+
+    def update_post(self, post_pk: int, **values: Any) -> None:
+        self.flush()
+        self.conn.execute(update(s.posts).where(s.posts.c.id == post_pk).values(**values))
+
+    # ---------------------------------------------------------------- captures, events
+
+    def add_capture(self, cap: Capture, account_pk: int | None = None) -> str:
+        cid = cap.id
+        if cid in self._capture_ids or self.conn.execute(
+            select(s.captures.c.id).where(s.captures.c.id == cid)
+        ).first():
+            return cid
+        self._capture_ids.add(cid)
+        body_sha = self.store.blobs.put(cap.body)
+        if cap.request_body:
+            self.store.blobs.put(cap.request_body)
+        r = cap.record()
+        row = {
+            "id": cid,
+            "seq": self.alloc_capture_seq(),
+            "account_pk": account_pk,
+            "started_at": r["started_at"],
+            "method": r["method"],
+            "url": r["url"],
+            "request_headers_json": _dumps(r["request_headers"]),
+            "request_body_sha256": r["request_body_sha256"],
+            "status": r["status"],
+            "reason": r["reason"],
+            "response_headers_json": _dumps(r["response_headers"]),
+            "body_sha256": body_sha,
+            "error": r["error"],
+            "http_version": r["http_version"],
+        }
+        self._add(s.captures, row)
+        self._leaf("captures", cid, rec.capture_leaf_record(row))
+        return cid
+
+    def alloc_capture_seq(self) -> int:
+        if "captures" not in self._next_id:
+            cur = self.conn.execute(select(func.max(s.captures.c.seq))).scalar()
+            self._next_id["captures"] = int(cur or 0) + 1
+        n = self._next_id["captures"]
+        self._next_id["captures"] = n + 1
+        return n
+
+    def add_event(self, ev: Event, account_pk: int, post_pk: int | None = None) -> int:
+        row = {
+            "id": self.alloc(s.events),
+            "type": str(ev.type),
+            "at": iso(ev.at),
+            "platform": ev.platform,
+            "account_pk": account_pk,
+            "account": ev.account,
+            "account_id": ev.account_id,
+            "post_pk": post_pk,
+            "post_id": ev.post_id,
+            "detail_json": _dumps(dict(ev.detail)),
+            "evidence_json": _dumps(list(ev.evidence)),
+        }
+        self._add(s.events, row)
+        self._leaf("events", row["id"], rec.event_record(row))
+        return int(row["id"])
+
+    def add_import(
+        self, kind: str, filename: str, sha256: str, size: int, account_pk: int | None,
+        counts: Mapping[str, int],
+    ) -> int:
+        row = {
+            "id": self.alloc(s.imports), "at": self.now, "kind": kind, "filename": filename,
+            "sha256": sha256, "size": size, "account_pk": account_pk,
+            "counts_json": _dumps(dict(counts)),
+        }
+        self._add(s.imports, row)
+        self._leaf("imports", row["id"], rec.import_record(row))
+        return int(row["id"])
+
+
+def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

@@ -1,0 +1,158 @@
+"""The store on both backends: accounts, posts, versions, media, captures, events, search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from unerased.model import (
+    AccountSnapshot, AccountStatus, Capture, Event, EventType, MediaItem, PostSnapshot,
+)
+from unerased.store import Store
+
+T0 = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def acc(status: AccountStatus = AccountStatus.ACTIVE, handle: str = "wugan") -> AccountSnapshot:
+    return AccountSnapshot("x", "42", handle=handle, display_name="Wu Gan", status=status)
+
+
+def post(pid: str, text: str, key: str | None = None, **kw: object) -> PostSnapshot:
+    return PostSnapshot("x", "42", pid, text, created_at=T0, version_key=key, **kw)  # type: ignore[arg-type]
+
+
+def test_posts_versions_and_idempotence(store: Store) -> None:
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        r = w.add_posts(a, [post("1", "hello"), post("2", "我们删除了推特")], "import:a")
+    assert [x.is_new for x in r] == [True, True]
+    assert all(x.version_pk for x in r)
+    # same again: nothing new
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        r = w.add_posts(a, [post("1", "hello"), post("2", "我们删除了推特")], "import:a")
+    assert [x.version_pk for x in r] == [None, None]
+    # changed text: a second version
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:b")
+        r = w.add_posts(a, [post("1", "hello, edited")], "import:b")
+    assert r[0].version_pk is not None and r[0].seq == 2
+    posts = list(store.iter_posts())
+    assert len(posts) == 2
+    p1 = next(p for p in posts if p["post_id"] == "1")
+    assert [v["text"] for v in p1["versions"]] == ["hello", "hello, edited"]
+    assert p1["text"] == "hello, edited"
+    assert set(p1) >= {"platform", "account", "post_id", "url", "created_at", "status", "text",
+                       "versions", "media"}
+
+
+def test_edit_chain_keys_dedupe_across_imports(store: Store) -> None:
+    chain = [post("1", "v1", key="1"), post("1", "v2", key="5")]
+    for _ in range(2):
+        with store.writer() as w:
+            a = w.upsert_account(acc(), "import:a")
+            w.add_posts(a, chain, "import:a")
+    (p,) = list(store.iter_posts())
+    assert [v["version_key"] for v in p["versions"]] == ["1", "5"]
+
+
+def test_account_status_history_and_ledger_grows(store: Store) -> None:
+    with store.writer() as w:
+        w.upsert_account(acc(), "t")
+    n1 = store.ledger_size()
+    with store.writer() as w:
+        w.upsert_account(acc(), "t")  # unchanged: no new history row
+    assert store.ledger_size() == n1
+    with store.writer() as w:
+        w.upsert_account(acc(AccountStatus.SUSPENDED), "t")
+    assert store.ledger_size() == n1 + 1
+    (a,) = store.find_accounts("x:wugan")
+    assert a["status"] == "suspended"
+
+
+def test_media_blobs_and_deleted_flag(store: Store) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + b"x" * 100
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("9", "pic", media=[MediaItem(filename="9-a.png", content=png)]),
+                        post("10", "gone", deleted=True)], "t")
+    p9 = store.get_post("9")
+    assert p9 is not None
+    (m,) = p9["media"]
+    assert store.blobs.read(m["sha256"]) == png
+    assert [p["post_id"] for p in store.iter_posts(status="deleted")] == ["10"]
+
+
+def test_search_cjk_two_char_words_and_latin_case(store: Store) -> None:
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [
+            post("1", "警察要求我们删除推特账号"),
+            post("2", "网络审查越来越严"),
+            post("3", "Twitter is blocked in China"),
+            post("4", "nothing here"),
+        ], "t")
+        w.add_posts(a, [post("4", "内容被删除了")], "t")  # an edit: old version must stay findable
+    ids = lambda q: sorted(p["post_id"] for p in store.search(q))  # noqa: E731
+    assert ids("删除") == ["1", "4"]
+    assert ids("审查") == ["2"]
+    assert ids("推特") == ["1"]
+    assert ids("推特账号") == ["1"]
+    assert ids("twitter") == ["3"]
+    assert ids("TWITTER china") == ["3"]
+    assert ids("nothing") == ["4"]  # found through its first version
+    assert ids("删除 审查") == []
+    hits = store.search("审查")
+    assert "审查" in hits[0]["snippet"]
+
+
+def test_search_filters(store: Store) -> None:
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("1", "删除 one"), post("2", "删除 two", deleted=True)], "t")
+    assert [p["post_id"] for p in store.search("删除", status="deleted")] == ["2"]
+    assert store.search("删除", since="2021-01-01T00:00:00Z") == []
+
+
+def test_captures_and_events(store: Store) -> None:
+    cap = Capture("GET", "https://example.test/x", T0, {"accept": "*/*"}, b"", 404, "Not Found",
+                  [("content-type", "application/json")], b'{"error":"Not Found"}')
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        cid = w.add_capture(cap, a["id"])
+        cid2 = w.add_capture(cap, a["id"])  # same exchange: stored once
+        w.add_event(Event(EventType.POST_DELETED, T0, "x", "wugan", "42", "1",
+                          {"reason": "unknown"}, [cid]), a["id"])
+    assert cid == cid2 == cap.id
+    (got, body) = list(store.iter_captures())[0]
+    assert got.id == cap.id and body == cap.body
+    (ev,) = list(store.iter_events())
+    assert ev == {"type": "post_deleted", "at": "2020-01-02T03:04:05Z", "platform": "x",
+                  "account": "wugan", "account_id": "42", "post_id": "1",
+                  "detail": {"reason": "unknown"}, "evidence": [cid]}
+    assert list(store.iter_events(type="account_deleted")) == []
+
+
+def test_failed_transaction_leaves_nothing(store: Store) -> None:
+    with store.writer() as w:
+        w.upsert_account(acc(), "t")
+    n = store.ledger_size()
+    with pytest.raises(RuntimeError), store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("1", "will vanish")], "t")
+        raise RuntimeError("boom")
+    assert list(store.iter_posts()) == []
+    assert store.ledger_size() == n
+
+
+def test_reopen_keeps_everything(home: Path, db_url: str | None) -> None:
+    st = Store.open(home, db_url)
+    with st.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("1", "kept")], "t")
+    st.close()
+    st = Store.open(home, db_url)  # migrations are idempotent
+    assert [p["text"] for p in st.iter_posts()] == ["kept"]
+    st.close()
