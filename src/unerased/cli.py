@@ -251,6 +251,7 @@ def export(c: Context, format: str, out: Path) -> None:
 
 
 def _register_more() -> None:
+    """Add the commands that live in their own modules (idempotent)."""
     from . import _cli_evidence, _cli_watch
 
     _cli_watch.register(cli)

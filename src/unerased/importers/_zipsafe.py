@@ -1,0 +1,413 @@
+"""Open a zip file defensively: it comes from outside and may be hostile.
+
+:class:`SafeZip` never extracts to disk. Before anything is read it rejects what is
+not a zip, members whose names could escape a directory (``../``, absolute paths,
+drive letters, backslashes, control characters), symbolic links and other special
+files, duplicate names, encrypted members, unsupported compression methods, entries
+whose data overlap (the "overlapping files" zip bomb) and members whose *declared*
+sizes are absurd. Because headers can lie, the same limits are enforced again on the
+bytes actually produced while a member is streamed: per-member compression ratio,
+per-member size against its header, and the cumulative decompressed size of
+everything read through this object. A truncated or corrupted member is caught by
+the CRC check at its end (every reader here reads members to the end).
+
+Every failure is an :class:`~unerased.importers._errors.ArchiveError` with one line.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import os
+import re
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from types import TracebackType
+from typing import IO, BinaryIO
+
+from ._errors import ArchiveError
+
+DEFAULT_MAX_TOTAL = 64 << 30
+"""Cumulative decompressed bytes one SafeZip will produce (64 GiB: media-heavy archives
+are large, and nothing is kept in memory beyond the member being read)."""
+DEFAULT_MAX_RATIO = 200.0
+"""Per-member decompressed/compressed ratio. JSON deflates ~5-20:1; bombs ~1000:1."""
+DEFAULT_MAX_MEMBERS = 500_000
+DEFAULT_RATIO_FLOOR = 1 << 20
+"""Below this many decompressed bytes the ratio is not judged (tiny files of spaces
+legitimately compress very well and cannot hurt)."""
+
+_SUPPORTED_METHODS = {
+    zipfile.ZIP_STORED: "stored",
+    zipfile.ZIP_DEFLATED: "deflate",
+    zipfile.ZIP_BZIP2: "bzip2",
+    zipfile.ZIP_LZMA: "lzma",
+}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LOCAL_HEADER_MIN = 30
+_READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeError,
+    IndexError,
+    KeyError,
+    OverflowError,
+    TypeError,
+    AttributeError,
+)
+
+
+def _show(name: str) -> str:
+    """A member name for a message: quoted, escaped, not too long."""
+    if len(name) > 160:
+        name = name[:160] + "…"
+    return repr(name)
+
+
+def name_problem(name: str) -> str | None:
+    """Why a member name is unsafe, or None when it is fine."""
+    if not name:
+        return "a member has an empty name"
+    if _CONTROL.search(name):
+        return f"member {_show(name)} has control characters in its name"
+    if "\\" in name:
+        return f"member {_show(name)} has a backslash in its name"
+    if name.startswith("/"):
+        return f"member {_show(name)} has an absolute path"
+    if _DRIVE.match(name):
+        return f"member {_show(name)} has a drive letter"
+    if any(part == ".." for part in name.split("/")):
+        return f"member {_show(name)} escapes the archive"
+    return None
+
+
+def _read_error_problem(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, zipfile.BadZipFile) and "CRC" in text:
+        return "bad CRC-32: the archive is corrupted or truncated"
+    if isinstance(exc, EOFError) or "ended before" in text:
+        return "data ends early: the archive is truncated"
+    if isinstance(exc, zlib.error | lzma.LZMAError):
+        return f"corrupt compressed data ({text})"
+    if isinstance(exc, zipfile.BadZipFile):
+        return f"corrupt zip entry ({text})"
+    if isinstance(exc, RuntimeError) and "encrypted" in text:
+        return "member is encrypted"
+    if isinstance(exc, NotImplementedError):
+        return f"unsupported zip feature ({text})"
+    return f"cannot read ({type(exc).__name__}: {text})" if text else f"cannot read ({type(exc).__name__})"
+
+
+def _declared_entries(fp: BinaryIO, size: int) -> int | None:
+    """The member count the end-of-central-directory record declares, read before
+    :mod:`zipfile` builds one object per member. None when it cannot tell (then
+    zipfile decides whether this is a zip at all)."""
+    tail_len = min(size, 22 + 65535)
+    fp.seek(size - tail_len)
+    tail = fp.read(tail_len)
+    i = tail.rfind(b"PK\x05\x06")
+    if i < 0 or len(tail) - i < 22:
+        return None
+    _sig, _disk, _cd_disk, n_disk, n_total, _cd_size, _cd_off, _clen = struct.unpack(
+        "<4s4H2LH", tail[i : i + 22]
+    )
+    if n_total != 0xFFFF and n_disk != 0xFFFF:
+        return max(n_total, n_disk)
+    loc_pos = size - tail_len + i - 20
+    if loc_pos < 0:
+        return None
+    fp.seek(loc_pos)
+    loc = fp.read(20)
+    if len(loc) != 20 or loc[:4] != b"PK\x06\x07":
+        return None
+    _s, _d, eocd64_off, _n = struct.unpack("<4sLQL", loc)
+    if eocd64_off + 56 > size:
+        return None
+    fp.seek(eocd64_off)
+    rec = fp.read(56)
+    if rec[:4] != b"PK\x06\x06":
+        return None
+    n_disk64, n_total64 = struct.unpack("<QQ", rec[24:40])
+    return int(max(n_disk64, n_total64))
+
+
+class SafeZip:
+    """A read-only, defensive view of one zip file.
+
+    ``names()`` lists the members; ``open(name)`` streams one (a capped binary reader);
+    ``read(name, limit)`` returns one member's bytes when it is at most ``limit``.
+    Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_total: int = DEFAULT_MAX_TOTAL,
+        max_ratio: float = DEFAULT_MAX_RATIO,
+        max_members: int = DEFAULT_MAX_MEMBERS,
+        ratio_floor: int = DEFAULT_RATIO_FLOOR,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.max_total = max_total
+        self.max_ratio = max_ratio
+        self.max_members = max_members
+        self.ratio_floor = ratio_floor
+        self.total_read = 0
+        """Decompressed bytes produced so far by every reader of this archive."""
+        self._fp: BinaryIO | None = None
+        self._zf: zipfile.ZipFile | None = None
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening and checking -------------------------------------------------
+
+    def _error(self, problem: str, member: str | None = None) -> ArchiveError:
+        return ArchiveError(self.path, problem, member=member)
+
+    def _open(self) -> None:
+        try:
+            fp = open(self.path, "rb")  # noqa: SIM115 - kept open for the object's life
+        except FileNotFoundError:
+            raise self._error("no such file") from None
+        except IsADirectoryError:
+            raise self._error("is a directory, not a zip file") from None
+        except OSError as e:
+            raise self._error(f"cannot open ({e.strerror or e})") from None
+        self._fp = fp
+        try:
+            size = os.fstat(fp.fileno()).st_size
+            if size == 0:
+                raise self._error("not a zip file (it is empty)")
+            declared = _declared_entries(fp, size)
+            fp.seek(0)
+        except OSError as e:
+            raise self._error(f"cannot read ({e.strerror or e})") from None
+        if declared is not None and declared > self.max_members:
+            raise self._error(
+                f"declares {declared} members, more than the limit of {self.max_members}"
+            )
+        try:
+            self._zf = zipfile.ZipFile(fp)
+        except zipfile.BadZipFile as e:
+            if "not a zip file" in str(e):
+                raise self._error("not a zip file") from None
+            raise self._error(f"corrupt zip ({e})") from None
+        except _READ_ERRORS as e:
+            raise self._error(f"corrupt zip ({type(e).__name__}: {e})") from None
+        self._check(size)
+
+    def _check(self, size: int) -> None:
+        assert self._zf is not None
+        infos = self._zf.infolist()
+        if len(infos) > self.max_members:
+            raise self._error(
+                f"has {len(infos)} members, more than the limit of {self.max_members}"
+            )
+        seen: set[str] = set()
+        total = 0
+        for zi in infos:
+            for candidate in {zi.filename, zi.orig_filename}:
+                problem = name_problem(candidate)
+                if problem:
+                    raise self._error(problem)
+            name = zi.filename
+            if name in seen:
+                raise self._error(f"member {_show(name)} appears twice")
+            seen.add(name)
+            ftype = stat.S_IFMT(zi.external_attr >> 16)
+            if ftype == stat.S_IFLNK:
+                raise self._error(f"member {_show(name)} is a symbolic link")
+            if ftype not in (0, stat.S_IFREG, stat.S_IFDIR):
+                raise self._error(f"member {_show(name)} is a special file")
+            if zi.flag_bits & 0x1:
+                raise self._error(f"member {_show(name)} is encrypted")
+            if zi.compress_type not in _SUPPORTED_METHODS:
+                raise self._error(
+                    f"member {_show(name)} uses unsupported compression method {zi.compress_type}"
+                )
+            if zi.file_size < 0 or zi.compress_size < 0 or zi.header_offset < 0:
+                raise self._error(f"member {_show(name)} has negative sizes")
+            if zi.header_offset + _LOCAL_HEADER_MIN + zi.compress_size > size:
+                raise self._error(f"member {_show(name)} points past the end of the file")
+            if self._ratio_exceeded(zi.file_size, zi.compress_size):
+                raise self._error(self._ratio_problem(name, zi.file_size, zi.compress_size))
+            total += zi.file_size
+        if total > self.max_total:
+            raise self._error(
+                f"declares {total} bytes uncompressed, over the limit of {self.max_total}"
+            )
+        ordered = sorted(infos, key=lambda z: z.header_offset)
+        end_of_data = getattr(self._zf, "start_dir", None)
+        for a, b in zip(ordered, [*ordered[1:], None], strict=True):
+            limit = b.header_offset if b is not None else end_of_data
+            if isinstance(limit, int) and a.header_offset + _LOCAL_HEADER_MIN + a.compress_size > limit:
+                raise self._error(
+                    f"member {_show(a.filename)} overlaps another member (zip bomb?)"
+                )
+
+    def _ratio_exceeded(self, out: int, compressed: int) -> bool:
+        return out > self.ratio_floor and out > self.max_ratio * max(compressed, 1)
+
+    def _ratio_text(self, out: int, compressed: int) -> str:
+        ratio = out / max(compressed, 1)
+        return f"expands {ratio:.0f}:1, over the limit of {self.max_ratio:.0f}:1 (zip bomb?)"
+
+    def _ratio_problem(self, name: str, out: int, compressed: int) -> str:
+        return f"member {_show(name)} {self._ratio_text(out, compressed)}"
+
+    # --- public API -------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """Member names, in the archive's order (directories included, ending in /)."""
+        return [zi.filename for zi in self._zipfile().infolist()]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._info_or_none(name) is not None
+
+    def size(self, name: str) -> int:
+        """The uncompressed size the member's header declares (may lie; readers check)."""
+        return self._info(name).file_size
+
+    def open(self, name: str, *, limit: int | None = None) -> BinaryIO:
+        """A binary reader over one member, decompressing as it goes. It raises
+        ArchiveError past ``limit`` bytes, past the ratio/total caps, on a corrupt or
+        truncated member (CRC checked when the end is reached)."""
+        zi = self._info(name)
+        if zi.is_dir():
+            raise self._error("is a directory", member=name)
+        try:
+            raw = self._zipfile().open(zi, "r")
+        except _READ_ERRORS as e:
+            raise self._error(_read_error_problem(e), member=name) from None
+        return _MemberReader(self, zi, raw, limit)
+
+    def read(self, name: str, limit: int) -> bytes:
+        """The whole member, when it is at most ``limit`` bytes (checked on the header
+        and again on the bytes produced)."""
+        zi = self._info(name)
+        if zi.file_size > limit:
+            raise self._error(
+                f"is {zi.file_size} bytes, over the limit of {limit} for this file", member=name
+            )
+        with self.open(name, limit=limit) as fh:
+            return fh.read()
+
+    def close(self) -> None:
+        zf, fp = self._zf, self._fp
+        self._zf = self._fp = None
+        if zf is not None:
+            zf.close()
+        if fp is not None:
+            fp.close()
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    # --- internals -----------------------------------------------------------------
+
+    def _zipfile(self) -> zipfile.ZipFile:
+        if self._zf is None:
+            raise self._error("archive is closed")
+        return self._zf
+
+    def _info_or_none(self, name: str) -> zipfile.ZipInfo | None:
+        try:
+            return self._zipfile().getinfo(name)
+        except KeyError:
+            return None
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        zi = self._info_or_none(name)
+        if zi is None:
+            raise self._error("no such member", member=name)
+        return zi
+
+
+class _MemberReader(io.RawIOBase):
+    """Streams one member and enforces the limits on what it actually produces."""
+
+    def __init__(
+        self, owner: SafeZip, zi: zipfile.ZipInfo, raw: IO[bytes], limit: int | None
+    ) -> None:
+        super().__init__()
+        self._owner = owner
+        self._zi = zi
+        self._raw = raw
+        self._limit = limit
+        self.produced = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def _fail(self, problem: str) -> ArchiveError:
+        return self._owner._error(problem, member=self._zi.filename)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("read from a closed member reader")
+        try:
+            data = self._raw.read(-1 if size is None else size)
+        except _READ_ERRORS as e:
+            raise self._fail(_read_error_problem(e)) from None
+        n = len(data)
+        if n:
+            self._account(n)
+        return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        return n
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def _account(self, n: int) -> None:
+        owner = self._owner
+        self.produced += n
+        owner.total_read += n
+        zi = self._zi
+        if self.produced > zi.file_size:
+            raise self._fail("member is larger than its header says (zip bomb?)")
+        if self._limit is not None and self.produced > self._limit:
+            raise self._fail(f"is over the limit of {self._limit} bytes for this file")
+        if owner._ratio_exceeded(self.produced, zi.compress_size):
+            raise self._fail(owner._ratio_text(self.produced, zi.compress_size))
+        if owner.total_read > owner.max_total:
+            raise self._fail(
+                f"the archive expands past the limit of {owner.max_total} bytes (zip bomb?)"
+            )
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._raw.close()
+            finally:
+                super().close()

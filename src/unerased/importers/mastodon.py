@@ -1,0 +1,414 @@
+"""Import a Mastodon account archive ("Request your archive" zip).
+
+Layout, as Mastodon's ``BackupService`` writes it: ``actor.json`` (the ActivityPub
+``Person``, with ``icon``/``image`` pointing at ``avatar.*``/``header.*`` in the zip),
+``outbox.json`` (an ``OrderedCollection`` whose ``orderedItems`` are ``Create``
+activities wrapping ``Note``/``Question`` objects, and ``Announce`` activities for
+boosts, whose object is a URI), ``likes.json``, ``bookmarks.json`` (URIs of other
+people's posts: not imported) and the media files under ``media_attachments/files/…``
+(attachment ``url`` values are those paths, with Mastodon's ``/system/`` prefix
+removed).
+
+``outbox.json`` is streamed with ijson, so a many-hundred-megabyte outbox never sits in
+memory whole. Everything in the archive is hostile input: any problem raises
+:class:`ArchiveError` with one line.
+
+The outbox holds every status the account wrote, including followers-only and direct
+messages; :func:`mastodon_visibility` tells which is which from the ``raw`` activity.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from html.parser import HTMLParser
+from itertools import chain, islice
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import ijson
+
+from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, iso, parse_iso
+from ._errors import ArchiveError
+from ._zipsafe import SafeZip
+
+__all__ = [
+    "DEFAULT_MAX_JSON_BYTES",
+    "DEFAULT_MAX_MEDIA_BYTES",
+    "html_to_text",
+    "iter_mastodon_archive",
+    "mastodon_visibility",
+]
+
+DEFAULT_MAX_MEDIA_BYTES = 256 << 20
+"""Largest single media file read from the archive (Mastodon's own limit is ~100 MB)."""
+DEFAULT_MAX_JSON_BYTES = 64 << 20
+"""Largest ``actor.json`` read whole (the outbox is streamed and has no such limit)."""
+
+_PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
+_MEDIA_TYPES = {"Document", "Image", "Video", "Audio"}
+_USERNAME_RE = re.compile(r"[^\s@/]{1,255}")
+
+Progress = Callable[[int, "int | None"], None]
+
+
+# -- HTML -> text -------------------------------------------------------------------
+
+
+class _TextParser(HTMLParser):
+    _BLOCKS = frozenset({"p", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.blocks = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BLOCKS:
+            if self.blocks and self.out:
+                self.out.append("\n\n")
+            self.blocks += 1
+        elif tag == "br":
+            self.out.append("\n")
+        elif tag == "li" and self.out:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of a Mastodon HTML fragment: paragraphs become blank-line separated,
+    ``<br>`` a newline, entities are decoded, and links keep their full URL (the
+    ``invisible``/``ellipsis`` spans Mastodon uses to shorten them are concatenated)."""
+    parser = _TextParser()
+    parser.feed(fragment)
+    parser.close()
+    return "".join(parser.out).strip()
+
+
+# -- small helpers -----------------------------------------------------------------
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _date(value: Any) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return parse_iso(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    text = lines[0] if lines else type(e).__name__
+    if text.startswith(("b'", 'b"')):  # ijson reports yajl errors as bytes reprs
+        text = text[2:].rstrip("'\"").split("\\n")[0]
+    return text[:200]
+
+
+def _url_of(value: Any) -> str | None:
+    """ActivityPub ``url`` may be a string, a Link object or a list of either."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("href")
+    return value if isinstance(value, str) else None
+
+
+def mastodon_visibility(activity: Mapping[str, Any]) -> str:
+    """``public``, ``unlisted``, ``private`` (followers only) or ``direct``, from an
+    outbox activity's (or object's) ``to``/``cc`` addressing, as Mastodon decides it."""
+
+    def audience(key: str) -> list[str]:
+        value = activity.get(key)
+        if isinstance(value, str):
+            return [value]
+        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+    to, cc = audience("to"), audience("cc")
+    if _PUBLIC.intersection(to):
+        return "public"
+    if _PUBLIC.intersection(cc):
+        return "unlisted"
+    if any(a.endswith("/followers") for a in to + cc):
+        return "private"
+    return "direct"
+
+
+# -- the archive ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    path: str
+    account_id: str
+    statuses_prefix: str  # "<actor id>/statuses/"
+    prefix: str  # folder inside the zip holding outbox.json ("" normally)
+    names: frozenset[str]
+    max_media_bytes: int
+
+    def fail(self, problem: str) -> ArchiveError:
+        return ArchiveError(self.path, problem, member=self.prefix + "outbox.json")
+
+    def ref(self, uri: str | None) -> str | None:
+        """A status URI as a post id: our own statuses by their number, others by URI."""
+        if uri is None:
+            return None
+        if uri.startswith(self.statuses_prefix):
+            rest = uri[len(self.statuses_prefix) :].removesuffix("/activity")
+            if rest and "/" not in rest:
+                return rest
+        return uri
+
+
+def _root_prefix(path: str, names: list[str]) -> str:
+    """``""`` when outbox.json is at the top, or the one folder holding it (an archive
+    unpacked and zipped again)."""
+    if "outbox.json" in names:
+        return ""
+    nested = sorted((n for n in names if n.endswith("/outbox.json")), key=lambda n: n.count("/"))
+    if nested and nested[0].count("/") == 1:
+        return nested[0][: -len("outbox.json")]
+    raise ArchiveError(path, "not a Mastodon archive: no outbox.json")
+
+
+def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
+    raw = zf.read(name, limit)
+    try:
+        return json.loads(raw.decode("utf-8-sig"))
+    except (ValueError, RecursionError) as e:
+        raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
+
+
+def _scan_outbox_head(zf: SafeZip, path: str, name: str) -> int | None:
+    """Check outbox.json is a collection with an ``orderedItems`` list; return its
+    ``totalItems`` when it comes first (as Mastodon writes it)."""
+    total: int | None = None
+    stream = zf.open(name)
+    try:
+        for prefix, event, value in ijson.parse(stream, use_float=True):
+            if prefix == "" and event not in ("start_map", "map_key", "end_map"):
+                raise ArchiveError(path, "not a JSON object", member=name)
+            if prefix == "totalItems" and event == "number" and isinstance(value, int):
+                total = value if value >= 0 else None
+            elif prefix == "orderedItems":
+                if event != "start_array":
+                    raise ArchiveError(path, "orderedItems is not a list", member=name)
+                return total
+        raise ArchiveError(path, "no orderedItems list", member=name)
+    except ArchiveError:
+        raise
+    except Exception as e:  # ijson, zip stream, decoding: all one line
+        raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
+    finally:
+        stream.close()
+
+
+def _iter_outbox(zf: SafeZip, path: str, name: str) -> Iterator[Any]:
+    stream = zf.open(name)
+    try:
+        items = ijson.items(stream, "orderedItems.item", use_float=True)
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            except ArchiveError:
+                raise
+            except Exception as e:  # ijson, zip stream, decoding: all one line
+                raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
+            yield item
+    finally:
+        stream.close()
+
+
+def _account(
+    path: str, actor: Any, first: Any
+) -> tuple[AccountSnapshot, str]:
+    """The account snapshot and the actor id, from actor.json (or, without it, from
+    the first outbox activity)."""
+    if actor is None:
+        actor_id = _str(first.get("actor")) if isinstance(first, dict) else None
+        if actor_id is None:
+            raise ArchiveError(path, "no actor.json and no outbox activity naming the account")
+        actor = {"id": actor_id}
+    if not isinstance(actor, dict):
+        raise ArchiveError(path, "not a JSON object", member="actor.json")
+    actor_id = _str(actor.get("id"))
+    parts = urlsplit(actor_id or "")
+    if actor_id is None or parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ArchiveError(path, "no valid actor id", member="actor.json")
+    host = parts.hostname + (f":{parts.port}" if parts.port else "")
+    username = _str(actor.get("preferredUsername")) or parts.path.rstrip("/").rsplit("/", 1)[-1]
+    if not _USERNAME_RE.fullmatch(username):
+        raise ArchiveError(path, "no valid preferredUsername", member="actor.json")
+    summary = _str(actor.get("summary"))
+    fields: list[dict[str, str]] = []
+    for att in actor.get("attachment") or []:
+        if isinstance(att, dict) and att.get("type") == "PropertyValue":
+            fields.append({
+                "name": _str(att.get("name")) or "",
+                "value": html_to_text(_str(att.get("value")) or ""),
+            })
+    icon, image = actor.get("icon"), actor.get("image")
+    also = actor.get("alsoKnownAs")
+    profile: dict[str, Any] = {
+        "bio": html_to_text(summary) if summary else None,
+        "bio_html": summary,
+        "avatar": _url_of(icon.get("url")) if isinstance(icon, dict) else None,
+        "header": _url_of(image.get("url")) if isinstance(image, dict) else None,
+        "fields": fields,
+        "locked": actor.get("manuallyApprovesFollowers") is True,
+        "discoverable": actor.get("discoverable") is True,
+        "memorial": actor.get("memorial") is True,
+        "moved_to": _str(actor.get("movedTo")),
+        "also_known_as": [a for a in also if isinstance(a, str)] if isinstance(also, list) else [],
+        "actor_id": actor_id,
+    }
+    handle = f"{username}@{host}"
+    snap = AccountSnapshot(
+        platform="mastodon",
+        account_id=handle,
+        handle=handle,
+        display_name=_str(actor.get("name")),
+        status=AccountStatus.SUSPENDED if actor.get("suspended") is True else AccountStatus.ACTIVE,
+        profile=profile,
+        url=_url_of(actor.get("url")),
+        created_at=_date(actor.get("published")),
+    )
+    return snap, actor_id
+
+
+def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
+    out: list[MediaItem] = []
+    for att in attachments if isinstance(attachments, list) else []:
+        if not isinstance(att, dict) or att.get("type") not in _MEDIA_TYPES:
+            continue  # e.g. a {"type": "Link"} preview card
+        url = _url_of(att.get("url"))
+        if url is None:
+            continue
+        absolute = url.startswith(("https://", "http://"))
+        rel = (urlsplit(url).path if absolute else url).lstrip("/").removeprefix("system/")
+        candidates = [rel]
+        if "media_attachments/" in rel:
+            candidates.append(rel[rel.index("media_attachments/") :])
+        member = next((ctx.prefix + c for c in candidates if ctx.prefix + c in ctx.names), None)
+        content = zf.read(member, ctx.max_media_bytes) if member is not None else None
+        mime = _str(att.get("mediaType"))
+        if mime is None or mime == "":
+            kind = "other"
+        elif mime == "image/gif":
+            kind = "gif"
+        else:
+            top = mime.split("/", 1)[0]
+            kind = top if top in ("image", "video", "audio") else "other"
+        out.append(MediaItem(
+            url=url if absolute else None,
+            filename=member[len(ctx.prefix) :] if member is not None else rel,
+            mime=mime, content=content, alt=_str(att.get("name")), kind=kind,
+        ))
+    return out
+
+
+def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
+    if not isinstance(item, dict):
+        raise ctx.fail(f"item {n} is not an object")
+    kind = item.get("type")
+    if kind == "Announce":
+        activity_id = _str(item.get("id"))
+        if activity_id is None:
+            raise ctx.fail(f"item {n}: Announce without id")
+        obj = item.get("object")
+        target = _str(obj) or (_str(obj.get("id")) if isinstance(obj, dict) else None)
+        return PostSnapshot(
+            platform="mastodon", account_id=ctx.account_id,
+            post_id=ctx.ref(activity_id) or activity_id, text="",
+            created_at=_date(item.get("published")), kind="repost",
+            repost_of=ctx.ref(target), raw=item,
+        )
+    if kind != "Create":
+        return None  # other activity types carry no post of ours
+    obj = item.get("object")
+    if not isinstance(obj, dict):
+        return None  # a bare URI: nothing to import
+    uri = _str(obj.get("id"))
+    if uri is None:
+        raise ctx.fail(f"item {n}: object without id")
+    content = _str(obj.get("content")) or ""
+    content_map = obj.get("contentMap")
+    lang = next(iter(content_map), None) if isinstance(content_map, dict) else None
+    reply_to = ctx.ref(_str(obj.get("inReplyTo")))
+    quote = obj.get("quote", obj.get("quoteUri", obj.get("_misskey_quote")))
+    quote_of = ctx.ref(_str(quote))
+    updated = _date(obj.get("updated"))
+    return PostSnapshot(
+        platform="mastodon", account_id=ctx.account_id,
+        post_id=ctx.ref(uri) or uri, text=html_to_text(content),
+        created_at=_date(obj.get("published")) or _date(item.get("published")),
+        url=_url_of(obj.get("url")), html=content,
+        kind="reply" if reply_to else ("quote" if quote_of else "post"),
+        reply_to=reply_to, quote_of=quote_of, lang=lang if isinstance(lang, str) else None,
+        edited_at=updated, version_key=iso(updated) if updated else None,
+        media=tuple(_media(zf, ctx, obj.get("attachment"))), raw=item,
+    )
+
+
+def iter_mastodon_archive(
+    path: str | Path,
+    *,
+    progress: Progress | None = None,
+    max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+) -> Iterator[AccountSnapshot | PostSnapshot]:
+    """Snapshots from a Mastodon archive zip: first the :class:`AccountSnapshot`
+    (account_id ``username@host`` from the actor id), then one :class:`PostSnapshot` per
+    status in ``outbox.json`` order — posts, replies, quotes and boosts (kind
+    ``repost``), media bytes attached from the zip.
+
+    ``progress(done, total)`` is called after each outbox item; ``total`` is the
+    outbox's ``totalItems`` when known. Raises :class:`ArchiveError` only.
+    """
+    p = str(path)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as e:
+        raise ArchiveError(p, f"cannot open: {e.strerror or e}") from None
+    if magic[:2] == b"\x1f\x8b":
+        raise ArchiveError(
+            p, "this is an older Mastodon archive (.tar.gz); unpack it and zip the folder to import it"
+        )
+    zf = SafeZip(path)
+    try:
+        names = list(zf.names())
+        prefix = _root_prefix(p, names)
+        outbox = prefix + "outbox.json"
+        actor_name = prefix + "actor.json"
+        actor = _read_json(zf, p, actor_name, max_json_bytes) if actor_name in names else None
+        total = _scan_outbox_head(zf, p, outbox)
+        items = _iter_outbox(zf, p, outbox)
+        head = list(islice(items, 1))
+        account, actor_id = _account(p, actor, head[0] if head else None)
+        yield account
+        ctx = _Ctx(
+            path=p, account_id=account.account_id,
+            statuses_prefix=actor_id.rstrip("/") + "/statuses/", prefix=prefix,
+            names=frozenset(names), max_media_bytes=max_media_bytes,
+        )
+        for n, item in enumerate(chain(head, items)):
+            snap = _snapshot(zf, ctx, n, item)
+            if snap is not None:
+                yield snap
+            if progress is not None:
+                progress(n + 1, total)
+    finally:
+        zf.close()

@@ -1,0 +1,272 @@
+"""Helpers the platform sources share: reading an answer defensively (JSON that may be
+truncated, dates that may be nonsense), rate-limit and back-off headers, and turning
+platform HTML into plain text.
+
+Everything here treats what a platform sent as hostile: nothing raises on bad data,
+functions return ``None`` (or an error string) instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+from ..model import Capture, iso, parse_iso
+
+Clock = Callable[[], datetime]
+
+MAX_BACKOFF = timedelta(days=1)
+"""A platform that asks us to wait longer than this is capped: a hostile or broken
+server must not be able to stop collection for good."""
+
+
+# --- reading answers ---------------------------------------------------------------
+
+
+def failure_text(cap: Capture) -> str:
+    """One line for a request that got no answer (timeout, refused, TLS…)."""
+    return str(cap.error).strip() if cap.error else "no answer"
+
+
+def json_body(resp: httpx.Response) -> tuple[Any, str | None]:
+    """``(value, None)`` when the body is JSON, ``(None, why)`` when it is not
+    (HTML error page, truncated body, wrong encoding)."""
+    body = resp.content
+    if not body.strip():
+        return None, "empty body"
+    try:
+        return json.loads(body), None
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        ctype = resp.headers.get("content-type", "no content-type")
+        return None, f"body is not JSON ({ctype}; {type(e).__name__}: {str(e)[:80]})"
+
+
+def safe_datetime(value: Any) -> datetime | None:
+    """ISO 8601 from a platform, or None when absent or not a date."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_iso(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def safe_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def safe_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def safe_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def iso_version(dt: datetime) -> str:
+    """A timestamp as a version key: ISO 8601 UTC, millisecond precision, ``Z``."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def content_type(resp: httpx.Response) -> str:
+    value: str = resp.headers.get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+# --- rate limits --------------------------------------------------------------------
+
+
+def _parse_reset(value: str, now: datetime) -> datetime | None:
+    """A reset time as platforms send it: Unix epoch seconds (X), ISO 8601 (Mastodon)
+    or an HTTP date."""
+    v = value.strip()
+    if not v:
+        return None
+    if re.fullmatch(r"\d{1,12}(\.\d+)?", v):
+        try:
+            return datetime.fromtimestamp(float(v), UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    dt = safe_datetime(v)
+    if dt is not None:
+        return dt
+    try:
+        parsed = parsedate_to_datetime(v)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def retry_after(headers: httpx.Headers, now: datetime) -> datetime | None:
+    """When the answer says we may try again: ``Retry-After`` (delta-seconds or HTTP
+    date), else the rate-limit reset header (``x-rate-limit-reset``, X: epoch seconds;
+    ``x-ratelimit-reset``, Mastodon: ISO 8601). Capped at :data:`MAX_BACKOFF`."""
+    when: datetime | None = None
+    ra = headers.get("retry-after", "").strip()
+    if ra:
+        if re.fullmatch(r"\d{1,9}", ra):
+            when = now + timedelta(seconds=int(ra))
+        else:
+            when = _parse_reset(ra, now)
+    if when is None:
+        for name in ("x-rate-limit-reset", "x-ratelimit-reset"):
+            v = headers.get(name)
+            if v:
+                when = _parse_reset(v, now)
+                if when is not None:
+                    break
+    if when is None:
+        return None
+    return min(when, now + MAX_BACKOFF)
+
+
+def _remaining(headers: httpx.Headers) -> int | None:
+    for name in ("x-rate-limit-remaining", "x-ratelimit-remaining"):
+        v = headers.get(name, "").strip()
+        if v:
+            try:
+                return int(v)
+            except ValueError:
+                return None
+    return None
+
+
+class Backoff:
+    """Per-endpoint "do not send before" times, learnt from the platform's answers.
+
+    A 429 blocks its endpoint until ``Retry-After``/the reset header (or ``default``
+    when the answer names no time); a success with ``remaining: 0`` blocks it until the
+    reset header. Sources check :meth:`blocked` before sending and skip the request.
+    """
+
+    def __init__(self, clock: Clock, default: timedelta) -> None:
+        self.clock = clock
+        self.default = default
+        self._until: dict[str, datetime] = {}
+
+    def blocked(self, key: str) -> datetime | None:
+        until = self._until.get(key)
+        if until is None:
+            return None
+        if until > self.clock():
+            return until
+        del self._until[key]
+        return None
+
+    def observe(self, key: str, resp: httpx.Response) -> datetime | None:
+        """Learn from one answer; returns the time the endpoint is blocked until, if any."""
+        now = self.clock()
+        if resp.status_code == 429:
+            until = retry_after(resp.headers, now)
+            if until is None or until <= now:
+                until = now + self.default
+        elif _remaining(resp.headers) == 0:
+            until = retry_after(resp.headers, now)
+            if until is None or until <= now:
+                return None
+        else:
+            return None
+        self._until[key] = until
+        return until
+
+    @property
+    def until(self) -> Mapping[str, datetime]:
+        now = self.clock()
+        return {k: v for k, v in self._until.items() if v > now}
+
+    @property
+    def retry_after(self) -> datetime | None:
+        """The latest time any endpoint is still blocked until (None: nothing blocked)."""
+        pending = self.until.values()
+        return max(pending) if pending else None
+
+
+def rate_limited_text(platform: str, until: datetime | None) -> str:
+    return f"{platform}: rate limited; retry after {iso(until) or 'a while'}"
+
+
+# --- HTML to text -------------------------------------------------------------------
+
+_BLOCK = frozenset(
+    {"p", "div", "blockquote", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
+     "table", "tr", "section", "article", "header", "footer", "figure"}
+)
+_SKIP = frozenset({"script", "style", "template", "head", "title"})
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self._skip += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of platform HTML: paragraphs become blank-line separated, ``<br>``
+    a newline, every text node kept (Mastodon's "invisible" URL parts too, so links
+    read in full), entities decoded, scripts/styles dropped. Never raises."""
+    p = _TextParser()
+    try:
+        p.feed(html)
+        p.close()
+    except Exception:  # html.parser is lenient, but the input is hostile
+        return re.sub(r"<[^>]*>", "", html).strip()
+    text = "".join(p.parts)
+    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def describe_status(resp: httpx.Response) -> str:
+    """``HTTP 503 Service Unavailable`` and the platform's own words when it sent JSON
+    with an ``error``/``detail``/``title`` field."""
+    words = ""
+    value, _ = json_body(resp)
+    if isinstance(value, dict):
+        for key in ("error", "detail", "title", "message"):
+            v = value.get(key)
+            if isinstance(v, str) and v:
+                words = f": {v[:200]}"
+                break
+    return f"HTTP {resp.status_code}{(' ' + resp.reason_phrase) if resp.reason_phrase else ''}{words}"
+
+
+def first_line(text: str) -> str:
+    """Error messages are one line."""
+    return " ".join(text.split())
+
+
+def params_without_none(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}

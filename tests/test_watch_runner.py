@@ -1,0 +1,144 @@
+"""The collector end to end (source → detect → store) against the simulated platform,
+which speaks the Mastodon API in process: deletions, edits, restorations, suspensions,
+and the flaky-answer matrix that must produce no false deletion."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from unerased.sim.platform import BASE, HOST, Flaky, SimPlatform, demo_clock
+from unerased.store import Store
+from unerased.watch.runner import RunContext, WatchConfig, add_watch, poll
+from unerased.watch.uri import parse_uri
+
+
+def make_ctx(store: Store, sim: SimPlatform, clock: Any) -> RunContext:
+    def factory() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=sim.transport())
+
+    cfg = WatchConfig(source_options={"mastodon": {"clock": clock}})
+    return RunContext(store, factory, cfg, now=clock)
+
+
+def world(flaky: Flaky | None = None, seed: int = 1) -> tuple[SimPlatform, Any]:
+    clock = demo_clock()
+    sim = SimPlatform(seed=seed, flaky=flaky, clock=clock)
+    alice = sim.add_account("alice", "Alice")
+    for i in range(12):
+        sim.post(alice, f"第{i}条：网络审查 post {i}", at=clock() - timedelta(hours=24 - i),
+                 media=b"\x89PNG fake" if i == 3 else None)
+    return sim, clock
+
+
+def rounds(ctx: RunContext, clock: Any, n: int = 1) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    for _ in range(n):
+        clock.advance(timedelta(minutes=20))
+        for res in asyncio.run(poll(ctx, once=True)):
+            events += res.events
+    return events
+
+
+def watch_alice(ctx: RunContext) -> None:
+    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"), service=BASE, tags={}))
+
+
+def test_watch_add_then_poll_archives_posts_and_media(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    (acc,) = store.list_accounts(watched_only=True)
+    assert acc["watch_uri"] == f"mastodon:@alice@{HOST}"
+    assert rounds(ctx, clock) == []
+    posts = list(store.iter_posts())
+    assert len(posts) == 12
+    with_media = [p for p in posts if p["media"]]
+    assert len(with_media) == 1 and with_media[0]["media"][0]["sha256"]
+    assert store.blobs.read(with_media[0]["media"][0]["sha256"]) == b"\x89PNG fake"
+    assert len(list(store.iter_captures())) >= 3  # lookup, account, listing (+ media)
+
+
+def test_deletion_needs_confirmation_then_restore(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    victim = sim.live_statuses(sim.by_username("alice"))[2]
+    sim.delete(victim)
+    assert rounds(ctx, clock) == []  # seen gone once: missing, not declared
+    assert store.get_post(victim.id)["status"] == "missing"  # type: ignore[index]
+    evs = rounds(ctx, clock)
+    assert [e["type"] for e in evs] == ["post_deleted"]
+    ev = evs[0]
+    assert ev["post_id"] == victim.id and ev["platform"] == "mastodon"
+    assert ev["detail"]["last_seen"] and ev["detail"]["first_missing"]
+    assert ev["detail"]["last_seen"] < ev["detail"]["first_missing"]
+    caps = {c.id: c for c, _ in store.iter_captures()}
+    assert ev["evidence"] and all(cid in caps for cid in ev["evidence"])
+    assert any(caps[c].status == 404 for c in ev["evidence"])
+    assert rounds(ctx, clock, 2) == []  # no duplicate
+    sim.restore(victim)
+    assert [e["type"] for e in rounds(ctx, clock)] == ["post_restored"]
+    assert store.get_post(victim.id)["status"] == "present"  # type: ignore[index]
+
+
+def test_edit_becomes_version_and_event(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    st = sim.live_statuses(sim.by_username("alice"))[0]
+    sim.edit(st, "改过的文字 edited")
+    evs = rounds(ctx, clock)
+    assert [e["type"] for e in evs] == ["post_edited"]
+    p = store.get_post(st.id)
+    assert p is not None and p["text"] == "改过的文字 edited" and len(p["versions"]) >= 2
+    assert [h["post_id"] for h in store.search("改过")] == [st.id]
+
+
+def test_suspension_is_one_account_event_not_a_spray(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    sim.by_username("alice").suspended = True
+    evs = rounds(ctx, clock, 3)
+    assert [e["type"] for e in evs] == ["account_suspended"]
+    sim.by_username("alice").suspended = False
+    evs = rounds(ctx, clock, 2)
+    assert [e["type"] for e in evs] == ["account_restored"]
+    assert all(p["status"] == "present" for p in store.iter_posts())
+
+
+def test_all_posts_deleted_is_flagged_mass_deletion(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    for st in sim.live_statuses(sim.by_username("alice")):
+        sim.delete(st)
+    evs = rounds(ctx, clock, 3)
+    assert len(evs) == 12 and {e["type"] for e in evs} == {"post_deleted"}
+    assert all(e["detail"].get("mass_deletion", {}).get("count") == 12 for e in evs)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_flaky_matrix_no_false_deletion_and_real_one_found(store: Store, seed: int) -> None:
+    flaky = Flaky(timeout=0.12, server_error=0.12, rate_limit=0.08, truncated=0.08, omit=0.25)
+    sim, clock = world(flaky, seed=seed)
+    ctx = make_ctx(store, sim, clock)
+    sim.flaky = Flaky()
+    watch_alice(ctx)
+    sim.flaky = flaky
+    events = rounds(ctx, clock, 12)
+    assert [e for e in events if e["type"] == "post_deleted"] == []
+    victim = sim.live_statuses(sim.by_username("alice"))[5]
+    sim.delete(victim)
+    events = rounds(ctx, clock, 20)
+    deleted = [e["post_id"] for e in events if e["type"] == "post_deleted"]
+    assert deleted == [victim.id]
