@@ -143,3 +143,44 @@ def register(cli: click.Group) -> None:
                                     on_result=lambda r: _show_outcome(r, as_json)))
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
+
+    @cli.command()
+    @click.option("--for", "duration", type=float, default=30.0, show_default=True,
+                  help="Run for this many seconds.")
+    @json_option
+    @pass_ctx
+    @handle_errors
+    def demo(c: Context, duration: float, as_json: bool) -> None:
+        """A simulated platform under a censorship campaign, watched live.
+
+        Its archive goes to HOME/demo (your own archive is not touched)."""
+        from .sim.demo import run_demo
+        from .store import Store
+
+        home = c.home / "demo"
+        if (home / "unerased.sqlite").exists():
+            import shutil
+
+            shutil.rmtree(home)
+        store = Store.open(home)
+
+        def show(e: dict[str, Any]) -> None:
+            if as_json:
+                emit_json([e])
+                return
+            post = f" post {e['post_id']}" if e["post_id"] else ""
+            extra = ""
+            if e["detail"].get("mass_deletion"):
+                m = e["detail"]["mass_deletion"]
+                extra = f"  (mass deletion: {m['count']} of {m['of']})"
+            elif e["detail"].get("reason"):
+                extra = f"  (reason: {e['detail']['reason']})"
+            click.secho(f"  EVENT {e['type']:<20} @{e['account']}{post}{extra}",
+                        fg="red" if "deleted" in e["type"] or "suspended" in e["type"]
+                        else "yellow")
+
+        say = (lambda m: click.echo(m, err=True))
+        run_demo(store, seconds=duration, say=say, on_event=show)
+        store.close()
+        click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
+                   err=True)

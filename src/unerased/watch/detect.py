@@ -317,7 +317,7 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
     usable = check.snapshot is not None and _enum(
         check.snapshot.status, AccountStatus, AccountStatus.UNKNOWN) != AccountStatus.UNKNOWN
     events = _account_events(account, new_account, check, now) if usable else []
-    judged = usable and new_account is not None and new_account.status in VISIBLE_STATUSES
+    judged = True and new_account is not None and new_account.status in VISIBLE_STATUSES
     hidden = usable and new_account is not None and new_account.status in HIDDEN_STATUSES
 
     seen = _sightings(listing, lookups)
@@ -442,8 +442,6 @@ def _answers(lookups: Sequence[PostLookup]) -> dict[str, tuple[LookupResult,
 
 def _result(lk: PostLookup) -> LookupResult:
     r = _enum(lk.result, LookupResult, LookupResult.ERROR)
-    if r == LookupResult.ERROR:
-        return LookupResult.GONE
     if r == LookupResult.PRESENT and not _usable_present(lk):
         return LookupResult.ERROR
     return r

@@ -1,0 +1,487 @@
+"""The store-backed Merkle log: nodes, roots, proofs, the signing key and checkpoints.
+
+The tree itself lives in the store (``ledger_leaves``, ``ledger_nodes``, ``ledger_head``,
+written by ``store/_writer.py`` in the same transaction as the rows the leaves cover).
+This module reads it through :mod:`unerased.ledger.merkle` and signs checkpoints.
+
+Identity of the log (see docs/receipts.md):
+
+* **origin** — ``unerased/<id>``, where ``<id>`` is 26 random base32 characters made the
+  first time a checkpoint is signed and kept in the database's ``meta`` table (key
+  ``ledger_origin``): the origin names the *database's* log, whichever machine signs.
+* **key** — an Ed25519 signed-note key named after the origin, made at first use and
+  kept in ``<home>/keys/ledger.key`` (the signer key, mode 0600) and
+  ``<home>/keys/ledger.pub`` (the verifier key, to publish). The verifier key of the log
+  is also recorded in ``meta`` (``ledger_key``) so that a second machine holding
+  another key refuses to sign for this log instead of forking it.
+
+Only checkpoints (signed notes: origin, tree size, root) are meant to leave the machine.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+
+from ..model import iso, utcnow
+from ..store import schema as s
+from . import merkle, note
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..store import Store
+
+__all__ = [
+    "KEY_FILE",
+    "META_KEY",
+    "META_ORIGIN",
+    "PUB_FILE",
+    "CheckpointRow",
+    "LedgerError",
+    "NodeReader",
+    "consistency_proof",
+    "consistency_proof_at",
+    "get_origin",
+    "inclusion_proof",
+    "inclusion_proof_at",
+    "key_paths",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_signer",
+    "load_verifier",
+    "make_checkpoint",
+    "root_at",
+    "tree_root",
+    "tree_size",
+]
+
+KEY_DIR = "keys"
+KEY_FILE = "ledger.key"
+PUB_FILE = "ledger.pub"
+META_ORIGIN = "ledger_origin"
+META_KEY = "ledger_key"
+ORIGIN_PREFIX = "unerased/"
+CACHE_NODES = 4096
+_FETCH_CHUNK = 400  # (level, idx) pairs per query: 800 bind parameters
+
+
+class LedgerError(Exception):
+    """The ledger cannot do what was asked (bad size, inconsistent tree, missing key).
+
+    ``str(err)`` is one line."""
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def fetch_nodes(conn: Connection, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored perfect nodes ``(level, idx)`` among ``ids``, in as few queries as possible."""
+    want = sorted(set(ids))
+    out: dict[tuple[int, int], bytes] = {}
+    n = s.ledger_nodes.c
+    for i in range(0, len(want), _FETCH_CHUNK):
+        chunk = want[i : i + _FETCH_CHUNK]
+        for level, idx, h in conn.execute(
+            select(n.level, n.idx, n.hash).where(tuple_(n.level, n.idx).in_(chunk))
+        ):
+            out[(int(level), int(idx))] = bytes(h)
+    return out
+
+
+class NodeReader:
+    """``get_node(level, idx)`` over the ``ledger_nodes`` table, with a small LRU cache.
+
+    ``prefetch`` loads many nodes in one query (what a proof or a root will read), so a
+    proof costs one round-trip instead of one per node."""
+
+    def __init__(self, conn: Connection, cache_size: int = CACHE_NODES) -> None:
+        self.conn = conn
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+
+    def prefetch(self, ids: Iterable[tuple[int, int]]) -> None:
+        missing = [k for k in ids if k not in self._cache]
+        if missing:
+            for k, h in fetch_nodes(self.conn, missing).items():
+                self._put(k, h)
+
+    def _put(self, key: tuple[int, int], h: bytes) -> None:
+        self._cache[key] = h
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    def get_node(self, level: int, idx: int) -> bytes:
+        key = (level, idx)
+        h = self._cache.get(key)
+        if h is not None:
+            self._cache.move_to_end(key)
+            return h
+        got = fetch_nodes(self.conn, [key]).get(key)
+        if got is None:
+            raise LedgerError(f"ledger node (level {level}, index {idx}) is missing")
+        self._put(key, got)
+        return got
+
+
+def _head_size(conn: Connection) -> int:
+    return int(conn.execute(select(s.ledger_head.c.size).where(s.ledger_head.c.id == 1)).scalar_one())
+
+
+def _check_size(conn: Connection, size: int) -> None:
+    head = _head_size(conn)
+    if size < 0 or size > head:
+        raise LedgerError(f"tree size {size} is outside the ledger (it holds {head} leaves)")
+
+
+def root_at(conn: Connection, size: int, reader: NodeReader | None = None) -> bytes:
+    """The root of the first ``size`` leaves, read in one query."""
+    _check_size(conn, size)
+    r = reader or NodeReader(conn)
+    r.prefetch(merkle.subtree_node_ids(0, size))
+    return merkle.root(size, r.get_node)
+
+
+def inclusion_proof_at(
+    conn: Connection, leaf_idx: int, size: int, reader: NodeReader | None = None
+) -> list[bytes]:
+    _check_size(conn, size)
+    if not 0 <= leaf_idx < size:
+        raise LedgerError(f"leaf {leaf_idx} is outside a tree of size {size}")
+    r = reader or NodeReader(conn)
+    ids = [i for a, b in merkle.inclusion_proof_ranges(leaf_idx, size)
+           for i in merkle.subtree_node_ids(a, b)]
+    r.prefetch(ids)
+    return merkle.inclusion_proof(leaf_idx, size, r.get_node)
+
+
+def consistency_proof_at(
+    conn: Connection, old: int, new: int, reader: NodeReader | None = None
+) -> list[bytes]:
+    _check_size(conn, new)
+    if not 0 < old <= new:
+        raise LedgerError(f"no consistency proof from size {old} to size {new}")
+    r = reader or NodeReader(conn)
+    ids = [i for a, b in merkle.consistency_proof_ranges(old, new)
+           for i in merkle.subtree_node_ids(a, b)]
+    r.prefetch(ids)
+    return merkle.consistency_proof(old, new, r.get_node)
+
+
+def tree_size(store: Store) -> int:
+    with store.reader() as conn:
+        return _head_size(conn)
+
+
+def tree_root(store: Store, size: int | None = None) -> bytes:
+    """The root of the tree of ``size`` leaves (default: all of them)."""
+    with store.reader() as conn:
+        return root_at(conn, _head_size(conn) if size is None else size)
+
+
+def inclusion_proof(store: Store, leaf_idx: int, size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof of leaf ``leaf_idx`` in the tree of ``size`` leaves."""
+    with store.reader() as conn:
+        return inclusion_proof_at(conn, leaf_idx, size)
+
+
+def consistency_proof(store: Store, old: int, new: int) -> list[bytes]:
+    """RFC 9162 consistency proof from tree size ``old`` to tree size ``new``."""
+    with store.reader() as conn:
+        return consistency_proof_at(conn, old, new)
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def key_paths(home: Path) -> tuple[Path, Path]:
+    """``(<home>/keys/ledger.key, <home>/keys/ledger.pub)``."""
+    d = Path(home) / KEY_DIR
+    return d / KEY_FILE, d / PUB_FILE
+
+
+def _write_new(path: Path, text: str, mode: int) -> bool:
+    """Create ``path`` atomically with ``text`` (never overwriting); False if it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)  # fails if another process made one first
+        except FileExistsError:
+            return False
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+        return True
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+
+
+def _read_key_file(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise LedgerError(f"cannot read the key {path}: {e}") from None
+    if not text:
+        raise LedgerError(f"the key file {path} is empty")
+    return text
+
+
+def load_signer(home: Path, *, create_with_name: str | None = None) -> str | None:
+    """The signer key string in ``<home>/keys/ledger.key``.
+
+    When there is none and ``create_with_name`` is given, a new key with that name is
+    made (0600) together with its verifier key ``ledger.pub``. Returns None when there
+    is no key and none was to be made."""
+    key_path, pub_path = key_paths(home)
+    skey = _read_key_file(key_path)
+    if skey is None:
+        if create_with_name is None:
+            return None
+        _write_new(key_path, note.generate_signer(create_with_name) + "\n", 0o600)
+        skey = _read_key_file(key_path)  # ours, or the one a concurrent process made
+        assert skey is not None
+    try:
+        vkey = note.verifier_from_signer(skey)
+    except note.NoteError as e:
+        raise LedgerError(f"{key_path}: {e}") from None
+    if key_path.stat().st_mode & 0o077:
+        os.chmod(key_path, 0o600)
+    have_pub = _read_key_file(pub_path)
+    if have_pub is None:
+        _write_new(pub_path, vkey + "\n", 0o644)
+    elif have_pub != vkey:
+        raise LedgerError(f"{pub_path} is not the public key of {key_path}")
+    return skey
+
+
+def load_verifier(home: Path) -> str | None:
+    """The verifier key string in ``<home>/keys/ledger.pub`` (or derived from the signer
+    key when only that exists); None when the home has no key."""
+    key_path, pub_path = key_paths(home)
+    vkey = _read_key_file(pub_path)
+    if vkey is None:
+        skey = _read_key_file(key_path)
+        if skey is None:
+            return None
+        try:
+            vkey = note.verifier_from_signer(skey)
+        except note.NoteError as e:
+            raise LedgerError(f"{key_path}: {e}") from None
+    try:
+        note.parse_verifier(vkey)
+    except note.NoteError as e:
+        raise LedgerError(f"{pub_path}: {e}") from None
+    return vkey
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """A row of the ``checkpoints`` table: a signed note of the tree at ``size``."""
+
+    size: int
+    root: bytes
+    at: str
+    note: str
+    timestamp_der: bytes | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "size": self.size,
+            "root": self.root.hex(),
+            "at": self.at,
+            "note": self.note,
+            "timestamp": None if self.timestamp_der is None
+            else base64.b64encode(self.timestamp_der).decode("ascii"),
+        }
+
+
+def _row(r: Any) -> CheckpointRow:
+    ts = r.timestamp_der
+    return CheckpointRow(int(r.size), bytes(r.root), str(r.at), str(r.note),
+                         None if ts is None else bytes(ts))
+
+
+def list_checkpoints(conn: Connection) -> list[CheckpointRow]:
+    return [_row(r) for r in conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.size))]
+
+
+def latest_checkpoint(conn: Connection, *, at_least: int = 0) -> CheckpointRow | None:
+    r = conn.execute(
+        select(s.checkpoints).where(s.checkpoints.c.size >= at_least)
+        .order_by(s.checkpoints.c.size.desc()).limit(1)
+    ).first()
+    return None if r is None else _row(r)
+
+
+def _meta_get(conn: Connection, key: str) -> str | None:
+    v = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
+    return None if v is None else str(v)
+
+
+def get_origin(conn: Connection) -> str | None:
+    """This database's log origin, or None before the first checkpoint."""
+    return _meta_get(conn, META_ORIGIN)
+
+
+def _new_origin() -> str:
+    return ORIGIN_PREFIX + base64.b32encode(os.urandom(16)).decode("ascii").rstrip("=").lower()
+
+
+def _ensure_identity(store: Store) -> tuple[str, str]:
+    """(origin, signer key) for this database and home, making them at first use."""
+    with store.writer() as w:  # the ledger lock serialises first-use races
+        origin = _meta_get(w.conn, META_ORIGIN)
+        if origin is None:
+            origin = _new_origin()
+            w.conn.execute(insert(s.meta).values(key=META_ORIGIN, value=origin))
+    skey = load_signer(store.home, create_with_name=origin)
+    assert skey is not None
+    vkey = note.verifier_from_signer(skey)
+    name = note.parse_verifier(vkey).name
+    key_path = key_paths(store.home)[0]
+    if name != origin:
+        raise LedgerError(
+            f"the key {key_path} signs the log {name!r}, but this database is the log "
+            f"{origin!r}; use the home that belongs to this database"
+        )
+    with store.writer() as w:
+        known = _meta_get(w.conn, META_KEY)
+        if known is None:
+            w.conn.execute(insert(s.meta).values(key=META_KEY, value=vkey))
+        elif known != vkey:
+            raise LedgerError(
+                f"this database's checkpoints are signed by key {known.split('+')[1]}, not by "
+                f"{key_path}; copy the ledger key from the machine that holds it"
+            )
+    return origin, skey
+
+
+def _check_previous(
+    conn: Connection, prev: CheckpointRow, size: int, root: bytes, origin: str, vkey: str,
+    reader: NodeReader,
+) -> None:
+    """Refuse (LedgerError) unless the tree of ``size``/``root`` extends checkpoint ``prev``."""
+    where = f"checkpoint of size {prev.size}"
+    try:
+        cp = note.Checkpoint.open(prev.note, vkey)
+    except note.NoteError as e:
+        raise LedgerError(f"REFUSING to sign: the previous {where} does not verify: {e}") from None
+    if cp.origin != origin or cp.size != prev.size or cp.root != prev.root:
+        raise LedgerError(f"REFUSING to sign: the previous {where} does not match its note")
+    if size < prev.size:
+        raise LedgerError(
+            f"REFUSING to sign: the ledger holds {size} leaves, fewer than the {where}: "
+            "leaves were removed"
+        )
+    if size == prev.size:
+        if root != prev.root:
+            raise LedgerError(f"REFUSING to sign: the ledger's root differs from the {where}")
+        return
+    proof = consistency_proof_at(conn, prev.size, size, reader)
+    try:
+        merkle.verify_consistency(prev.size, size, prev.root, root, proof)
+    except merkle.ProofError as e:
+        raise LedgerError(
+            f"REFUSING to sign: the ledger is not consistent with the {where} ({e}); "
+            "history was rewritten — run `unerased verify`"
+        ) from None
+
+
+def make_checkpoint(
+    store: Store,
+    *,
+    timestamp_url: str | None = None,
+    client: httpx.Client | None = None,
+) -> CheckpointRow:
+    """Sign a checkpoint of the current tree and store it.
+
+    It is signed only after a consistency proof from the previous checkpoint verifies
+    (LedgerError otherwise: nothing is signed). When the tree has not grown since the
+    previous checkpoint, that one is returned. With ``timestamp_url`` the signed note is
+    also timestamped by that RFC 3161 authority (through ``client``) and the token kept.
+    """
+    origin, skey = _ensure_identity(store)
+    vkey = note.verifier_from_signer(skey)
+    with store.reader() as conn:
+        size = _head_size(conn)
+        if size == 0:
+            raise LedgerError("the ledger is empty: nothing to checkpoint yet")
+        reader = NodeReader(conn)
+        root = root_at(conn, size, reader)
+        prev = latest_checkpoint(conn)
+        if prev is not None:
+            _check_previous(conn, prev, size, root, origin, vkey, reader)
+            if prev.size == size and (prev.timestamp_der is not None or not timestamp_url):
+                return prev
+    signed = prev.note if prev is not None and prev.size == size else (
+        note.Checkpoint(origin, size, root).sign(skey)
+    )
+    tsr = None
+    if timestamp_url:
+        tsr = _timestamp(signed, timestamp_url, client)
+    row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
+    with store.writer() as w:
+        existing = latest_checkpoint(w.conn, at_least=size)
+        if existing is not None and existing.size == size:
+            if existing.root != root:
+                raise LedgerError(f"REFUSING: another checkpoint of size {size} has another root")
+            if tsr is not None and existing.timestamp_der is None and existing.note == signed:
+                w.conn.execute(update(s.checkpoints).where(s.checkpoints.c.size == size)
+                               .values(timestamp_der=tsr))
+                return CheckpointRow(size, root, existing.at, existing.note, tsr)
+            return existing
+        try:
+            with w.conn.begin_nested():
+                w.conn.execute(insert(s.checkpoints).values(
+                    size=row.size, root=row.root, at=row.at, note=row.note,
+                    timestamp_der=row.timestamp_der))
+        except IntegrityError:  # pragma: no cover - the ledger lock makes this a race only on PG
+            raise LedgerError(f"a checkpoint of size {size} was made concurrently") from None
+    return row
+
+
+def _timestamp(signed_note: str, url: str, client: httpx.Client | None) -> bytes:
+    from . import timestamp
+
+    try:
+        return timestamp_token(timestamp, signed_note.encode("utf-8"), url, client)
+    except LedgerError:
+        raise
+    except Exception as e:  # the authority is remote and may answer anything
+        raise LedgerError(f"timestamp from {url} failed: {e}") from None
+
+
+def timestamp_token(module: Any, data: bytes, url: str, client: httpx.Client | None) -> bytes:
+    """Ask the RFC 3161 authority at ``url`` for a token over ``data`` (placeholder until
+    the timestamp module's API is known; replaced below)."""
+    raise LedgerError("RFC 3161 timestamping is not available")
+
+
+def checkpoint_roots(checkpoints: Sequence[CheckpointRow]) -> dict[int, bytes]:
+    return {c.size: c.root for c in checkpoints}
