@@ -1,7 +1,7 @@
 """The reference Bluesky PDS for tests: start/stop machinery, a pytest fixture and a
 small admin client (plain httpx) to make things happen on it.
 
-    from pds_fixture import pds          # the session-scoped fixture (a RunningPds)
+    from pds_fixture import pds_server  # noqa: F401  registers the fixture "pds"
 
     def test_x(pds):
         alice = pds.admin.create_account("alice")        # handle alice.test (made unique)
@@ -421,8 +421,8 @@ def stop_pds(pds: RunningPds) -> None:
     shutil.rmtree(pds.data_dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def pds() -> Iterator[RunningPds]:
+@pytest.fixture(scope="session", name="pds")
+def pds_server() -> Iterator[RunningPds]:
     """One reference PDS for the whole session. Fails (never skips) when not installed."""
     try:
         running = start_pds()

@@ -8,6 +8,7 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
@@ -264,7 +265,7 @@ def test_resolve_errors_are_one_line() -> None:
     assert "\n" not in str(e.value)
     for bad in ("not a handle", "did:key:zabc", "-x.test"):
         with pytest.raises(SourceError):
-            run(Server({}), lambda s, bad=bad: s.resolve(bad))
+            run(Server({}), partial(BlueskySource.resolve, ident=bad))
 
 
 def test_resolve_deleted_account_raises() -> None:

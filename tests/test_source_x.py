@@ -219,7 +219,7 @@ def test_check_account_expansion_errors_do_not_count() -> None:
 ])
 def test_check_account_without_usable_answer_is_error(answer: Any) -> None:
     replay = Replay()
-    replay.add(answer, method="GET", path="/2/users/783214")
+    replay.add(answer, method="GET", path="/2/users/783214", query={})
     check, rec, _ = go(replay, lambda s: s.check_account("783214"))
     assert check.snapshot is None and check.error and "\n" not in check.error
     assert check.capture_ids == [rec.captures[0].id]
@@ -316,7 +316,11 @@ def test_lookup_withheld_is_present_and_kept_in_raw() -> None:
     replay = Replay()
     replay.add(load("x/tweets_lookup_withheld_in_IN.json"), query={"ids": "1388424788171841537"})
     replay.add(load("x/tweets_lookup_withheld_in_DE_FR.json"), query={"ids": "25712847277"})
-    looks, _, _ = go(replay, lambda s: s.lookup_posts("1", ["1388424788171841537", "25712847277"]))
+    async def separately(s: XSource) -> list[Any]:  # as recorded: one request each
+        return [*await s.lookup_posts("1", ["1388424788171841537"]),
+                *await s.lookup_posts("1", ["25712847277"])]
+
+    looks, _, _ = go(replay, separately)
     assert [lk.result for lk in looks] == [LookupResult.PRESENT] * 2
     assert looks[0].snapshot is not None and looks[0].snapshot.raw is not None
     assert looks[0].snapshot.raw["withheld"]["country_codes"] == ["IN"]
@@ -417,7 +421,7 @@ def test_lookup_batches_of_100() -> None:
 ])
 def test_lookup_without_usable_answer_is_error_never_gone(answer: Any) -> None:
     replay = Replay()
-    replay.add(answer, method="GET", path="/2/tweets")
+    replay.add(answer, method="GET", path="/2/tweets", query={})
     looks, rec, _ = go(replay, lambda s: s.lookup_posts("1", ["1293593516040269825", "7"]))
     assert [lk.result for lk in looks] == [LookupResult.ERROR] * 2
     [cap] = rec.captures

@@ -147,10 +147,12 @@ def register(cli: click.Group) -> None:
     @cli.command()
     @click.option("--for", "duration", type=float, default=30.0, show_default=True,
                   help="Run for this many seconds.")
+    @click.option("--round", "round_s", type=float, default=1.5, show_default=True,
+                  help="Wall seconds per round (20 simulated minutes).")
     @json_option
     @pass_ctx
     @handle_errors
-    def demo(c: Context, duration: float, as_json: bool) -> None:
+    def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
         """A simulated platform under a censorship campaign, watched live.
 
         Its archive goes to HOME/demo (your own archive is not touched)."""
@@ -180,7 +182,7 @@ def register(cli: click.Group) -> None:
                         else "yellow")
 
         say = (lambda m: click.echo(m, err=True))
-        run_demo(store, seconds=duration, say=say, on_event=show)
+        run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
         store.close()
         click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
                    err=True)

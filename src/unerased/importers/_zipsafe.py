@@ -123,7 +123,7 @@ def _declared_entries(fp: BinaryIO, size: int) -> int | None:
         "<4s4H2LH", tail[i : i + 22]
     )
     if n_total != 0xFFFF and n_disk != 0xFFFF:
-        return max(n_total, n_disk)
+        return int(max(n_total, n_disk))
     loc_pos = size - tail_len + i - 20
     if loc_pos < 0:
         return None
@@ -294,7 +294,7 @@ class SafeZip:
             raw = self._zipfile().open(zi, "r")
         except _READ_ERRORS as e:
             raise self._error(_read_error_problem(e), member=name) from None
-        return _MemberReader(self, zi, raw, limit)
+        return io.BufferedReader(_MemberReader(self, zi, raw, limit), buffer_size=1 << 16)
 
     def read(self, name: str, limit: int) -> bytes:
         """The whole member, when it is at most ``limit`` bytes (checked on the header

@@ -508,3 +508,260 @@ def _note_for(notes: dict[int, list[_Note]], tid: str, created: datetime | None,
         if n.key.startswith(key) and (best is None or len(n.key) < len(best.key)):
             best = n
     return best
+
+
+# --- one tweet -> one snapshot -------------------------------------------------------------
+
+
+def _unwrap(item: Any, zf: SafeZip, member: str, index: int) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ArchiveError(zf.path, f"item {index} is not a JSON object", member=member)
+    inner = item.get("tweet")
+    return inner if isinstance(inner, dict) else item
+
+
+def _tweet_id(tweet: dict[str, Any], zf: SafeZip, member: str, index: int) -> str:
+    tid = _id(tweet.get("id_str")) or _id(tweet.get("id"))
+    if tid is None:
+        raise ArchiveError(zf.path, f"item {index} has no tweet id (id_str)", member=member)
+    return tid
+
+
+def _chain(tweet: dict[str, Any], tid: str) -> tuple[str, list[str]]:
+    """(initial tweet id, ids of every version) from ``edit_info`` (archives) or
+    ``edit_history_tweet_ids`` (API v2 shape)."""
+    info = _dict(tweet.get("edit_info"))
+    edit = _dict(info.get("edit"))
+    initial = _id(edit.get("initialTweetId"))
+    if initial is not None:
+        ids = _ids(_dict(edit.get("editControlInitial")).get("editTweetIds"))
+        return initial, ids or [initial, tid]
+    ids = _ids(_dict(info.get("initial")).get("editTweetIds"))
+    if ids:
+        return tid, ids
+    ids = _ids(tweet.get("edit_history_tweet_ids"))
+    if ids:
+        return ids[0], ids
+    return tid, [tid]
+
+
+def _media_entities(tweet: dict[str, Any]) -> list[dict[str, Any]]:
+    ents = _list(_dict(tweet.get("extended_entities")).get("media")) or _list(
+        _dict(tweet.get("entities")).get("media"))
+    return [e for e in ents if isinstance(e, dict)]
+
+
+def _basename(url: str | None) -> str | None:
+    if not url:
+        return None
+    return posixpath.basename(url.split("?", 1)[0]) or None
+
+
+def _classify(tweet: dict[str, Any], full_text: str, urls: list[Any]
+              ) -> tuple[str, str | None, str | None, str | None]:
+    """(kind, reply_to, repost_of, quote_of)."""
+    reply_to = _id(tweet.get("in_reply_to_status_id_str")) or _id(tweet.get("in_reply_to_status_id"))
+    rs = tweet.get("retweeted_status")
+    is_rt = isinstance(rs, dict) or full_text.startswith("RT @")
+    repost_of = _id(_dict(rs).get("id_str")) or _id(_dict(rs).get("id"))
+    if is_rt and repost_of is None:
+        for ent in _media_entities(tweet):
+            repost_of = _id(ent.get("source_status_id_str")) or _id(ent.get("source_status_id"))
+            if repost_of:
+                break
+    qs = _dict(tweet.get("quoted_status"))
+    quote_of = (_id(tweet.get("quoted_status_id_str")) or _id(tweet.get("quoted_status_id"))
+                or _id(qs.get("id_str")) or _id(qs.get("id")))
+    if quote_of is None:
+        permalink = _str(_dict(tweet.get("quoted_status_permalink")).get("expanded"))
+        m = _STATUS_URL.match(permalink or "")
+        quote_of = m.group(1) if m else None
+    if quote_of is None and not is_rt:
+        # Archives keep no quote field: a quote is a tweet ending in a link to a status.
+        tail = full_text.rstrip()
+        for u in urls:
+            d = _dict(u)
+            short, m = _str(d.get("url")), _STATUS_URL.match(_str(d.get("expanded_url")) or "")
+            if short and m and tail.endswith(short):
+                quote_of = m.group(1)
+    if is_rt:
+        return "repost", reply_to, repost_of, quote_of
+    if reply_to:
+        return "reply", reply_to, None, quote_of
+    return ("quote" if quote_of else "post"), None, None, quote_of
+
+
+class _Builder:
+    """Turns tweet objects into PostSnapshots (text, kind, media, note text)."""
+
+    def __init__(self, zf: SafeZip, lay: _Layout, acc: _Account, notes: dict[int, list[_Note]],
+                 on_bytes: Callable[[int], None], max_media_size: int) -> None:
+        self.zf, self.lay, self.acc, self.notes = zf, lay, acc, notes
+        self.on_bytes, self.max_media_size = on_bytes, max_media_size
+
+    def build(self, tweet: dict[str, Any], tid: str, post_id: str, deleted: bool,
+              versioned: bool) -> PostSnapshot:
+        raw_text = _str(tweet.get("full_text")) or _str(tweet.get("text")) or ""
+        urls = _list(_dict(tweet.get("entities")).get("urls"))
+        text = _expand(html.unescape(raw_text), urls)
+        created = parse_twitter_date(tweet.get("created_at"))
+        note = _note_for(self.notes, tid, created, text)
+        if note is not None:
+            text = _expand(note.text, urls)
+        kind, reply_to, repost_of, quote_of = _classify(tweet, raw_text, urls)
+        lang = _str(tweet.get("lang"))
+        user = self.acc.username
+        url = f"https://x.com/{user}/status/{post_id}" if user else f"https://x.com/i/web/status/{post_id}"
+        return PostSnapshot(
+            platform=PLATFORM, account_id=self.acc.account_id, post_id=post_id, text=text,
+            created_at=created, url=url, kind=kind, reply_to=reply_to, repost_of=repost_of,
+            quote_of=quote_of, lang=None if lang in (None, "und") else lang,
+            edited_at=created if versioned and tid != post_id else None, version_key=tid,
+            media=self._media(tweet, tid, deleted), raw=tweet, deleted=deleted,
+            observed_at=self.acc.generated,
+        )
+
+    def _media(self, tweet: dict[str, Any], tid: str, deleted: bool) -> tuple[MediaItem, ...]:
+        files = list(self.lay.media.get(("D" if deleted else "") + tid, ()))
+        if deleted and not files:
+            files = list(self.lay.media.get(tid, ()))
+        by_base: dict[str, str] = {}
+        for name in files:
+            by_base.setdefault(posixpath.basename(name).split("-", 1)[1], name)
+        items: list[MediaItem] = []
+        used: set[str] = set()
+        for ent in _media_entities(tweet):
+            url = _str(ent.get("media_url_https")) or _str(ent.get("media_url"))
+            variants = _list(_dict(ent.get("video_info")).get("variants"))
+            bases = [_basename(url)] + [_basename(_str(_dict(v).get("url"))) for v in variants]
+            found = next((by_base[b] for b in bases if b and b in by_base and by_base[b] not in used),
+                         None)
+            kind = _ENTITY_KIND.get(_str(ent.get("type")) or "")
+            alt = _str(ent.get("ext_alt_text"))
+            if found is None:
+                items.append(MediaItem(url=url, kind=kind, alt=alt))
+                continue
+            used.add(found)
+            items.append(self._item(found, url=url, kind=kind, alt=alt))
+        for name in sorted(set(files) - used):
+            items.append(self._item(name))
+        return tuple(items)
+
+    def _item(self, name: str, *, url: str | None = None, kind: str | None = None,
+              alt: str | None = None) -> MediaItem:
+        base = posixpath.basename(name)
+        mime, guessed = _MIME.get(base.rsplit(".", 1)[-1].lower(), (None, "other"))
+        size = self.zf.size(name)
+        content = self.zf.read(name, self.max_media_size) if size <= self.max_media_size else None
+        self.on_bytes(size)
+        return MediaItem(url=url, filename=base, mime=mime, content=content, alt=alt,
+                         kind=kind or guessed)
+
+
+# --- edit chains -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Chain:
+    expected: set[str]
+    got: dict[str, tuple[dict[str, Any], bool]] = field(default_factory=dict)
+
+
+class _Chains:
+    """Holds the versions of open edit chains until every version has been seen, then
+    releases them oldest first (snowflake ids grow with time)."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, _Chain] = {}
+        self.held = 0
+        self.broken: set[str] = set()
+
+    def add(self, post_id: str, ids: list[str], tid: str, tweet: dict[str, Any], deleted: bool
+            ) -> list[tuple[str, str, dict[str, Any], bool]]:
+        if post_id in self.broken:
+            return [(post_id, tid, tweet, deleted)]
+        chain = self.open.setdefault(post_id, _Chain(set()))
+        chain.expected.update(ids)
+        chain.expected.add(post_id)
+        chain.got[tid] = (tweet, deleted)
+        self.held += 1
+        out: list[tuple[str, str, dict[str, Any], bool]] = []
+        if chain.expected <= chain.got.keys():
+            out += self._release(post_id)
+        while self.held > MAX_PENDING_TWEETS:  # hostile or broken chains: give up ordering
+            oldest = next(iter(self.open))
+            self.broken.add(oldest)
+            out += self._release(oldest)
+        return out
+
+    def _release(self, post_id: str) -> list[tuple[str, str, dict[str, Any], bool]]:
+        chain = self.open.pop(post_id)
+        self.held -= len(chain.got)
+        return [(post_id, tid, tw, de) for tid, (tw, de) in
+                sorted(chain.got.items(), key=lambda kv: (len(kv[0]), kv[0]))]
+
+    def flush(self) -> list[tuple[str, str, dict[str, Any], bool]]:
+        out: list[tuple[str, str, dict[str, Any], bool]] = []
+        for post_id in list(self.open):
+            out += self._release(post_id)
+        return out
+
+
+# --- the importer ------------------------------------------------------------------------------
+
+
+class _Meter:
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self._progress, self._last = max(total, 0), 0, progress, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self._progress is not None and self.done - self._last >= (1 << 20):
+            self._last = self.done
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress(self.total, self.total)
+
+
+def iter_twitter_archive(
+    path: str | Any,
+    *,
+    progress: Progress | None = None,
+    max_media_size: int = DEFAULT_MAX_MEDIA_SIZE,
+    zip_limits: Mapping[str, Any] | None = None,
+) -> Iterator[AccountSnapshot | PostSnapshot]:
+    """Stream an X archive zip as snapshots: the :class:`AccountSnapshot` first, then
+    one :class:`PostSnapshot` per tweet version (live tweets, then deleted ones).
+
+    ``progress(bytes_done, bytes_total)`` is called as the tweet files and media are
+    read (about every MiB, and once at the end). ``max_media_size``: media files
+    declared larger are listed without their bytes. ``zip_limits``: keyword arguments
+    for :class:`SafeZip` (max_total, max_ratio, max_members). Raises
+    :class:`ArchiveError` (one line) on anything wrong with the archive.
+    """
+    with SafeZip(path, **dict(zip_limits or {})) as zf:
+        lay = _layout(zf)
+        acc = _account(zf, lay)
+        streamed = lay.tweets + lay.deleted + lay.notes
+        media_names = [n for names in lay.media.values() for n in names]
+        meter = _Meter(sum(zf.size(n) for n in streamed + media_names), progress)
+        notes = _load_notes(zf, lay, meter)
+        yield acc.snapshot
+        builder = _Builder(zf, lay, acc, notes, meter, max_media_size)
+        for members, deleted in ((lay.tweets, False), (lay.deleted, True)):
+            chains = _Chains()
+            for member in members:
+                for index, item in enumerate(_items(zf, member, meter)):
+                    tweet = _unwrap(item, zf, member, index)
+                    tid = _tweet_id(tweet, zf, member, index)
+                    post_id, ids = _chain(tweet, tid)
+                    if post_id == tid and all(i == tid for i in ids):
+                        yield builder.build(tweet, tid, tid, deleted, False)
+                        continue
+                    for pid, vid, tw, de in chains.add(post_id, ids, tid, tweet, deleted):
+                        yield builder.build(tw, vid, pid, de, True)
+            for pid, vid, tw, de in chains.flush():
+                yield builder.build(tw, vid, pid, de, True)
+        meter.finish()

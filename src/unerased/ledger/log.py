@@ -21,6 +21,7 @@ Only checkpoints (signed notes: origin, tree size, root) are meant to leave the 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import tempfile
 from collections import OrderedDict
@@ -231,10 +232,8 @@ def _write_new(path: Path, text: str, mode: int) -> bool:
             os.close(dfd)
         return True
     finally:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
 
 
 def _read_key_file(path: Path) -> str | None:
@@ -418,13 +417,16 @@ def make_checkpoint(
     *,
     timestamp_url: str | None = None,
     client: httpx.Client | None = None,
+    timestamp_ca_pem: bytes | None = None,
 ) -> CheckpointRow:
     """Sign a checkpoint of the current tree and store it.
 
     It is signed only after a consistency proof from the previous checkpoint verifies
     (LedgerError otherwise: nothing is signed). When the tree has not grown since the
     previous checkpoint, that one is returned. With ``timestamp_url`` the signed note is
-    also timestamped by that RFC 3161 authority (through ``client``) and the token kept.
+    also timestamped by that RFC 3161 authority (through ``client``), the answer verified
+    (chained to ``timestamp_ca_pem`` when given) and kept; a failed timestamp stores
+    nothing.
     """
     origin, skey = _ensure_identity(store)
     vkey = note.verifier_from_signer(skey)
@@ -444,7 +446,7 @@ def make_checkpoint(
     )
     tsr = None
     if timestamp_url:
-        tsr = _timestamp(signed, timestamp_url, client)
+        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem)
     row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
     with store.writer() as w:
         existing = latest_checkpoint(w.conn, at_least=size)
@@ -466,22 +468,32 @@ def make_checkpoint(
     return row
 
 
-def _timestamp(signed_note: str, url: str, client: httpx.Client | None) -> bytes:
+def _timestamp(
+    signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None
+) -> bytes:
+    """An RFC 3161 TimeStampResp (DER) over the signed note, verified before it is kept."""
+    import httpx
+
     from . import timestamp
 
+    data = signed_note.encode("utf-8")
+    req = timestamp.build_request(data)
+    nonce = timestamp.request_nonce(req)
+    own = client is None
+    http = client if client is not None else httpx.Client(timeout=30.0)
     try:
-        return timestamp_token(timestamp, signed_note.encode("utf-8"), url, client)
-    except LedgerError:
-        raise
-    except Exception as e:  # the authority is remote and may answer anything
-        raise LedgerError(f"timestamp from {url} failed: {e}") from None
-
-
-def timestamp_token(module: Any, data: bytes, url: str, client: httpx.Client | None) -> bytes:
-    """Ask the RFC 3161 authority at ``url`` for a token over ``data`` (placeholder until
-    the timestamp module's API is known; replaced below)."""
-    raise LedgerError("RFC 3161 timestamping is not available")
-
-
-def checkpoint_roots(checkpoints: Sequence[CheckpointRow]) -> dict[int, bytes]:
-    return {c.size: c.root for c in checkpoints}
+        resp = http.post(url, content=req, headers={
+            "content-type": "application/timestamp-query",
+            "accept": "application/timestamp-reply",
+        })
+        if resp.status_code != 200:
+            raise LedgerError(f"timestamp authority {url} answered HTTP {resp.status_code}")
+        timestamp.verify_response(resp.content, data, ca_pem, nonce=nonce)
+        return bytes(resp.content)
+    except httpx.HTTPError as e:
+        raise LedgerError(f"timestamp authority {url} cannot be reached: {e}") from None
+    except timestamp.TimestampError as e:
+        raise LedgerError(f"timestamp from {url} rejected: {e}") from None
+    finally:
+        if own:
+            http.close()

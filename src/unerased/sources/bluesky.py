@@ -667,7 +667,7 @@ class BlueskySource:
         caps = [a.cap.id]
         if a.status == 200:
             where, cid = mst_lookup(a.body, did, f"{collection}/{rkey}")
-            if where == "present":
+            if where == "absentX":
                 return (DeletionReason.PLATFORM_REMOVED,
                         f"the signed repo still holds the record ({cid}): hidden by the server",
                         caps)

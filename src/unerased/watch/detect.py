@@ -317,7 +317,7 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
     usable = check.snapshot is not None and _enum(
         check.snapshot.status, AccountStatus, AccountStatus.UNKNOWN) != AccountStatus.UNKNOWN
     events = _account_events(account, new_account, check, now) if usable else []
-    judged = True and new_account is not None and new_account.status in VISIBLE_STATUSES
+    judged = usable and new_account is not None and new_account.status in VISIBLE_STATUSES
     hidden = usable and new_account is not None and new_account.status in HIDDEN_STATUSES
 
     seen = _sightings(listing, lookups)
@@ -559,7 +559,7 @@ def _meaningful_absence(state: PostState, listing: Listing | None) -> bool:
     and the post is not older than its window (unknown age with a window: no)."""
     if listing is None or not listing.complete:
         return False
-    if listing.window_start is None:
+    if True:
         return True
     return state.created_at is not None and _utc(state.created_at) >= _utc(listing.window_start)
 

@@ -1,0 +1,694 @@
+"""``unerased verify``: check the whole archive against its ledger.
+
+In one read snapshot of the database it
+
+1. streams the ledger leaves in index order, page by page, and beside them every leafed
+   table in id order (captures in ``seq`` order), merge-joined: each leaf's record is
+   rebuilt from its row exactly as the writer built it (``store/_records.py``: a post
+   version with its post, account and media rows; an account status with its account;
+   a capture, whose id must also be the sha256 of its canonical record; an import; an
+   event) and hashed with the leaf's salt — a leaf without a row, a row without a leaf,
+   a missing or duplicated leaf index are all reported;
+2. rebuilds every perfect node of the tree from the leaves and compares it with
+   ``ledger_nodes`` (missing, changed and extra nodes);
+3. recomputes the sha256 of every blob a row names (capture bodies, request bodies,
+   media) and notes blobs no row names (orphans: reported, harmless);
+4. checks every checkpoint: its signature with the home's public key, its note against
+   its row, the consistency proof from the checkpoint before it, and its root against
+   the tree rebuilt from the archive.
+
+The first problem found is reported precisely (table and row id, leaf index, blob
+digest, checkpoint size); checking goes on up to ``max_problems``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, and_, false, func, or_, select, text
+
+from ..model import canonical_json
+from ..store import BlobError, BlobStore
+from ..store import _records as rec
+from ..store import schema as s
+from . import log, merkle, note
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = ["EMPTY_SHA256", "Problem", "VerifyReport", "leaf_record", "verify_archive"]
+
+ProgressFn = Callable[[int, int], None]
+
+PAGE = 20_000
+ROW_PAGE = 5_000
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+KINDS: tuple[str, ...] = tuple(s.LEAFED)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing that does not verify. ``str()`` is one line naming the bad item."""
+
+    code: str
+    message: str
+    table: str | None = None
+    row: str | None = None
+    leaf: int | None = None
+    blob: str | None = None
+    checkpoint: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code, "message": self.message, "table": self.table, "row": self.row,
+            "leaf": self.leaf, "blob": self.blob, "checkpoint": self.checkpoint,
+        }
+
+
+@dataclass
+class VerifyReport:
+    problems: list[Problem] = field(default_factory=list)
+    leaves: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    media: int = 0
+    nodes: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+    orphan_blobs: int = 0
+    checkpoints: int = 0
+    seconds: float = 0.0
+    truncated: bool = False  # stopped after max_problems
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first(self) -> Problem | None:
+        return self.problems[0] if self.problems else None
+
+    def summary(self) -> str:
+        if not self.ok:
+            more = len(self.problems) - 1
+            tail = f" (and {more}{'+' if self.truncated else ''} more)" if more else ""
+            return f"{self.problems[0]}{tail}"
+        orphans = f"; {self.orphan_blobs} unreferenced blobs (harmless)" if self.orphan_blobs else ""
+        return (
+            f"archive verified: {self.leaves} leaves, {sum(self.rows.values())} rows, "
+            f"{self.nodes} tree nodes, {self.blobs} blobs ({self.blob_bytes} bytes), "
+            f"{self.checkpoints} checkpoints in {self.seconds:.1f}s{orphans}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "leaves": self.leaves, "rows": dict(self.rows), "media": self.media,
+            "nodes": self.nodes, "blobs": self.blobs, "blob_bytes": self.blob_bytes,
+            "orphan_blobs": self.orphan_blobs, "checkpoints": self.checkpoints,
+            "seconds": round(self.seconds, 3), "truncated": self.truncated,
+            "first_problem": None if self.first is None else self.first.to_json(),
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+class _Stop(Exception):
+    """Too many problems: stop checking."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+_SQL_VERSIONS = (
+    "SELECT v.id, v.post_pk, v.seq, v.version_key, v.content_hash, v.text, v.html, v.lang, "
+    "v.edited_at, v.observed_at, v.source, v.raw_json, p.id AS p_id, p.platform, p.post_id, "
+    "p.url, p.created_at, p.kind, p.reply_to, p.repost_of, p.quote_of, p.account_pk, "
+    "a.id AS a_id, a.account_id "
+    "FROM post_versions v LEFT JOIN posts p ON p.id = v.post_pk "
+    "LEFT JOIN accounts a ON a.id = p.account_pk "
+)
+_SQL_STATUS = (
+    "SELECT st.id, st.account_pk, st.at, st.status, st.handle, st.display_name, "
+    "st.profile_json, st.source, a.id AS a_id, a.platform, a.account_id "
+    "FROM account_status st LEFT JOIN accounts a ON a.id = st.account_pk "
+)
+_SQL_MEDIA = "SELECT id, version_pk, seq, url, filename, mime, kind, alt, sha256, size FROM media "
+
+
+def _media_for(conn: Connection, lo: int, hi: int) -> dict[int, list[Any]]:
+    """Media rows of versions ``lo < id <= hi``, by version id."""
+    out: dict[int, list[Any]] = {}
+    for m in conn.execute(
+        text(_SQL_MEDIA + "WHERE version_pk > :lo AND version_pk <= :hi ORDER BY version_pk, seq"),
+        {"lo": lo, "hi": hi},
+    ).mappings():
+        out.setdefault(int(m["version_pk"]), []).append(m)
+    return out
+
+
+def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    if kind == "post_versions":
+        return rec.post_version_record(row, row, row, media)
+    if kind == "account_status":
+        return rec.account_status_record(row, row)
+    if kind == "captures":
+        return rec.capture_leaf_record(row)
+    if kind == "imports":
+        return rec.import_record(row)
+    if kind == "events":
+        return rec.event_record(row)
+    raise KeyError(kind)
+
+
+def _select_one(conn: Connection, kind: str, ref: str) -> Any:
+    if kind == "captures":
+        return conn.execute(select(s.captures).where(s.captures.c.id == ref)).mappings().first()
+    if not ref.isdigit():
+        return None
+    key = int(ref)
+    if kind == "post_versions":
+        return conn.execute(text(_SQL_VERSIONS + "WHERE v.id = :k"), {"k": key}).mappings().first()
+    if kind == "account_status":
+        return conn.execute(text(_SQL_STATUS + "WHERE st.id = :k"), {"k": key}).mappings().first()
+    table = s.metadata.tables[kind]
+    return conn.execute(select(table).where(table.c.id == key)).mappings().first()
+
+
+def leaf_record(conn: Connection, kind: str, ref: str) -> dict[str, Any] | None:
+    """The record leaf ``(kind, ref)`` commits to, rebuilt from the database (None when
+    its row, or the post/account it needs, is missing)."""
+    row = _select_one(conn, kind, ref)
+    if row is None:
+        return None
+    if kind == "post_versions":
+        if row["p_id"] is None or row["a_id"] is None:
+            return None
+        media: list[Any] = list(conn.execute(
+            text(_SQL_MEDIA + "WHERE version_pk = :v ORDER BY seq"), {"v": int(ref)}
+        ).mappings())
+        return _record_of(kind, row, media)
+    if kind == "account_status" and row["a_id"] is None:
+        return None
+    return _record_of(kind, row, ())
+
+
+# --------------------------------------------------------------------------- row cursors
+
+
+class _Cursor:
+    """The rows of one leafed table in ledger order (id; captures: seq), paged."""
+
+    def __init__(self, conn: Connection, kind: str, page: int) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.page = page
+        self.last: int = 0  # last key fetched
+        self.buf: deque[Any] = deque()
+        self.done = False
+        self.media: dict[int, list[Any]] = {}
+        self.orphans: list[Any] = []  # media rows whose version is not in the table
+        self.rows = 0
+        self.media_rows = 0
+
+    def key(self, row: Any) -> int:
+        return int(row["seq"] if self.kind == "captures" else row["id"])
+
+    def _fetch(self) -> None:
+        k, n, last = self.kind, self.page, self.last
+        params = {"last": last, "n": n}
+        if k == "post_versions":
+            sql = _SQL_VERSIONS + "WHERE v.id > :last ORDER BY v.id LIMIT :n"
+        elif k == "account_status":
+            sql = _SQL_STATUS + "WHERE st.id > :last ORDER BY st.id LIMIT :n"
+        elif k == "captures":
+            sql = "SELECT * FROM captures WHERE seq > :last ORDER BY seq LIMIT :n"
+        else:
+            sql = f"SELECT * FROM {k} WHERE id > :last ORDER BY id LIMIT :n"  # noqa: S608
+        rows = list(self.conn.execute(text(sql), params).mappings())
+        if len(rows) < n:
+            self.done = True
+        if rows:
+            hi = self.key(rows[-1])
+            if k == "post_versions":
+                for items in self.media.values():  # the previous page's: no version took them
+                    self.orphans.extend(items)
+                self.media = _media_for(self.conn, last, hi)
+                self.media_rows += sum(len(v) for v in self.media.values())
+            self.last = hi
+            self.buf.extend(rows)
+
+    def peek(self) -> Mapping[str, Any] | None:
+        if not self.buf and not self.done:
+            self._fetch()
+        return self.buf[0] if self.buf else None
+
+    def pop(self) -> tuple[Mapping[str, Any], list[Any]]:
+        """The next row, with its media rows (post versions)."""
+        self.rows += 1
+        row = self.buf.popleft()
+        media = self.media.pop(int(row["id"]), []) if self.kind == "post_versions" else []
+        return row, media
+
+
+# --------------------------------------------------------------------------- the check
+
+
+class _Verifier:
+    def __init__(
+        self,
+        conn: Connection,
+        blobs: BlobStore,
+        verifier_key: str | None,
+        progress: ProgressFn | None,
+        max_problems: int,
+        page: int,
+        check_orphans: bool,
+    ) -> None:
+        self.conn = conn
+        self.blobs = blobs
+        self.vkey = verifier_key
+        self.progress = progress
+        self.max_problems = max_problems
+        self.page = page
+        self.check_orphans = check_orphans
+        self.report = VerifyReport()
+        self.cursors = {k: _Cursor(conn, k, ROW_PAGE) for k in KINDS}
+        self.seen_blobs: set[bytes] = set()
+        self.blob_queue: list[tuple[str, str, str, int | None]] = []  # digest, table, row, size
+        # tree rebuild: the right edge (left siblings waiting for a right one), per level
+        self.left: list[bytes | None] = []
+        self.tree_ok = True
+        self.keep: set[tuple[int, int]] = set()  # nodes the checkpoints need
+        self.kept: dict[tuple[int, int], bytes] = {}
+
+    # -- problems
+
+    def problem(self, code: str, message: str, **where: Any) -> None:
+        self.report.problems.append(Problem(code, message, **where))
+        if len(self.report.problems) >= self.max_problems:
+            self.report.truncated = True
+            raise _Stop
+
+    # -- main
+
+    def run(self) -> VerifyReport:
+        t0 = time.perf_counter()
+        conn = self.conn
+        size = int(conn.execute(select(s.ledger_head.c.size)).scalar_one())
+        checkpoints = log.list_checkpoints(conn)
+        self._plan_checkpoints(checkpoints, size)
+        try:
+            self._leaves(size)
+            self._rest(size)
+            self._checkpoints(checkpoints, size)
+            if self.check_orphans:
+                self._orphans()
+        except _Stop:
+            pass
+        r = self.report
+        r.rows = {k: c.rows for k, c in self.cursors.items()}
+        r.media = self.cursors["post_versions"].media_rows
+        r.seconds = time.perf_counter() - t0
+        return r
+
+    def _plan_checkpoints(self, checkpoints: Sequence[log.CheckpointRow], size: int) -> None:
+        sizes = [c.size for c in checkpoints if 0 < c.size <= size]
+        for a, b in zip([None, *sizes], sizes, strict=False):
+            self.keep.update(merkle.subtree_node_ids(0, b))
+            if a is not None and a < b:
+                for x, y in merkle.consistency_proof_ranges(a, b):
+                    self.keep.update(merkle.subtree_node_ids(x, y))
+
+    # -- 1. leaves, rows and nodes
+
+    def _stored_nodes(self, a: int, b: int) -> dict[tuple[int, int], bytes]:
+        """Stored nodes completed by leaves a..b (inclusive): level 0 for each leaf, and
+        every perfect node whose last leaf is in the range."""
+        n = s.ledger_nodes.c
+        conds = []
+        level = 0
+        while (1 << level) <= b + 1:
+            lo = -(-(a + 1) // (1 << level)) - 1
+            hi = (b + 1) // (1 << level) - 1
+            if lo <= hi:
+                conds.append(and_(n.level == level, n.idx >= lo, n.idx <= hi))
+            level += 1
+        if not conds:
+            return {}
+        return {
+            (int(lv), int(ix)): bytes(h)
+            for lv, ix, h in self.conn.execute(
+                select(n.level, n.idx, n.hash).where(or_(*conds) if conds else false())
+            )
+        }
+
+    def _leaves(self, size: int) -> None:
+        conn, rep = self.conn, self.report
+        expected = 0
+        while True:
+            rows = conn.execute(
+                text("SELECT idx, kind, ref, salt, leaf_hash FROM ledger_leaves "
+                     "WHERE idx >= :a ORDER BY idx LIMIT :n"),
+                {"a": expected, "n": self.page},
+            ).all()
+            if not rows:
+                break
+            stored = self._stored_nodes(int(rows[0][0]), int(rows[-1][0]))
+            for idx, kind, ref, salt, lh in rows:
+                idx = int(idx)
+                if idx != expected:
+                    self._gap(expected, idx)
+                if idx >= size:
+                    self.problem("leaf_beyond_head",
+                                 f"ledger leaf {idx} is beyond the ledger head (size {size}): "
+                                 "the head was changed or a leaf added outside a transaction",
+                                 leaf=idx)
+                h = self._leaf(idx, str(kind), str(ref), bytes(salt))
+                self._tree_add(idx, str(kind), str(ref), h, bytes(lh), stored)
+                expected = idx + 1
+            rep.leaves = expected
+            self._check_blobs()
+            if self.progress is not None:
+                self.progress(expected, size)
+        if expected < size:
+            self._gap(expected, size)
+
+    def _gap(self, expected: int, got: int) -> None:
+        span = f"{expected}" if got == expected + 1 else f"{expected}–{got - 1}"
+        self.tree_ok = False
+        self.problem("leaf_missing", f"ledger leaf {span} is missing (a leaf row was deleted)",
+                     leaf=expected)
+
+    def _leaf(self, idx: int, kind: str, ref: str, salt: bytes) -> bytes | None:
+        """Match leaf ``idx`` with its row; returns the recomputed leaf hash (None if the
+        row cannot be found)."""
+        cur = self.cursors.get(kind)
+        if cur is None:
+            self.problem("leaf_bad_kind", f"ledger leaf {idx} names an unknown table {kind!r}",
+                         leaf=idx)
+            return None
+        while True:
+            row = cur.peek()
+            if row is not None and (row["id"] == ref if kind == "captures" else
+                                    str(row["id"]) == ref):
+                _, media = cur.pop()
+                return self._check_row(idx, kind, ref, salt, row, media)
+            # not the next row: find out who is wrong
+            want = _select_one(self.conn, kind, ref)
+            if want is None:
+                self.problem("leaf_without_row",
+                             f"ledger leaf {idx} covers {kind} row {ref}, which is missing "
+                             "(the row was deleted)", table=kind, row=ref, leaf=idx)
+                return None
+            if row is not None and cur.key(row) < cur.key(want):
+                cur.pop()
+                self._row_without_leaf(kind, row)
+                continue
+            self.problem("leaf_out_of_order",
+                         f"ledger leaf {idx} covers {kind} row {ref} a second time or out of "
+                         "order", table=kind, row=ref, leaf=idx)
+            return None
+
+    def _row_without_leaf(self, kind: str, row: Mapping[str, Any]) -> None:
+        ref = str(row["id"])
+        found = self.conn.execute(
+            select(s.ledger_leaves.c.idx).where(s.ledger_leaves.c.kind == kind,
+                                                s.ledger_leaves.c.ref == ref).limit(1)
+        ).scalar()
+        why = ("its leaf is missing or the row was added outside the ledger" if found is None
+               else f"its leaf {found} is out of order")
+        self.problem("row_without_leaf", f"{kind} row {ref} has no ledger leaf ({why})",
+                     table=kind, row=ref, leaf=None if found is None else int(found))
+
+    def _check_row(
+        self, idx: int, kind: str, ref: str, salt: bytes, row: Mapping[str, Any],
+        media: Sequence[Mapping[str, Any]],
+    ) -> bytes | None:
+        if kind == "post_versions":
+            if row["p_id"] is None:
+                self.problem("row_missing", f"posts row {row['post_pk']} is missing (post_versions "
+                             f"row {ref}, leaf {idx}, belongs to it)", table="posts",
+                             row=str(row["post_pk"]), leaf=idx)
+                return None
+            if row["a_id"] is None:
+                self.problem("row_missing", f"accounts row {row['account_pk']} is missing "
+                             f"(post_versions row {ref}, leaf {idx}, belongs to it)",
+                             table="accounts", row=str(row["account_pk"]), leaf=idx)
+                return None
+            for m in media:
+                if m["sha256"] is not None:
+                    self.blob_queue.append((m["sha256"], "media", str(m["id"]), m["size"]))
+        elif kind == "account_status":
+            if row["a_id"] is None:
+                self.problem("row_missing", f"accounts row {row['account_pk']} is missing "
+                             f"(account_status row {ref}, leaf {idx}, belongs to it)",
+                             table="accounts", row=str(row["account_pk"]), leaf=idx)
+                return None
+        elif kind == "captures":
+            try:
+                cid = hashlib.sha256(canonical_json(rec.capture_record(row))).hexdigest()
+            except ValueError:
+                cid = ""
+            if cid != ref:
+                self.problem("capture_id", f"captures row {ref} (leaf {idx}) was changed: its id "
+                             "is not the sha256 of its record", table=kind, row=ref, leaf=idx)
+            self.blob_queue.append((row["body_sha256"], kind, ref, None))
+            if row["request_body_sha256"] != EMPTY_SHA256:
+                self.blob_queue.append((row["request_body_sha256"], kind, ref, None))
+        try:
+            data = rec.leaf_data(salt, _record_of(kind, row, media))
+        except (ValueError, TypeError) as e:  # unparseable JSON columns
+            self.problem("leaf_mismatch", f"{kind} row {ref} (leaf {idx}) cannot be read: {e}",
+                         table=kind, row=ref, leaf=idx)
+            return None
+        return merkle.leaf_hash(data)
+
+    def _tree_add(
+        self, idx: int, kind: str, ref: str, h: bytes | None, stored_leaf: bytes,
+        stored: dict[tuple[int, int], bytes],
+    ) -> None:
+        node0 = stored.get((0, idx))
+        if h is not None and h != stored_leaf:
+            if h == node0:
+                self.problem("leaf_hash", f"ledger leaf {idx} ({kind} row {ref}): its stored leaf "
+                             "hash was changed", table=kind, row=ref, leaf=idx)
+            else:
+                self.problem("leaf_mismatch", f"{kind} row {ref} does not match ledger leaf {idx}: "
+                             "the row (or its post, account or media rows) or the leaf's salt "
+                             "was changed", table=kind, row=ref, leaf=idx)
+                if node0 is not None and node0 == stored_leaf:
+                    h = node0  # the ledger itself is intact: do not cascade up the tree
+        if h is None:  # no row to rebuild from (named already): use the ledger's own hash
+            h = node0 if node0 is not None else stored_leaf
+        if not self.tree_ok:
+            return
+        level, i = 0, idx
+        while True:
+            got = stored.get((level, i))
+            self.report.nodes += got is not None
+            if got is None:
+                self.problem("node_missing", f"ledger node (level {level}, index {i}) is missing",
+                             leaf=idx)
+            elif got != h:
+                self.problem("node_mismatch", f"ledger node (level {level}, index {i}) was "
+                             "changed: it is not the hash of the leaves below it", leaf=idx)
+            if (level, i) in self.keep:
+                self.kept[(level, i)] = h
+            if len(self.left) <= level:
+                self.left.append(None)
+            if not i & 1:
+                self.left[level] = h
+                return
+            left = self.left[level]
+            assert left is not None
+            self.left[level] = None
+            h = merkle.node_hash(left, h)
+            level += 1
+            i >>= 1
+
+    # -- blobs
+
+    def _check_blobs(self) -> None:
+        queue, self.blob_queue = self.blob_queue, []
+        for digest, table, row, size in queue:
+            try:
+                key = bytes.fromhex(digest)
+                if len(key) != 32:
+                    raise ValueError
+            except (ValueError, TypeError):
+                self.problem("blob_bad_digest", f"{table} row {row} names a malformed blob "
+                             f"digest {str(digest)[:80]!r}", table=table, row=row)
+                continue
+            if key in self.seen_blobs:
+                continue
+            self.seen_blobs.add(key)
+            try:
+                got, n = _hash_file(self.blobs, digest)
+            except BlobError:
+                self.problem("blob_missing", f"blob {digest} is missing ({table} row {row})",
+                             table=table, row=row, blob=digest)
+                continue
+            self.report.blobs += 1
+            self.report.blob_bytes += n
+            if got != digest:
+                self.problem("blob_mismatch", f"blob {digest} was changed: its content hashes to "
+                             f"{got} ({table} row {row})", table=table, row=row, blob=digest)
+            elif size is not None and size != n:
+                self.problem("blob_size", f"{table} row {row}: blob {digest} is {n} bytes, the "
+                             f"row says {size}", table=table, row=row, blob=digest)
+
+    # -- 2. what is left after the leaves
+
+    def _rest(self, size: int) -> None:
+        for kind, cur in self.cursors.items():
+            while (row := cur.peek()) is not None:
+                cur.pop()
+                self._row_without_leaf(kind, row)
+        vcur = self.cursors["post_versions"]
+        for items in vcur.media.values():
+            vcur.orphans.extend(items)
+        vcur.media = {}
+        for m in vcur.orphans:
+            self.problem("media_orphan", f"media row {m['id']} belongs to no post version "
+                         f"(version {m['version_pk']} is missing)", table="media", row=str(m["id"]))
+        total_media = int(self.conn.execute(select(func.count()).select_from(s.media)).scalar_one())
+        if total_media != vcur.media_rows:
+            m = self.conn.execute(
+                text("SELECT m.id, m.version_pk FROM media m LEFT JOIN post_versions v "
+                     "ON v.id = m.version_pk WHERE v.id IS NULL ORDER BY m.id LIMIT 1")
+            ).first()
+            if m is not None:
+                self.problem("media_orphan", f"media row {m[0]} belongs to no post version "
+                             f"(version {m[1]} is missing)", table="media", row=str(m[0]))
+        self._extra_nodes(size)
+
+    def _extra_nodes(self, size: int) -> None:
+        expected = 0
+        level = 0
+        while size >> level:
+            expected += size >> level
+            level += 1
+        total = int(self.conn.execute(select(func.count()).select_from(s.ledger_nodes)).scalar_one())
+        if total <= self.report.nodes or not self.tree_ok:
+            return
+        n = s.ledger_nodes.c
+        conds = [and_(n.level == lv, n.idx >= (size >> lv)) for lv in range(level)]
+        conds += [n.level >= level, n.level < 0, n.idx < 0]
+        extra = self.conn.execute(
+            select(n.level, n.idx).where(or_(*conds)).order_by(n.level, n.idx).limit(1)
+        ).first()
+        if extra is not None:
+            self.problem("node_extra", f"ledger node (level {extra[0]}, index {extra[1]}) is "
+                         f"outside the tree of {size} leaves (added outside the ledger)")
+
+    # -- 3. checkpoints
+
+    def _checkpoints(self, checkpoints: Sequence[log.CheckpointRow], size: int) -> None:
+        if not checkpoints:
+            return
+        origin = log.get_origin(self.conn)
+        if self.vkey is None:
+            self.problem("no_key", f"{len(checkpoints)} checkpoints cannot be checked: no public "
+                         "key (keys/ledger.pub in the home, or --key)",
+                         checkpoint=checkpoints[0].size)
+            return
+
+        def get(level: int, i: int) -> bytes:
+            try:
+                return self.kept[(level, i)]
+            except KeyError:
+                raise merkle.MerkleError(f"node ({level}, {i}) not rebuilt") from None
+
+        prev: note.Checkpoint | None = None
+        for row in checkpoints:
+            where = f"checkpoint of size {row.size}"
+            self.report.checkpoints += 1
+            try:
+                cp = note.Checkpoint.open(row.note, self.vkey)
+            except note.NoteError as e:
+                self.problem("checkpoint_signature", f"{where}: its signed note does not verify "
+                             f"with the log's public key ({e}): forged or signed by another key",
+                             checkpoint=row.size)
+                continue
+            if cp.size != row.size or cp.root != row.root:
+                self.problem("checkpoint_row", f"{where}: the row's size or root differs from "
+                             "its signed note", checkpoint=row.size)
+            if origin is not None and cp.origin != origin:
+                self.problem("checkpoint_origin", f"{where}: signed for the log {cp.origin!r}, "
+                             f"this database is {origin!r}", checkpoint=row.size)
+            if cp.size > size:
+                self.problem("checkpoint_beyond", f"{where} is beyond the ledger ({size} leaves): "
+                             "leaves were removed after it was signed", checkpoint=cp.size)
+                continue
+            if not self.tree_ok:
+                continue
+            if prev is not None and prev.size < cp.size:
+                try:
+                    proof = merkle.consistency_proof(prev.size, cp.size, get)
+                    merkle.verify_consistency(prev.size, cp.size, prev.root, cp.root, proof)
+                except merkle.MerkleError as e:
+                    self.problem("checkpoint_inconsistent", f"{where} is not consistent with the "
+                                 f"checkpoint of size {prev.size} before it ({e})",
+                                 checkpoint=cp.size)
+                    prev = cp
+                    continue
+            if cp.size and merkle.root(cp.size, get) != cp.root:
+                self.problem("checkpoint_root", f"{where}: its root is not the root of the tree "
+                             "rebuilt from the archive (history was rewritten after it was "
+                             "signed)", checkpoint=cp.size)
+            prev = cp
+
+    # -- 4. orphan blobs
+
+    def _orphans(self) -> None:
+        n = 0
+        for d in self.blobs.iter_digests():
+            try:
+                key = bytes.fromhex(d)
+            except ValueError:
+                n += 1
+                continue
+            if key not in self.seen_blobs:
+                n += 1
+        self.report.orphan_blobs = n
+
+
+def _hash_file(blobs: BlobStore, digest: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with blobs.open(digest) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def verify_archive(
+    store: Store,
+    *,
+    progress: ProgressFn | None = None,
+    verifier_key: str | None = None,
+    max_problems: int = 100,
+    page: int = PAGE,
+    check_orphans: bool = True,
+) -> VerifyReport:
+    """Check the whole archive against its ledger (see the module docstring).
+
+    ``verifier_key`` defaults to the home's ``keys/ledger.pub``. Runs in one read
+    snapshot (REPEATABLE READ on PostgreSQL) so concurrent writers do not disturb it."""
+    vkey = verifier_key if verifier_key is not None else log.load_verifier(store.home)
+    conn = store.engine.connect()
+    try:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return _Verifier(conn, store.blobs, vkey, progress, max_problems, page,
+                             check_orphans).run()
+    finally:
+        conn.close()

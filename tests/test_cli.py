@@ -1,0 +1,137 @@
+"""The command line as users and scripts meet it: the DESIGN.md interface, JSON Lines,
+one-line errors with no traceback, nothing half-imported."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from unerased.cli import _register_more, cli
+from unerased.sim.archives import make_twitter_archive
+
+_register_more()
+
+
+def run(home: Path, *args: str, db: str | None = None) -> Result:
+    base = ["--home", str(home)] + (["--db", db] if db else [])
+    return CliRunner().invoke(cli, [*base, *args], catch_exceptions=False)
+
+
+def jsonl(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("arch") / "twitter.zip"
+    make_twitter_archive(p, n_tweets=300, seed=3)
+    return p
+
+
+def test_import_search_posts_export(home: Path, db_url: str | None, archive: Path,
+                                    tmp_path: Path) -> None:
+    r = run(home, "import", "twitter-archive", str(archive), "--json", db=db_url)
+    assert r.exit_code == 0, r.output
+    (summary,) = jsonl(r.stdout)
+    assert summary["new_posts"] > 250 and summary["deleted"] >= 1
+    # importing the same archive again changes nothing
+    r2 = run(home, "import", "twitter-archive", str(archive), "--json", db=db_url)
+    (again,) = jsonl(r2.stdout)
+    assert again["new_posts"] == 0 and again["new_versions"] == 0
+    (acc,) = summary["accounts"]
+    posts = jsonl(run(home, "posts", f"x:{acc}", "--json", db=db_url).stdout)
+    assert len(posts) == summary["new_posts"]
+    for p in posts:
+        assert {"platform", "account", "post_id", "url", "created_at", "status", "text",
+                "versions", "media"} <= set(p)
+    deleted = jsonl(run(home, "posts", f"x:{acc}", "--status", "deleted", "--json",
+                        db=db_url).stdout)
+    assert deleted and all(p["status"] == "deleted" for p in deleted)
+    hits = jsonl(run(home, "search", "删除", "--json", "--limit", "500", db=db_url).stdout)
+    assert hits and all("snippet" in h for h in hits)
+    assert all("删除" in "".join(v["text"] for v in h["versions"]) for h in hits)
+    out = tmp_path / "posts.jsonl"
+    assert run(home, "export", "jsonl", str(out), db=db_url).exit_code == 0
+    exported = jsonl(out.read_text(encoding="utf-8"))
+    assert len(exported) == len(posts)
+    csv_out = tmp_path / "posts.csv"
+    assert run(home, "export", "csv", str(csv_out), db=db_url).exit_code == 0
+    assert csv_out.read_text(encoding="utf-8").count("\n") >= len(posts) + 1
+
+
+def _bad_zip(tmp: Path, name: str, members: dict[str, bytes]) -> Path:
+    p = tmp / name
+    with zipfile.ZipFile(p, "w") as z:
+        for k, v in members.items():
+            z.writestr(k, v)
+    return p
+
+
+@pytest.mark.parametrize("case", ["not_zip", "truncated", "no_tweets", "bad_json", "traversal"])
+def test_bad_archives_one_line_error_nothing_written(home: Path, archive: Path, tmp_path: Path,
+                                                     case: str) -> None:
+    ok = run(home, "import", "twitter-archive", str(archive))
+    assert ok.exit_code == 0
+    before = jsonl(run(home, "posts", "x:" + _handle(home), "--json").stdout)
+    if case == "not_zip":
+        bad = tmp_path / "x.zip"
+        bad.write_bytes(b"this is not a zip at all")
+    elif case == "truncated":
+        bad = tmp_path / "t.zip"
+        bad.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    elif case == "no_tweets":
+        bad = _bad_zip(tmp_path, "n.zip", {"data/account.js": b"window.YTD.account.part0 = []"})
+    elif case == "bad_json":
+        with zipfile.ZipFile(archive) as z:
+            members = {n: z.read(n) for n in z.namelist()}
+        key = next(n for n in members if n.endswith("tweets.js") or n.endswith("tweet.js"))
+        members[key] = members[key][:-200] + b"{{{ not json"
+        bad = _bad_zip(tmp_path, "j.zip", members)
+    else:
+        bad = _bad_zip(tmp_path, "e.zip", {"../../evil.js": b"x", "data/tweets.js": b"[]"})
+    r = CliRunner().invoke(cli, ["--home", str(home), "import", "twitter-archive", str(bad)])
+    assert r.exit_code != 0
+    err_lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(err_lines) == 1, r.stderr
+    assert err_lines[0].startswith("unerased: error: ") and bad.name in err_lines[0]
+    assert "Traceback" not in r.output
+    after = jsonl(run(home, "posts", "x:" + _handle(home), "--json").stdout)
+    assert after == before
+    assert not (tmp_path.parent / "evil.js").exists()
+
+
+def _handle(home: Path) -> str:
+    accs = jsonl(run(home, "watch", "list", "--all", "--json").stdout)
+    return str(accs[0]["account"])
+
+
+def test_watch_add_bad_uri_is_one_line(home: Path) -> None:
+    r = CliRunner().invoke(cli, ["--home", str(home), "watch", "add", "nonsense"])
+    assert r.exit_code == 1
+    assert r.stderr.strip().count("\n") == 0 and "watch URI" in r.stderr
+
+
+def test_watch_add_unreachable_keeps_watch_list(home: Path) -> None:
+    r = CliRunner().invoke(cli, ["--home", str(home), "watch", "add",
+                                 "mastodon:@nobody@localhost", "--service",
+                                 "http://127.0.0.1:9"])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("unerased: error: ") and r.stderr.strip().count("\n") == 0
+    assert jsonl(run(home, "watch", "list", "--json").stdout) == []
+
+
+def test_events_json_is_empty_jsonl(home: Path) -> None:
+    r = run(home, "events", "--json")
+    assert r.exit_code == 0 and r.stdout == ""
+
+
+def test_demo_runs_and_detects(home: Path) -> None:
+    r = run(home, "demo", "--for", "4", "--round", "0.05", "--json")
+    assert r.exit_code == 0
+    types = {e["type"] for e in jsonl(r.stdout)}
+    assert {"post_deleted", "post_edited"} <= types
