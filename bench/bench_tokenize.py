@@ -52,6 +52,15 @@ ENGLISH = _ENGLISH_TEXT.split()
 PUNCT = list("，。！？、：；“”（）…") + ["——", "!", "?", ",", ".", " "]
 EMOJI = ["😀", "😂", "🙏", "🔥", "🚫", "❤️", "👍", "🕯️", "😡", "🇨🇳"]
 TOKENIZE = "tokenize='unicode61 remove_diacritics 2'"
+# Ordinary sentences, and a word in each: does a phrase query find the sentence?
+SENTENCES = [
+    ("他在微博中说", "微博"),
+    ("翻墙上推特", "翻墙"),
+    ("我的微博被删除了", "删除"),
+    ("网民用河蟹代替和谐", "和谐"),
+    ("这是语言论述的问题", "言论"),
+    ("推特账号被封", "封"),
+]
 
 
 # --- corpus -----------------------------------------------------------------------------
@@ -322,6 +331,22 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{r.index_bytes / base.index_bytes:>5.2f} {r.query_ms:>6.2f} {r.char_query_ms:>6.2f} "
               f"{100 * r.recall_sub:>12.2f}% {100 * r.recall_planted:>7.2f}% "
               f"{100 * r.recall_char:>6.2f}%  {r.worst}")
+    print()
+    print("sentence → word: found by " + ", ".join(a.name for a in APPROACHES))
+    db = sqlite3.connect(":memory:")
+    for a in APPROACHES:
+        db.execute(f"CREATE VIRTUAL TABLE {a.name.replace('+', '_')} USING fts5(terms, {TOKENIZE})")
+    for sentence, word in SENTENCES:
+        marks = []
+        for a in APPROACHES:
+            table = a.name.replace("+", "_")
+            db.execute(f"DELETE FROM {table}")
+            db.execute(f"INSERT INTO {table}(rowid, terms) VALUES (1, ?)", (a.index(sentence),))
+            hit = db.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?",
+                             (a.match(word),)).fetchone()[0]
+            marks.append("yes" if hit else "NO")
+        print(f"  {sentence} → {word}: " + ", ".join(marks)
+              + f"   (jieba: {' / '.join(jieba.cut_for_search(sentence))})")
     print()
     print("× = ratio to 'ours'. recall 2-char: share of posts containing one of "
           f"{len(TOPIC_WORDS)} topic words (as a substring) that a phrase query finds; "

@@ -370,27 +370,69 @@ def test_lookup_in_gone_repo_is_account_gone_never_gone(label: str) -> None:
     check_captured(server, rec, *(f.capture_ids for f in found))
 
 
-def _car(did: str, entries: list[tuple[str, bytes]]) -> bytes:
-    """A one-node repo path CAR: commit → MST node with ``entries`` (key, value CID)."""
-    def cid(block: bytes) -> bytes:
-        return b"\x01\x71\x12\x20" + hashlib.sha256(block).digest()
+def _cid(block: bytes) -> bytes:
+    return b"\x01\x71\x12\x20" + hashlib.sha256(block).digest()
 
-    def varint(n: int) -> bytes:
-        out = b""
-        while True:
-            b, n = n & 0x7F, n >> 7
-            out += bytes([b | (0x80 if n else 0)])
-            if not n:
-                return out
 
-    node = libipld.encode_dag_cbor({"l": None, "e": [
-        {"p": 0, "k": k.encode(), "v": v, "t": None} for k, v in entries]})
-    commit = libipld.encode_dag_cbor({"did": did, "version": 3, "data": cid(node),
+def _varint(n: int) -> bytes:
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def _node(entries: list[tuple[str, bytes, bytes | None]], left: bytes | None,
+          blocks: list[bytes]) -> bytes:
+    """An MST node (keys prefix-compressed as the spec does); returns its CID."""
+    out, prev = [], b""
+    for key, value, right in entries:
+        k = key.encode()
+        p = 0
+        while p < min(len(k), len(prev)) and k[p] == prev[p]:
+            p += 1
+        out.append({"p": p, "k": k[p:], "v": value, "t": right})
+        prev = k
+    block = libipld.encode_dag_cbor({"l": left, "e": out})
+    blocks.append(block)
+    return _cid(block)
+
+
+def _car(did: str, entries: list[tuple[str, bytes]], *, fanout: int = 0,
+         drop_subtree: int | None = None) -> bytes:
+    """A repo path CAR: commit → MST. ``fanout`` > 0 makes a two-level tree: every
+    ``fanout``-th key goes up into the root, the runs between them into leaf subtrees.
+    ``drop_subtree`` leaves that subtree's block out of the CAR."""
+    blocks: list[bytes] = []
+    items = sorted(entries)
+    if fanout <= 0:
+        root = _node([(k, v, None) for k, v in items], None, blocks)
+    else:
+        seps = items[fanout - 1::fanout]
+        runs: list[list[tuple[str, bytes]]] = [[]]
+        for item in items:
+            if item in seps:
+                runs.append([])
+            else:
+                runs[-1].append(item)
+        subtrees: list[bytes | None] = []
+        for i, run_ in enumerate(runs):
+            if not run_:
+                subtrees.append(None)
+                continue
+            cid = _node([(k, v, None) for k, v in run_], None, blocks)
+            if i == drop_subtree:
+                blocks.pop()
+            subtrees.append(cid)
+        root = _node([(k, v, subtrees[i + 1]) for i, (k, v) in enumerate(seps)],
+                     subtrees[0], blocks)
+    commit = libipld.encode_dag_cbor({"did": did, "version": 3, "data": root,
                                       "rev": "3n37txxazs22g", "prev": None, "sig": b"x" * 64})
-    header = libipld.encode_dag_cbor({"roots": [cid(commit)], "version": 1})
-    body = varint(len(header)) + header
-    for block in (commit, node):
-        body += varint(len(cid(block)) + len(block)) + cid(block) + block
+    header = libipld.encode_dag_cbor({"roots": [_cid(commit)], "version": 1})
+    body = _varint(len(header)) + header
+    for block in (commit, *blocks):
+        body += _varint(len(_cid(block)) + len(block)) + _cid(block) + block
     return body
 
 
@@ -505,15 +547,30 @@ def test_mst_lookup_hostile_bytes(body: bytes) -> None:
     assert mst_lookup(body, ALICE, f"{POST}/3n37txxazs22g")[0] == "unknown"
 
 
-@settings(max_examples=60, deadline=None)
-@given(keys=st.sets(st.from_regex(r"[a-z]{1,6}", fullmatch=True), min_size=1, max_size=12),
-       probe=st.from_regex(r"[a-z]{1,6}", fullmatch=True))
-def test_mst_lookup_single_node(keys: set[str], probe: str) -> None:
+@settings(max_examples=80, deadline=None)
+@given(keys=st.sets(st.from_regex(r"app\.bsky\.feed\.post/[a-z2-7]{1,6}", fullmatch=True),
+                    min_size=1, max_size=20),
+       probe=st.from_regex(r"app\.bsky\.feed\.post/[a-z2-7]{1,6}", fullmatch=True),
+       fanout=st.integers(min_value=0, max_value=4))
+def test_mst_lookup_finds_exactly_the_keys_in_the_tree(keys: set[str], probe: str,
+                                                        fanout: int) -> None:
     value = b"\x01\x71\x12\x20" + b"\x22" * 32
-    car = _car(ALICE, [(k, value) for k in sorted(keys)])
-    where, _ = mst_lookup(car, ALICE, probe)
-    assert where == ("present" if probe in keys else "absent")
+    car = _car(ALICE, [(k, value) for k in keys], fanout=fanout)
+    for key in (probe, *keys):
+        where, cid = mst_lookup(car, ALICE, key)
+        assert where == ("present" if key in keys else "absent"), key
+        if where == "present":
+            assert cid == libipld.encode_cid(value)
     assert mst_lookup(car, BOB, probe)[0] == "unknown"  # a commit for another repo
+
+
+def test_mst_lookup_missing_block_is_unknown() -> None:
+    value = b"\x01\x71\x12\x20" + b"\x33" * 32
+    keys = [f"{POST}/{c}" for c in "abcdefghij"]
+    car = _car(ALICE, [(k, value) for k in keys], fanout=3, drop_subtree=0)
+    assert mst_lookup(car, ALICE, keys[0])[0] == "unknown"  # its subtree is not in the CAR
+    assert mst_lookup(car, ALICE, keys[2])[0] == "present"  # in the root
+    assert mst_lookup(car, ALICE, keys[4])[0] == "present"  # in a subtree that is there
 
 
 def test_small_helpers() -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-from recorded import Exchange, Replay, load, make, raising, truncated
 
+from recorded import Exchange, Replay, load, make, raising, truncated
 from unerased.model import (
     AccountStatus,
     DeletionReason,
@@ -510,3 +510,28 @@ def test_html_to_text() -> None:
         "Hi @a & co\n\nline one\nline two https://example.com/a/long/path")
     assert html_to_text("") == ""
     assert html_to_text("<p>unclosed <b>tag") == "unclosed tag"
+
+
+def test_status_snapshot_boost_reply_and_hostile_entities() -> None:
+    from unerased.sources.mastodon import account_snapshot, status_snapshot
+
+    original = load("mastodon/status_get_200_local_media_image.json").json()
+    # a boost was never recorded; its shape per the docs: the wrapper's content is empty
+    # and the boosted Status sits in "reblog"
+    boost = {"id": "200", "created_at": "2026-08-02T00:00:00.000Z", "content": "", "reblog": original,
+             "url": None, "uri": "http://localhost:3000/users/x/statuses/200/activity",
+             "media_attachments": [], "edited_at": None}
+    snap = status_snapshot(boost, ME_ID)
+    assert snap is not None and snap.kind == "repost" and snap.repost_of == original["id"]
+    assert snap.text == "oh no!" and [m.kind for m in snap.media] == ["image"]
+    assert snap.url == boost["uri"]
+    reply = dict(original, in_reply_to_id="117020570194921000")
+    r = status_snapshot(reply, ME_ID)
+    assert r is not None and r.kind == "reply" and r.reply_to == "117020570194921000"
+    for bad in (None, [], "x", {"id": 5}, {"id": "../x"}):
+        assert status_snapshot(bad, ME_ID) is None
+    junk = status_snapshot({"id": "1", "created_at": "not a date", "content": 7,
+                            "media_attachments": "no", "poll": [1]}, ME_ID)
+    assert junk is not None and junk.created_at is None and junk.text == "" and junk.media == ()
+    assert account_snapshot({"id": "1"}, "h") is None
+    assert account_snapshot({"id": "1/../2", "acct": "a"}, "h") is None

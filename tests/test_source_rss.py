@@ -1,4 +1,4 @@
-"""RSSSource against the real recorded GNU social Atom timeline (quitter.no, 2016) and a
+"""RssSource against the real recorded GNU social Atom timeline (quitter.no, 2016) and a
 hand-built RSSHub feed (no RSSHub output was found stored anywhere; it is built from
 RSSHub's own template, lib/views/rss.tsx, see RSSHUB_WEIBO below).
 """
@@ -12,15 +12,16 @@ from typing import Any
 
 import httpx
 import pytest
-from recorded import Replay, load, make, raising, truncated
 
+from recorded import Replay, load, make, raising, truncated
 from unerased.model import AccountStatus, DeletionReason, LookupResult, parse_iso
 from unerased.sources._base import Recorder, SourceError
-from unerased.sources.rss import RSSSource, feed_url, parse_feed
+from unerased.sources.rss import RssSource, feed_url, parse_feed
 
 FEED = "https://quitter.no/api/statuses/user_timeline/7477.atom"
-DELETED = "tag:quitter.no,2016-03-19:noticeId=1272988:objectType=note"
-FIRST = "tag:quitter.no,2016-03-20:noticeId=1276923:objectType=note"
+DELETED_TAG = "tag:quitter.no,2016-03-19:noticeId=1272988:objectType=note"
+DELETED = "https://quitter.no/notice/1272988"
+FIRST = "https://quitter.no/notice/1276923"
 NEXT_QUERY = {"max_id": "1243309"}
 
 # Hand-built, never recorded: the RSS 2.0 that RSSHub's template (DIYgod/RSSHub
@@ -62,12 +63,12 @@ RSSHUB_WEIBO = """<?xml version="1.0" encoding="UTF-8"?>
 RSSHUB_URL = "http://localhost:1200/weibo/user/1234567890"
 
 
-def go(replay: Replay, action: Callable[[RSSSource], Awaitable[Any]], **config: Any
-       ) -> tuple[Any, Recorder, RSSSource]:
-    async def main() -> tuple[Any, Recorder, RSSSource]:
+def go(replay: Replay, action: Callable[[RssSource], Awaitable[Any]], **config: Any
+       ) -> tuple[Any, Recorder, RssSource]:
+    async def main() -> tuple[Any, Recorder, RssSource]:
         async with replay.client() as client:
             rec = Recorder(client)
-            src = RSSSource(rec, **config)
+            src = RssSource(rec, **config)
             return await action(src), rec, src
 
     return asyncio.run(main())
@@ -153,14 +154,15 @@ def test_list_recorded_atom_window_and_activities() -> None:
     ids = [p.post_id for p in listing.posts]
     assert len(ids) == 11 and ids[0] == FIRST
     assert DELETED not in ids  # the delete activity is not a post
-    assert not any(":follow:" in i or "person" in i for i in ids)  # follows are skipped
+    assert all(i.startswith("https://quitter.no/notice/") for i in ids)  # follows are skipped
     assert listing.window_start == parse_iso("2016-03-14T14:52:03Z")
     first = listing.posts[0]
     assert first.text == "@catsrgr8 this is a mention"
     assert first.url == "https://quitter.no/notice/1276923"
     assert first.created_at == datetime(2016, 3, 20, 11, 5, 31, tzinfo=UTC)
     assert first.html is not None and "h-card mention" in first.html
-    reply = next(p for p in listing.posts if p.post_id.endswith("noticeId=1269381:objectType=comment"))
+    assert first.raw is not None and first.raw["id"] == "tag:quitter.no,2016-03-20:noticeId=1276923:objectType=note"
+    reply = next(p for p in listing.posts if p.post_id == "https://quitter.no/notice/1269381")
     assert reply.kind == "reply" and reply.reply_to == "tag:etherhive.io,2016-03-18:objectId=60:objectType=Status"
     assert listing.capture_ids == [rec.captures[0].id]
 
@@ -219,7 +221,7 @@ def test_conditional_get_304_reuses_the_stored_feed() -> None:
     route = replay.routes[0]
     route.answers.append(not_modified)
 
-    async def both(s: RSSSource) -> Any:
+    async def both(s: RssSource) -> Any:
         await s.check_account(FEED)
         return await s.list_posts(FEED, max_pages=1)
 
@@ -243,7 +245,7 @@ def test_activity_delete_is_user_deleted_with_feed_evidence() -> None:
     assert "activity:verb delete" in (look.detail or "") and "2016-03-19T18:16:58Z" in (look.detail or "")
     assert look.capture_ids == [rec.captures[0].id]  # the feed that said so
     assert len(replay_requests := rec.captures) == 1 and replay_requests[0].status == 200
-    assert set(src.deletions(FEED)) == {DELETED}
+    assert set(src.deletions(FEED)) == {DELETED, DELETED_TAG}
 
 
 def test_lookup_by_link_classifies_answers() -> None:
@@ -254,15 +256,10 @@ def test_lookup_by_link_classifies_answers() -> None:
     replay.add(make(500, b""), method="GET", path="/notice/1265337")
     replay.add(raising(httpx.ReadTimeout), method="GET", path="/notice/1265331")
     replay.add(make(403, b""), method="GET", path="/notice/1261358")
-    ids = [FIRST,
-           "tag:quitter.no,2016-03-19:noticeId=1273635:objectType=note",
-           "tag:quitter.no,2016-03-19:noticeId=1269381:objectType=comment",
-           "tag:quitter.no,2016-03-18:noticeId=1265337:objectType=comment",
-           "tag:quitter.no,2016-03-18:noticeId=1265331:objectType=comment",
-           "tag:quitter.no,2016-03-17:noticeId=1261358:objectType=comment",
-           "tag:quitter.no,2000-01-01:noticeId=1:objectType=note"]
+    ids = [FIRST] + [f"https://quitter.no/notice/{n}" for n in (1273635, 1269381, 1265337, 1265331, 1261358)]
+    ids.append("tag:quitter.no,2000-01-01:noticeId=1:objectType=note")  # no link known
 
-    async def lookups(s: RSSSource) -> Any:
+    async def lookups(s: RssSource) -> Any:
         await s.list_posts(FEED, max_pages=1)
         return await s.lookup_posts(FEED, ids)
 
@@ -293,9 +290,9 @@ def test_rate_limited_lookup() -> None:
     replay.add(make(429, b"slow down", headers=[("retry-after", "120")]), method="GET", path="/notice/1276923")
     now = datetime(2024, 5, 7, 8, 0, tzinfo=UTC)
 
-    async def run(s: RSSSource) -> Any:
+    async def run(s: RssSource) -> Any:
         await s.list_posts(FEED, max_pages=1)
-        return await s.lookup_posts(FEED, [FIRST, "tag:quitter.no,2016-03-19:noticeId=1273635:objectType=note"])
+        return await s.lookup_posts(FEED, [FIRST, "https://quitter.no/notice/1273635"])
 
     looks, rec, src = go(replay, run, clock=lambda: now)
     assert [lk.result for lk in looks] == [LookupResult.ERROR, LookupResult.ERROR]
@@ -312,7 +309,7 @@ def test_rsshub_weibo_feed() -> None:
                method="GET", path="/weibo/user/1234567890")
     replay.add(make(200, b"<html>weibo</html>"), method="GET", path="/1234567890/OeAbCdEf1")
 
-    async def run(s: RSSSource) -> Any:
+    async def run(s: RssSource) -> Any:
         snap = await s.resolve("rss:/weibo/user/1234567890")
         listing = await s.list_posts(snap.account_id)
         return snap, listing
@@ -348,3 +345,12 @@ def test_parse_feed_hostile_input_never_raises() -> None:
         assert parsed.is_feed is is_feed, body
         assert (parsed.problem is not None) is (broken or not is_feed), body
         assert parsed.posts == [] and parsed.deletions == []
+
+
+def test_fresh_source_looks_up_an_aged_out_post_by_its_id() -> None:
+    # what the runner does: a new source per check; the post is no longer in the feed
+    replay = quitter()
+    replay.add(make(404, b"<html>No such notice.</html>"), method="GET", path="/notice/1240000")
+    [look], rec, _ = go(replay, lambda s: s.lookup_posts(FEED, ["https://quitter.no/notice/1240000"]))
+    assert look.result is LookupResult.GONE and look.reason is DeletionReason.UNKNOWN
+    assert look.capture_ids == [rec.captures[-1].id] and rec.captures[-1].status == 404

@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
-from recorded import TESTDATA, Exchange, Replay, load, make, raising, truncated
 
+from recorded import TESTDATA, Exchange, Replay, load, make, raising, truncated
 from unerased.model import AccountStatus, DeletionReason, LookupResult, canonical_json, parse_iso
 from unerased.sources._base import Recorder, SourceError
 from unerased.sources.x import XSource, parse_username, problems, snowflake_time
@@ -47,15 +47,16 @@ def body_json(**body: Any) -> Exchange:
 
 def recorded_error(name: str, index: int = 0, **changes: Any) -> dict[str, Any]:
     """A real error object from a recording, optionally re-aimed (parameter, detail…)."""
-    data = json.loads((load(name)).body)
-    err = copy.deepcopy(data["errors"][index])
+    data = json.loads(load(name).body)
+    err: dict[str, Any] = copy.deepcopy(data["errors"][index])
     err.update(changes)
-    return err  # type: ignore[no-any-return]
+    return err
 
 
 def excerpt_error(page: int) -> dict[str, Any]:
     data = json.loads((TESTDATA / "x/errors_suspended_protected_deleted_excerpt.json").read_text())
-    return copy.deepcopy(data["pages"][page]["errors"][0])  # type: ignore[no-any-return]
+    err: dict[str, Any] = copy.deepcopy(data["pages"][page]["errors"][0])
+    return err
 
 
 # --- identities ---------------------------------------------------------------------

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from unerased.model import (
-    AccountSnapshot, AccountStatus, Capture, Event, EventType, MediaItem, PostSnapshot,
+    AccountSnapshot,
+    AccountStatus,
+    Capture,
+    Event,
+    EventType,
+    MediaItem,
+    PostSnapshot,
 )
 from unerased.store import Store
 

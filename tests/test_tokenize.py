@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unerased.text.tokenize import (
+    MAX_QUERY_TERMS,
     Phrase,
     SearchQueryError,
     fts5_match,
@@ -189,6 +190,15 @@ def test_match_strings() -> None:
     assert pg_tsquery("推特删除") == "('推特' <-> '特删' <-> '删除')"
     assert pg_tsquery("审查 制度 -推特") == "'审查' & '制度' & !'推特'"
     assert pg_tsquery("x删") == "('x' <-> '删':*)"
+
+
+def test_huge_queries_refused() -> None:
+    q = "删除" * 200  # 399 bigrams
+    with pytest.raises(SearchQueryError, match="too long"):
+        fts5_match(q)
+    with pytest.raises(SearchQueryError, match="too long"):
+        pg_tsquery(" ".join(["word"] * (MAX_QUERY_TERMS + 1)))
+    assert fts5_match(" ".join(["word"] * MAX_QUERY_TERMS)).count('"word"') == MAX_QUERY_TERMS
 
 
 def test_empty_queries_raise() -> None:

@@ -181,7 +181,9 @@ def register(cli: click.Group) -> None:
                         fg="red" if "deleted" in e["type"] or "suspended" in e["type"]
                         else "yellow")
 
-        say = (lambda m: click.echo(m, err=True))
+        def say(m: str) -> None:
+            click.echo(m, err=True)
+
         run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
         store.close()
         click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",

@@ -24,7 +24,7 @@ def _enabled() -> bool:
 
 
 @contextmanager
-def bytes_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+def bytes_bar(label: str) -> Iterator[Callable[[int, int | None], None] | None]:
     """Yields ``progress(done_bytes, total_bytes)`` or None when not on a terminal."""
     if not _enabled():
         yield None
@@ -36,7 +36,7 @@ def bytes_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     ) as prog:
         task = prog.add_task(label, total=None)
 
-        def update(done: int, total: int) -> None:
+        def update(done: int, total: int | None) -> None:
             prog.update(task, completed=done, total=total or None)
 
         yield update

@@ -17,7 +17,7 @@ from .model import AccountSnapshot, AccountStatus, PostSnapshot
 from .store import Store
 
 BATCH = 1000
-ProgressFn = Callable[[int, int], None]
+ProgressFn = Callable[[int, int | None], None]
 
 KINDS = ("twitter-archive", "mastodon-archive", "bluesky-car")
 

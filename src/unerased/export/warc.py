@@ -6,7 +6,7 @@ why), after one ``warcinfo`` record. Records are built with warcio's record buil
 each one is gzipped on its own, so the file is an ordinary ``.warc.gz`` that warcio,
 pywb and other WARC tools read.
 
-Choices, documented in docs/search.md's sibling notes and here:
+Choices:
 
 * Digests are SHA-256 in lowercase base16 (``sha256:<64 hex>``), as the IIPC WARC 1.1
   annotated community recommendation advises for SHA-256 (Base32 is the convention only

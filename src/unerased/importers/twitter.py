@@ -63,10 +63,10 @@ MAX_PENDING_TWEETS = 10_000
 DEFAULT_MAX_MEDIA_SIZE = 1 << 30
 """Media members larger than this (declared) are listed without their bytes."""
 
-_PREFIX = re.compile(rb"\A\s*window\.[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_PREFIX = re.compile(rb"\s*window\.[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
+_QUOTED = re.compile(rb'"[^"]*"')
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _ID = re.compile(r"[0-9]{1,25}")
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,50}")
 _STATUS_URL = re.compile(
@@ -128,6 +128,12 @@ def parse_twitter_date(value: Any) -> datetime | None:
     note-tweet.js) as an aware UTC datetime; None when it is neither."""
     if not isinstance(value, str) or len(value) > 64:
         return None
+    if len(value) == 30 and value[19:26] == " +0000 ":
+        try:  # the usual case, without splitting
+            return datetime(int(value[26:30]), _MONTHS[value[4:7].lower()], int(value[8:10]),
+                            int(value[11:13]), int(value[14:16]), int(value[17:19]), tzinfo=UTC)
+        except (ValueError, KeyError):
+            return None
     parts = value.split()
     if len(parts) == 6:
         try:
@@ -179,6 +185,7 @@ class _YtdStream:
         self._pos = 0
         self._held = b""
         self._carry = b""
+        self._in_string = False
         self._depth = 0
         self._item_bytes = 0
         self._started = False
@@ -236,16 +243,26 @@ class _YtdStream:
                 self._buf, self._pos = data, 0
 
     def _guard(self, data: bytes) -> None:
+        # Reduce the chunk to the structure outside strings, with C-speed bytes
+        # operations only: drop escape pairs, keep quotes and brackets, drop strings.
         seg = self._carry + data
-        self._carry = b""
-        stripped = _STRING.sub(b"", seg)
-        q = stripped.find(b'"')
-        if q >= 0:  # a string runs on into the next chunk
-            tail = seg[len(seg) - (len(stripped) - q) + 1:]
-            odd = (len(tail) - len(tail.rstrip(b"\\"))) % 2
-            self._carry = b'"\\' if odd else b'"'
-            stripped = stripped[:q]
-        br = stripped.translate(_BRACKETS, _NOT_BRACKETS)
+        k = len(seg) - len(seg.rstrip(b"\\"))
+        self._carry = b"\\" if k % 2 else b""  # an escape split across chunks
+        if k:
+            seg = seg[: len(seg) - k]
+        if b"\\" in seg:
+            seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
+        br = seg.translate(_BRACKETS, _NOT_STRUCTURE)
+        if self._in_string:
+            br = b'"' + br
+        br = br.replace(b'""', b"")  # strings without brackets (nearly all of them)
+        self._in_string = False
+        if b'"' in br:
+            br = _QUOTED.sub(b"", br)
+            q = br.find(b'"')
+            if q >= 0:  # a string runs on into the next chunk
+                self._in_string = True
+                br = br[:q]
         passes = 0
         while b"()" in br:
             br = br.replace(b"()", b"")
@@ -268,6 +285,8 @@ class _YtdStream:
                     f"one item is larger than {MAX_ITEM_BYTES >> 20} MiB near byte {where}")
 
     def read(self, n: int = -1) -> bytes:
+        if n == 0:  # ijson probes read(0) to tell bytes from str
+            return b""
         self._fill()
         if self._pos >= len(self._buf):
             return b""
@@ -521,7 +540,7 @@ def _unwrap(item: Any, zf: SafeZip, member: str, index: int) -> dict[str, Any]:
 
 
 def _tweet_id(tweet: dict[str, Any], zf: SafeZip, member: str, index: int) -> str:
-    tid = _id(tweet.get("id_str")) or _id(tweet.get("id"))
+    tid = _id_of(tweet, "id_str", "id")
     if tid is None:
         raise ArchiveError(zf.path, f"item {index} has no tweet id (id_str)", member=member)
     return tid
@@ -557,26 +576,36 @@ def _basename(url: str | None) -> str | None:
     return posixpath.basename(url.split("?", 1)[0]) or None
 
 
+def _id_of(d: dict[str, Any], *keys: str) -> str | None:
+    for k in keys:
+        v = d.get(k)
+        if v is not None:
+            found = _id(v)
+            if found is not None:
+                return found
+    return None
+
+
 def _classify(tweet: dict[str, Any], full_text: str, urls: list[Any]
               ) -> tuple[str, str | None, str | None, str | None]:
     """(kind, reply_to, repost_of, quote_of)."""
-    reply_to = _id(tweet.get("in_reply_to_status_id_str")) or _id(tweet.get("in_reply_to_status_id"))
+    reply_to = _id_of(tweet, "in_reply_to_status_id_str", "in_reply_to_status_id")
     rs = tweet.get("retweeted_status")
     is_rt = isinstance(rs, dict) or full_text.startswith("RT @")
-    repost_of = _id(_dict(rs).get("id_str")) or _id(_dict(rs).get("id"))
+    repost_of = _id_of(rs, "id_str", "id") if isinstance(rs, dict) else None
     if is_rt and repost_of is None:
         for ent in _media_entities(tweet):
-            repost_of = _id(ent.get("source_status_id_str")) or _id(ent.get("source_status_id"))
+            repost_of = _id_of(ent, "source_status_id_str", "source_status_id")
             if repost_of:
                 break
-    qs = _dict(tweet.get("quoted_status"))
-    quote_of = (_id(tweet.get("quoted_status_id_str")) or _id(tweet.get("quoted_status_id"))
-                or _id(qs.get("id_str")) or _id(qs.get("id")))
-    if quote_of is None:
-        permalink = _str(_dict(tweet.get("quoted_status_permalink")).get("expanded"))
+    quote_of = _id_of(tweet, "quoted_status_id_str", "quoted_status_id")
+    if quote_of is None and "quoted_status" in tweet:
+        quote_of = _id_of(_dict(tweet["quoted_status"]), "id_str", "id")
+    if quote_of is None and "quoted_status_permalink" in tweet:
+        permalink = _str(_dict(tweet["quoted_status_permalink"]).get("expanded"))
         m = _STATUS_URL.match(permalink or "")
         quote_of = m.group(1) if m else None
-    if quote_of is None and not is_rt:
+    if quote_of is None and not is_rt and urls:
         # Archives keep no quote field: a quote is a tweet ending in a link to a status.
         tail = full_text.rstrip()
         for u in urls:

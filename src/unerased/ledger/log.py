@@ -428,6 +428,8 @@ def make_checkpoint(
     (chained to ``timestamp_ca_pem`` when given) and kept; a failed timestamp stores
     nothing.
     """
+    if tree_size(store) == 0:
+        raise LedgerError("the ledger is empty: nothing to checkpoint yet")
     origin, skey = _ensure_identity(store)
     vkey = note.verifier_from_signer(skey)
     with store.reader() as conn:

@@ -52,6 +52,7 @@ __all__ = [
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+_sha256 = hashlib.sha256
 
 NodeGetter = Callable[[int, int], bytes]
 """``get_node(level, index)``: hash of leaves ``[index << level, (index + 1) << level)``."""
@@ -383,23 +384,28 @@ class MemoryTree:
 
     def append(self, data: bytes) -> int:
         """Append a leaf holding ``data``; return its index."""
-        return self.append_hash(leaf_hash(data))
+        return self._push(_sha256(b"\x00" + data).digest())
 
     def append_hash(self, leaf: bytes) -> int:
         """Append a leaf given its leaf hash; return its index."""
         _check_hash("leaf", leaf)
+        return self._push(bytes(leaf))
+
+    def _push(self, h: bytes) -> int:
+        # the nodes new_nodes_for_append would return, stored in place
         levels = self.levels
-        index = len(levels[0])
-        h = bytes(leaf)
-        levels[0].append(h)
+        row = levels[0]
+        index = len(row)
+        row.append(h)
         level, i = 0, index
-        while i & 1:  # same nodes as new_nodes_for_append, without the tuples
-            h = node_hash(levels[level][i - 1], h)
+        while i & 1:
+            h = _sha256(b"\x01" + row[i - 1] + h).digest()
             level += 1
             i >>= 1
             if level == len(levels):
                 levels.append([])
-            levels[level].append(h)
+            row = levels[level]
+            row.append(h)
         return index
 
     def _size(self, size: int | None) -> int:

@@ -163,9 +163,15 @@ def verify_response(
         if len(signer_infos) != 1:
             raise TimestampError(f"token has {len(signer_infos)} signers, want exactly 1")
         signer_info = signer_infos[0]
+        # the exact signed bytes, taken before any look inside can make asn1crypto
+        # re-encode them: [0] IMPLICIT SET OF -> SET OF (RFC 5652 §5.4)
+        attrs = signer_info["signed_attrs"]
+        if isinstance(attrs, core.Void) or not len(attrs):
+            raise TimestampError("token has no signed attributes")
+        signed_bytes = b"\x31" + bytes(attrs.dump())[1:]
         signer_cert, signer_der = _find_signer(signer_info, certs)
         _check_signed_attrs(signer_info, tst_der, signer_der)
-        _check_signature(signer_info, signer_cert)
+        _check_signature(signer_info, signed_bytes, signer_cert)
     except TimestampError:
         raise
     except Exception as exc:  # asn1crypto/cryptography on hostile bytes: any error is "malformed"
@@ -190,7 +196,7 @@ def _check_status(resp: _TimeStampResp) -> None:
     status = resp["status"]
     code = status["status"].native
     if code in ("granted", "granted_with_mods"):
-        if resp["time_stamp_token"].native is None:
+        if isinstance(resp["time_stamp_token"], core.Void):  # absent OPTIONAL field
             raise TimestampError("status granted but the response has no token")
         return
     text = ""
@@ -254,11 +260,14 @@ def _find_signer(
         a_cert = asn1_x509.Certificate.load(der)
         if sid.name == "issuer_and_serial_number":
             ias = sid.chosen
-            if ias["issuer"] == a_cert.issuer and ias["serial_number"].native == a_cert.serial_number:
-                return cert, der
-        elif sid.name == "subject_key_identifier":
-            if a_cert.key_identifier is not None and sid.chosen.native == a_cert.key_identifier:
-                return cert, der
+            found = (
+                ias["serial_number"].native == a_cert.serial_number
+                and ias["issuer"] == a_cert.issuer
+            )
+        else:  # subject_key_identifier
+            found = a_cert.key_identifier is not None and sid.chosen.native == a_cert.key_identifier
+        if found:
+            return cert, der
     if not certs:
         raise TimestampError("token carries no TSA certificate (request certReq)")
     raise TimestampError("the TSA certificate that signed is not in the token")
@@ -273,8 +282,6 @@ def _attr(attrs: cms.CMSAttributes, name: str) -> Any:
 
 def _check_signed_attrs(signer_info: cms.SignerInfo, tst_der: bytes, signer_der: bytes) -> None:
     attrs = signer_info["signed_attrs"]
-    if not attrs:
-        raise TimestampError("token has no signed attributes")
     if _attr(attrs, "content_type").native != "tst_info":
         raise TimestampError("signed content-type attribute is not id-ct-TSTInfo")
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
@@ -300,26 +307,31 @@ def _check_signed_attrs(signer_info: cms.SignerInfo, tst_der: bytes, signer_der:
         raise TimestampError("ESS signing-certificate does not name the signing certificate")
 
 
-def _check_signature(signer_info: cms.SignerInfo, cert: x509.Certificate) -> None:
-    signed_bytes = b"\x31" + bytes(signer_info["signed_attrs"].dump())[1:]  # [0] IMPLICIT -> SET
+def _check_signature(
+    signer_info: cms.SignerInfo, signed_bytes: bytes, cert: x509.Certificate
+) -> None:
     signature = bytes(signer_info["signature"].native)
     sig_algo: algos.SignedDigestAlgorithm = signer_info["signature_algorithm"]
     kind = sig_algo.signature_algo
     digest_name = signer_info["digest_algorithm"]["algorithm"].native
     hash_cls = _CRYPTO_HASHES[digest_name]
     key = cert.public_key()
-    if kind in ("rsassa_pkcs1v15", "ecdsa") and sig_algo["algorithm"].native != kind:
-        # sha256WithRSAEncryption and friends name their hash: it must be the signer's digest
-        if sig_algo.hash_algo != digest_name:
-            raise TimestampError("signature and digest algorithms disagree")
+    # sha256WithRSAEncryption, ecdsa-with-SHA256... name a hash: it must be the signer's digest
+    names_hash = kind in ("rsassa_pkcs1v15", "ecdsa") and sig_algo["algorithm"].native != kind
+    if names_hash and sig_algo.hash_algo != digest_name:
+        raise TimestampError("signature and digest algorithms disagree")
     try:
         if kind == "rsassa_pkcs1v15" and isinstance(key, rsa.RSAPublicKey):
             key.verify(signature, signed_bytes, padding.PKCS1v15(), hash_cls())
         elif kind == "rsassa_pss" and isinstance(key, rsa.RSAPublicKey):
             params = sig_algo["parameters"]
             pss_hash = _CRYPTO_HASHES[params["hash_algorithm"]["algorithm"].native]
-            mgf_hash = _CRYPTO_HASHES[params["mask_gen_algorithm"]["parameters"]["algorithm"].native]
-            pad = padding.PSS(mgf=padding.MGF1(mgf_hash()), salt_length=params["salt_length"].native)
+            mgf_hash = _CRYPTO_HASHES[
+                params["mask_gen_algorithm"]["parameters"]["algorithm"].native
+            ]
+            pad = padding.PSS(
+                mgf=padding.MGF1(mgf_hash()), salt_length=params["salt_length"].native
+            )
             key.verify(signature, signed_bytes, pad, pss_hash())
         elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
             key.verify(signature, signed_bytes, ec.ECDSA(hash_cls()))

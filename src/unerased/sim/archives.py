@@ -354,7 +354,8 @@ class _Maker:
             self.media.append((f"data/{folder}/{tid}-{key}.{ext}", ext, p % 256))
         versions = [(tid, at, raw, text)]
         if is_chain:
-            for k, suffix in enumerate((" (更正)", " (edited)")[: min(room, 2 + p % 2) - 1]):
+            n_versions = min(room, 2 + (p // self.edits_every) % 2)
+            for k, suffix in enumerate((" (更正)", " (edited)")[: n_versions - 1]):
                 when = versions[-1][1] + timedelta(minutes=rng.randint(1, 20), seconds=k)
                 versions.append((self._id(when), when, versions[-1][2] + suffix,
                                  versions[-1][3] + suffix))

@@ -132,7 +132,7 @@ class SimPlatform:
 
     def status_json(self, s: SimStatus) -> dict[str, Any]:
         a = self.accounts[s.account_id]
-        media = []
+        media: list[dict[str, Any]] = []
         if s.media is not None:
             media.append({
                 "id": s.id + "1", "type": "image", "url": f"{BASE}/media/{s.id}.png",
@@ -186,10 +186,10 @@ class SimPlatform:
                     return _json(200, self.account_json(a))
             return _json(404, {"error": "Record not found"})
         if m := re.fullmatch(r"/api/v1/accounts/(\d+)", path):
-            a = self.accounts.get(m.group(1))
-            if a is None or a.deleted:
+            found = self.accounts.get(m.group(1))
+            if found is None or found.deleted:
                 return _json(404, {"error": "Record not found"})
-            return _json(200, self.account_json(a))
+            return _json(200, self.account_json(found))
         if m := re.fullmatch(r"/api/v1/accounts/(\d+)/statuses", path):
             return self._statuses(request, m.group(1), q)
         if m := re.fullmatch(r"/api/v1/statuses/(\d+)", path):
@@ -201,10 +201,10 @@ class SimPlatform:
             st = self.statuses.get(m.group(1))
             if st is None or st.deleted or self._hidden(st):
                 return _json(404, {"error": "Record not found"})
-            a = self.account_json(self.accounts[st.account_id])
+            aj = self.account_json(self.accounts[st.account_id])
             return _json(200, [
                 {"content": "<p>" + _esc(t) + "</p>", "spoiler_text": "", "sensitive": False,
-                 "created_at": _ts(at), "account": a, "media_attachments": [], "emojis": []}
+                 "created_at": _ts(at), "account": aj, "media_attachments": [], "emojis": []}
                 for t, at in st.history
             ])
         if m := re.fullmatch(r"/media/(\d+)\.png", path):

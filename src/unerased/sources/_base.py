@@ -54,7 +54,7 @@ class Recorder:
                 request_headers=req_headers,
                 request_body=req.content or b"",
                 status=None,
-                error=f"{type(e).__name__}: {e}" or type(e).__name__,
+                error=f"{type(e).__name__}: {e}" if str(e) else type(e).__name__,
             )
             self.captures.append(cap)
             return None, cap

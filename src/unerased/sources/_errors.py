@@ -75,11 +75,6 @@ def iso_version(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def content_type(resp: httpx.Response) -> str:
-    value: str = resp.headers.get("content-type", "")
-    return value.split(";", 1)[0].strip().lower()
-
-
 # --- rate limits --------------------------------------------------------------------
 
 
@@ -258,7 +253,7 @@ def describe_status(resp: httpx.Response) -> str:
         for key in ("error", "detail", "title", "message"):
             v = value.get(key)
             if isinstance(v, str) and v:
-                words = f": {v[:200]}"
+                words = f": {first_line(v)[:200]}"
                 break
     return f"HTTP {resp.status_code}{(' ' + resp.reason_phrase) if resp.reason_phrase else ''}{words}"
 
@@ -266,7 +261,3 @@ def describe_status(resp: httpx.Response) -> str:
 def first_line(text: str) -> str:
     """Error messages are one line."""
     return " ".join(text.split())
-
-
-def params_without_none(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if v is not None}

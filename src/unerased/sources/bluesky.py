@@ -608,21 +608,24 @@ class BlueskySource:
         return Listing(posts=posts, complete=True, window_start=oldest, capture_ids=caps)
 
     async def lookup_posts(self, account_id: str, post_ids: Sequence[str]) -> list[PostLookup]:
+        """Each post by ``com.atproto.repo.getRecord``. Once a repo answers that it is not
+        served (ACCOUNT_GONE), its remaining posts get that same answer without asking."""
         out: list[PostLookup] = []
-        account_gone: PostLookup | None = None
+        repo_gone: dict[str, PostLookup] = {}
         for post_id in post_ids:
-            if account_gone is not None:
+            parsed = parse_at_uri(post_id)
+            gone = repo_gone.get(parsed[0]) if parsed else None
+            if gone is not None:
                 out.append(PostLookup(post_id=post_id, result=LookupResult.ACCOUNT_GONE,
-                                      detail=account_gone.detail,
-                                      capture_ids=account_gone.capture_ids))
+                                      detail=gone.detail, capture_ids=gone.capture_ids))
                 continue
-            lookup = await self._lookup_one(account_id, post_id)
-            if lookup.result == LookupResult.ACCOUNT_GONE:
-                account_gone = lookup
+            lookup = await self._lookup_one(post_id)
+            if parsed and lookup.result == LookupResult.ACCOUNT_GONE:
+                repo_gone[parsed[0]] = lookup
             out.append(lookup)
         return out
 
-    async def _lookup_one(self, account_id: str, post_id: str) -> PostLookup:
+    async def _lookup_one(self, post_id: str) -> PostLookup:
         parsed = parse_at_uri(post_id)
         if parsed is None:
             return PostLookup(post_id=post_id, result=LookupResult.ERROR,
@@ -667,7 +670,7 @@ class BlueskySource:
         caps = [a.cap.id]
         if a.status == 200:
             where, cid = mst_lookup(a.body, did, f"{collection}/{rkey}")
-            if where == "absentX":
+            if where == "present":
                 return (DeletionReason.PLATFORM_REMOVED,
                         f"the signed repo still holds the record ({cid}): hidden by the server",
                         caps)

@@ -362,10 +362,8 @@ class MastodonSource:
     def _api_error(resp: httpx.Response) -> str | None:
         """The API's own ``{"error": "..."}`` words, None when the body is not that."""
         value, _ = json_body(resp)
-        if isinstance(value, dict):
-            err = value.get("error")
-            return err if isinstance(err, str) else ""
-        return None
+        err = value.get("error") if isinstance(value, dict) else None
+        return first_line(err)[:300] if isinstance(err, str) else None
 
     # --- Source protocol -------------------------------------------------------------
 
@@ -392,7 +390,7 @@ class MastodonSource:
             return snap
         api_error = self._api_error(resp)
         if st == 404 and api_error is not None:
-            raise SourceError(f"{PLATFORM}: no account {who} on {base} (404: {api_error or 'not found'})")
+            raise SourceError(first_line(f"{PLATFORM}: no account {who} on {base} (404: {api_error or 'not found'})"))
         if st == 410:
             raise SourceError(f"{PLATFORM}: {who} is suspended ({base} answered 410 Gone)")
         if st in (401, 403) and api_error is not None:

@@ -3,8 +3,10 @@ bridges for Weibo, Telegram channels or Nitter, which serve plain RSS 2.0).
 
 Identities: what the user types is ``rss:URL`` (with ``--service`` a path such as
 ``rss:/weibo/user/1195230310`` is joined to an RSSHub base); ``account_id`` is the feed's
-absolute URL; ``post_id`` is the entry's own ``<id>``/``<guid>``, or its link when it has
-none.
+absolute URL; ``post_id`` is something a later check can look up on its own: the entry's
+``<id>``/``<guid>`` when that is an http(s) URL (RSSHub, Mastodon, most blogs), else its
+link (GNU social's ``tag:`` ids, ``urn:uuid:`` ids), else the id as it is. The id as sent
+stays in ``raw["id"]``.
 
 What a feed can and cannot tell:
 
@@ -35,6 +37,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -103,6 +106,11 @@ def _when(t: Any) -> datetime | None:
         return None
 
 
+def _is_http(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def _verb(value: Any) -> str:
     """``http://activitystrea.ms/schema/1.0/post`` → ``post``; ``""`` when absent."""
     v = value.strip() if isinstance(value, str) else ""
@@ -117,6 +125,39 @@ class Deletion:
     published: datetime | None
     detail: str
     capture_id: str
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []
+        self._href: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._href = dict(attrs).get("href") or ""
+            self._text = []
+
+    def handle_data(self, data: str) -> None:
+        if self._href is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._href is not None:
+            self.found.append((self._href.strip(), "".join(self._text)))
+            self._href = None
+
+
+def _anchors(html: str) -> list[tuple[str, str]]:
+    """``(href, text)`` of each link in an HTML fragment (never raises)."""
+    p = _AnchorParser()
+    try:
+        p.feed(html)
+        p.close()
+    except Exception:  # hostile markup: no anchors rather than a crash
+        return []
+    return p.found
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +194,14 @@ def _atom_entries(body: bytes) -> list[_AtomEntry] | None:
                     href = (link.get("href") or "").strip()
                     if href and link.get("rel", "alternate") == "alternate" and href not in targets:
                         targets.append(href)
-        out.append(_AtomEntry(own, _verb(entry.findtext(f"{_AS}verb")), tuple(targets)))
+        verb = _verb(entry.findtext(f"{_AS}verb"))
+        if verb == "delete":
+            # GNU social names the deleted notice's page in the content:
+            # <a href="https://host/notice/N">{{tag:…:noticeId=N:…}}</a>
+            for href, label in _anchors(entry.findtext(f"{_ATOM}content") or ""):
+                if _is_http(href) and any(t in label for t in list(targets)) and href not in targets:
+                    targets.append(href)
+        out.append(_AtomEntry(own, verb, tuple(targets)))
     return out
 
 
@@ -238,8 +286,10 @@ def _entry_snapshot(
 ) -> PostSnapshot | None:
     link = _f(e, "link") if isinstance(_f(e, "link"), str) else None
     link = urljoin(account_id, link) if link else None
-    pid = (info.own_id if info is not None else None) or _f(e, "id") or link
-    if not isinstance(pid, str) or not pid.strip():
+    own = (info.own_id if info is not None else None) or _f(e, "id")
+    own = own.strip() if isinstance(own, str) and own.strip() else None
+    pid = own if own and _is_http(own) else (link or own)
+    if not pid:
         return None
     html = None
     content = _f(e, "content")
@@ -266,8 +316,10 @@ def _entry_snapshot(
         media.append(MediaItem(url=urljoin(account_id, url), mime=mime,
                                filename=urlsplit(url).path.rsplit("/", 1)[-1] or None,
                                kind=kind if kind in ("image", "video", "audio") else "other"))
-    raw = {k: _f(e, k) for k in ("id", "link", "title", "published", "updated", "author", "summary")
+    raw = {k: _f(e, k) for k in ("link", "title", "published", "updated", "author", "summary")
            if isinstance(_f(e, k), str)}
+    if own:
+        raw["id"] = own
     if verb:
         raw["activity_verb"] = verb
     tags = [t.get("term") for t in _f(e, "tags", []) or [] if isinstance(t, dict) and isinstance(t.get("term"), str)]
@@ -276,7 +328,7 @@ def _entry_snapshot(
     return PostSnapshot(
         platform=PLATFORM,
         account_id=account_id,
-        post_id=pid.strip(),
+        post_id=pid,
         text=text,
         created_at=published or updated,
         url=link,
@@ -312,7 +364,7 @@ class _Fetch:
     evidence: str = ""  # the capture id whose body is parsed
 
 
-class RSSSource:
+class RssSource:
     """Feeds over HTTP(S). Config: ``clock`` (a ``() -> datetime`` for tests).
 
     Keeps, per instance, what it learnt from feeds it fetched: validators for

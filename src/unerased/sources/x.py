@@ -537,6 +537,9 @@ class XSource:
         by_id = {p.resource_id: p for p in about if p.resource_id}
         if len(ids) == 1 and ids[0] not in by_id and len(about) == 1 and about[0].resource_id is None:
             by_id[ids[0]] = about[0]  # a bare 404 problem for a single id
+        general = [p for p in about if p.resource_id is None]
+        unmentioned = (f"{PLATFORM}: {general[0].words}" if general
+                       else f"{PLATFORM}: the answer does not mention this tweet")
         out = {}
         for i in ids:
             if i in found:
@@ -544,8 +547,7 @@ class XSource:
             elif i in by_id:
                 out[i] = _classify_tweet_problem(i, by_id[i], ans.ids)
             else:
-                out[i] = PostLookup(i, LookupResult.ERROR, capture_ids=ans.ids,
-                                    detail=f"{PLATFORM}: the answer does not mention this tweet")
+                out[i] = PostLookup(i, LookupResult.ERROR, capture_ids=ans.ids, detail=unmentioned)
         return out
 
     async def fetch_media(self, url: str) -> bytes | None:

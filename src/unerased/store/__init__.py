@@ -16,10 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
-from ._records import capture_record
 from ._blobs import BlobError, BlobStore
 from ._engine import StoreError, make_engine, migrate
 from ._queries import Queries
+from ._records import capture_record
 from ._writer import PostResult, Writer
 
 __all__ = ["BlobError", "BlobStore", "PostResult", "Store", "StoreError", "Writer", "schema"]
@@ -49,11 +49,11 @@ class Store(Queries):
     @contextmanager
     def writer(self) -> Iterator[Writer]:
         """One write transaction. Commits when the block ends, rolls back on error."""
-        with self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn:
-            with conn.begin():
-                w = Writer(self, conn)
-                yield w
-                w.finish()
+        conn_cm = self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        with conn_cm as conn, conn.begin():
+            w = Writer(self, conn)
+            yield w
+            w.finish()
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:

@@ -8,6 +8,7 @@ orphan, harmless (``unerased verify`` reports orphans, does not fail on them).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -131,7 +132,5 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _unlink_quiet(path: str | Path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -128,7 +128,7 @@ class Queries:
         out = []
         for r in rows:
             vs = versions.get(r["id"], [])
-            acc = accounts.get(r["account_pk"], {})
+            acc: Any = accounts.get(r["account_pk"], {})
             out.append({
                 "id": r["id"],
                 "platform": r["platform"],

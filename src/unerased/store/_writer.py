@@ -252,7 +252,7 @@ class Writer:
         if known:
             pks = [p["id"] for p in known.values()]
             for chunk in _chunks(pks, 500):
-                for r in self.conn.execute(
+                for vr in self.conn.execute(
                     select(
                         s.post_versions.c.post_pk, s.post_versions.c.seq,
                         s.post_versions.c.version_key, s.post_versions.c.content_hash,
@@ -260,10 +260,10 @@ class Writer:
                         s.post_versions.c.post_pk, s.post_versions.c.seq
                     )
                 ):
-                    v = vers.setdefault(r.post_pk, {"keys": set(), "last_hash": None, "seq": 0})
-                    v["keys"].add(r.version_key)
-                    v["last_hash"] = r.content_hash
-                    v["seq"] = r.seq
+                    v = vers.setdefault(vr.post_pk, {"keys": set(), "last_hash": None, "seq": 0})
+                    v["keys"].add(vr.version_key)
+                    v["last_hash"] = vr.content_hash
+                    v["seq"] = vr.seq
         out: list[PostResult] = []
         touched: dict[int, dict[str, Any]] = {}
         for sn in snaps:
@@ -409,8 +409,9 @@ class Writer:
         return n
 
     def add_event(self, ev: Event, account_pk: int, post_pk: int | None = None) -> int:
-        row = {
-            "id": self.alloc(s.events),
+        eid = self.alloc(s.events)
+        row: dict[str, Any] = {
+            "id": eid,
             "type": str(ev.type),
             "at": iso(ev.at),
             "platform": ev.platform,
@@ -423,21 +424,22 @@ class Writer:
             "evidence_json": _dumps(list(ev.evidence)),
         }
         self._add(s.events, row)
-        self._leaf("events", row["id"], rec.event_record(row))
-        return int(row["id"])
+        self._leaf("events", eid, rec.event_record(row))
+        return eid
 
     def add_import(
         self, kind: str, filename: str, sha256: str, size: int, account_pk: int | None,
         counts: Mapping[str, int],
     ) -> int:
-        row = {
-            "id": self.alloc(s.imports), "at": self.now, "kind": kind, "filename": filename,
+        iid = self.alloc(s.imports)
+        row: dict[str, Any] = {
+            "id": iid, "at": self.now, "kind": kind, "filename": filename,
             "sha256": sha256, "size": size, "account_pk": account_pk,
             "counts_json": _dumps(dict(counts)),
         }
         self._add(s.imports, row)
-        self._leaf("imports", row["id"], rec.import_record(row))
-        return int(row["id"])
+        self._leaf("imports", iid, rec.import_record(row))
+        return iid
 
 
 def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:

@@ -34,6 +34,8 @@ import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_QUERY_TERMS",
+    "TERMS_VERSION",
     "Phrase",
     "Query",
     "SearchQueryError",
@@ -44,6 +46,15 @@ __all__ = [
     "query_terms",
     "snippet",
 ]
+
+
+MAX_QUERY_TERMS = 256
+"""A query with more terms than this is refused (SearchQueryError): a search box must
+not be able to make the database chew on megabyte-sized expressions."""
+
+TERMS_VERSION = 1
+"""Bumped whenever :func:`index_terms` changes its output: stored term strings made by
+an older version must then be rebuilt, or queries will not find them."""
 
 
 class SearchQueryError(ValueError):
@@ -338,7 +349,10 @@ def query_terms(q: str) -> list[list[str]]:
 def _searchable(q: str) -> Query:
     query = parse_query(q)
     if not query.included:
-        raise SearchQueryError(f"nothing to search for in {q!r}: no word or character")
+        raise SearchQueryError(f"nothing to search for in {q[:80]!r}: no word or character")
+    count = sum(len(p.terms) for p in query.phrases)
+    if count > MAX_QUERY_TERMS:
+        raise SearchQueryError(f"query too long: {count} terms, at most {MAX_QUERY_TERMS}")
     return query
 
 

@@ -343,7 +343,7 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
         elif hidden:
             if old.status in (PostStatus.PRESENT, PostStatus.MISSING):
                 new = _unavailable(old)
-        elif judged and pid in answers:
+        elif judged and new_account is not None and pid in answers:
             result, group = answers[pid]
             if result == LookupResult.GONE:
                 absence = listing_caps if _meaningful_absence(old, listing) else ()
@@ -411,7 +411,7 @@ def _sightings(listing: Listing | None,
     seen: dict[str, tuple[PostSnapshot, tuple[str, ...]]] = {}
     if listing is not None:
         for s in listing.posts:
-            if not s.deleted and s.post_id:
+            if not s.deleted and s.post_id and isinstance(s.post_id, str):
                 seen[s.post_id] = (s, tuple(listing.capture_ids))
     for lk in lookups:
         if _usable_present(lk) and lk.snapshot is not None:
@@ -429,7 +429,8 @@ def _answers(lookups: Sequence[PostLookup]) -> dict[str, tuple[LookupResult,
     only when nothing in this check contradicts it."""
     groups: dict[str, list[PostLookup]] = {}
     for lk in lookups:
-        groups.setdefault(lk.post_id, []).append(lk)
+        if isinstance(lk.post_id, str):
+            groups.setdefault(lk.post_id, []).append(lk)
     out: dict[str, tuple[LookupResult, list[PostLookup]]] = {}
     for pid, group in groups.items():
         results = {_result(lk) for lk in group}
@@ -494,7 +495,7 @@ def _on_seen(old: PostState | None, snap: PostSnapshot, caps: tuple[str, ...], n
 
 
 def _on_gone(old: PostState, group: list[PostLookup], absence: tuple[str, ...], now: datetime,
-             cfg: DetectConfig, account: AccountState | None) -> tuple[PostState, Event | None]:
+             cfg: DetectConfig, account: AccountState) -> tuple[PostState, Event | None]:
     if old.status == PostStatus.DELETED:
         return old, None
     was_missing = old.status == PostStatus.MISSING
@@ -514,7 +515,6 @@ def _on_gone(old: PostState, group: list[PostLookup], absence: tuple[str, ...], 
     if count < cfg.confirmations:
         return state, None
     state = replace(state, status=PostStatus.DELETED, deleted_at=now)
-    assert account is not None  # posts are judged only with a visible account
     event = Event(
         type=EventType.POST_DELETED, at=now, platform=account.platform, account=account.handle,
         account_id=account.account_id, post_id=old.post_id,
@@ -559,7 +559,7 @@ def _meaningful_absence(state: PostState, listing: Listing | None) -> bool:
     and the post is not older than its window (unknown age with a window: no)."""
     if listing is None or not listing.complete:
         return False
-    if True:
+    if listing.window_start is None:
         return True
     return state.created_at is not None and _utc(state.created_at) >= _utc(listing.window_start)
 
@@ -578,6 +578,8 @@ def _utc_opt(dt: datetime | None) -> datetime | None:
 
 
 def _enum(value: object, kind: type[_E], default: _E) -> _E:
+    if not isinstance(value, str):
+        return default
     try:
         return kind(value)
     except ValueError:

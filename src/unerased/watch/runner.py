@@ -119,7 +119,7 @@ def _known_states(store: Store, account_pk: int) -> dict[str, d.PostState]:
     states: dict[str, d.PostState] = {}
     p, v = schema.posts, schema.post_versions
     with store.reader() as conn:
-        latest: dict[int, tuple[str, str]] = {}
+        latest: dict[int, tuple[str | None, str | None]] = {}
         for r in conn.execute(
             select(v.c.post_pk, v.c.content_hash, v.c.version_key)
             .join(p, p.c.id == v.c.post_pk)
@@ -127,20 +127,20 @@ def _known_states(store: Store, account_pk: int) -> dict[str, d.PostState]:
             .order_by(v.c.post_pk, v.c.seq)
         ):
             latest[r.post_pk] = (r.content_hash, r.version_key)
-        for r in conn.execute(select(p).where(p.c.account_pk == account_pk)).mappings():
-            raw = json.loads(r["state_json"] or "{}")
+        for m in conn.execute(select(p).where(p.c.account_pk == account_pk)).mappings():
+            raw = json.loads(m["state_json"] or "{}")
             if raw:
-                states[r["post_id"]] = d.PostState.from_json(raw)
+                states[m["post_id"]] = d.PostState.from_json(raw)
                 continue
-            ch, vk = latest.get(r["id"], (None, None))
-            states[r["post_id"]] = d.PostState(
-                post_id=r["post_id"],
-                status=PostStatus(r["status"]),
-                last_seen=parse_iso(r["last_seen"]),
-                created_at=parse_iso(r["created_at"]),
+            ch, vk = latest.get(m["id"], (None, None))
+            states[m["post_id"]] = d.PostState(
+                post_id=m["post_id"],
+                status=PostStatus(m["status"]),
+                last_seen=parse_iso(m["last_seen"]),
+                created_at=parse_iso(m["created_at"]),
                 content_hash=ch,
                 version_key=vk if vk != ch else None,
-                deleted_at=parse_iso(r["deleted_at"]),
+                deleted_at=parse_iso(m["deleted_at"]),
             )
     return states
 

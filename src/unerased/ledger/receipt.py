@@ -1,0 +1,595 @@
+"""Receipts: one zip that proves what happened to one post, verifiable with nothing else.
+
+``write_receipt`` gathers the post's versions, the raw HTTP captures that showed it
+present and then gone (named by the versions' sources, the detector's evidence and the
+events' evidence), its account's status history and events, its media and capture
+bodies, each covered row's ledger leaf (the exact record bytes and the salt), an RFC 9162
+inclusion proof of every leaf to one signed checkpoint, that checkpoint, the public key,
+and a ``manifest.json`` binding it all. ``verify_receipt`` checks such a zip on its own.
+
+The format is specified in docs/receipts.md so that anyone can write a verifier.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, or_, select
+
+from ..importers._errors import ArchiveError
+from ..importers._zipsafe import SafeZip
+from ..model import canonical_json
+from ..store import BlobError
+from ..store import _records as rec
+from ..store import schema as s
+from . import log, merkle, note
+from .verify import EMPTY_SHA256, leaf_record
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+__all__ = [
+    "FORMAT",
+    "KEY_WARNING",
+    "ReceiptError",
+    "ReceiptReport",
+    "ReceiptSummary",
+    "verify_receipt",
+    "write_receipt",
+]
+
+FORMAT = "unerased-receipt"
+VERSION = 1
+MANIFEST = "manifest.json"
+NOTE = "checkpoint.note"
+TSR = "checkpoint.tsr"
+KEY = "key.pub"
+README = "README.txt"
+KEY_WARNING = (
+    "the receipt carries its own public key: check out of band that it is the archive's "
+    "published key (compare the key ID), or anyone could have made this receipt"
+)
+MAX_JSON = 64 << 20  # a manifest or a leaf record
+MAX_RECEIPT = 16 << 30  # everything decompressed
+_KIND_TABLE = {
+    "post_version": "post_versions", "account_status": "account_status", "capture": "captures",
+    "import": "imports", "event": "events",
+}
+_README_TEXT = (
+    "This is an unerased receipt: evidence about one social-media post, verifiable offline.\n"
+    "\n"
+    "Check it with `unerased verify --receipt THIS.zip`, or by hand as docs/receipts.md of\n"
+    "the unerased project explains: every leaves/<n>.json is a record committed to a Merkle\n"
+    "log (RFC 9162) whose signed checkpoint is checkpoint.note, signed by key.pub.\n"
+    "Check that key.pub is the archive's published key.\n"
+)
+
+
+class ReceiptError(Exception):
+    """A receipt cannot be written (unknown post, damaged archive, no key). One line."""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+@dataclass
+class _Leaf:
+    index: int
+    kind: str
+    ref: str
+    salt: bytes
+    data: bytes  # canonical JSON of the record
+    record: dict[str, Any]
+
+
+def _find_post(conn: Connection, ref: str) -> Any:
+    p = s.posts.c
+    rows = list(conn.execute(select(s.posts).where(p.post_id == ref).order_by(p.id)).mappings())
+    if not rows and ref.isdigit():
+        rows = list(conn.execute(select(s.posts).where(p.id == int(ref))).mappings())
+    if not rows:
+        raise ReceiptError(f"no post {ref!r} in the archive (give its post id or number)")
+    if len(rows) > 1:
+        ids = ", ".join(f"{r['id']} ({r['platform']})" for r in rows[:10])
+        raise ReceiptError(f"post id {ref!r} names several posts: give the number, one of {ids}")
+    return rows[0]
+
+
+def _ids_from_sources(sources: Iterable[str | None], prefix: str) -> list[str]:
+    return [src[len(prefix):] for src in sources if src and src.startswith(prefix)]
+
+
+def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
+    """(table, ref) of every leafed row the receipt of ``post`` covers."""
+    out: list[tuple[str, str]] = []
+    sources: list[str | None] = []
+    v = s.post_versions.c
+    for r in conn.execute(select(v.id, v.source).where(v.post_pk == post["id"]).order_by(v.seq)):
+        out.append(("post_versions", str(r.id)))
+        sources.append(r.source)
+    st = s.account_status.c
+    for r in conn.execute(select(st.id, st.source).where(st.account_pk == post["account_pk"])
+                          .order_by(st.id)):
+        out.append(("account_status", str(r.id)))
+        sources.append(r.source)
+    e = s.events.c
+    evidence: list[str] = []
+    for r in conn.execute(
+        select(e.id, e.evidence_json).where(
+            e.account_pk == post["account_pk"],
+            or_(e.post_pk == post["id"], e.post_id == post["post_id"], e.post_id.is_(None)),
+        ).order_by(e.id)
+    ):
+        out.append(("events", str(r.id)))
+        evidence += _str_list(r.evidence_json)
+    state = _json_or_empty(post["state_json"])
+    evidence += _str_list(state.get("seen_evidence")) + _str_list(state.get("evidence"))
+    captures = list(dict.fromkeys(_ids_from_sources(sources, "capture:") + evidence))
+    c = s.captures.c
+    for i in range(0, len(captures), 500):
+        for r in conn.execute(select(c.id).where(c.id.in_(captures[i : i + 500]))):
+            out.append(("captures", str(r.id)))
+    shas = list(dict.fromkeys(_ids_from_sources(sources, "import:")))
+    if shas:
+        for r in conn.execute(select(s.imports.c.id).where(s.imports.c.sha256.in_(shas))):
+            out.append(("imports", str(r.id)))
+    return list(dict.fromkeys(out))
+
+
+def _json_or_empty(text: str | None) -> dict[str, Any]:
+    try:
+        v = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def _str_list(v: Any) -> list[str]:
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except ValueError:
+            return []
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _leaves(conn: Connection, refs: Sequence[tuple[str, str]]) -> list[_Leaf]:
+    by_kind: dict[str, list[str]] = {}
+    for kind, ref in refs:
+        by_kind.setdefault(kind, []).append(ref)
+    lc = s.ledger_leaves.c
+    found: dict[tuple[str, str], Any] = {}
+    for kind, kref in by_kind.items():
+        for i in range(0, len(kref), 500):
+            for row in conn.execute(
+                select(lc.idx, lc.kind, lc.ref, lc.salt, lc.leaf_hash)
+                .where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
+            ):
+                found[(str(row.kind), str(row.ref))] = row
+    out = []
+    for kind, ref in refs:
+        r = found.get((kind, ref))
+        if r is None:
+            raise ReceiptError(f"{kind} row {ref} has no ledger leaf: run `unerased verify`")
+        record = leaf_record(conn, kind, ref)
+        if record is None:
+            raise ReceiptError(f"{kind} row {ref} cannot be rebuilt: run `unerased verify`")
+        salt = bytes(r.salt)
+        data = canonical_json(record)
+        if merkle.leaf_hash(salt + data) != bytes(r.leaf_hash):
+            raise ReceiptError(
+                f"{kind} row {ref} does not match its ledger leaf {r.idx}: run `unerased verify`"
+            )
+        out.append(_Leaf(int(r.idx), kind, ref, salt, data, record))
+    out.sort(key=lambda x: x.index)
+    return out
+
+
+def _blob_digests(leaves: Sequence[_Leaf]) -> list[str]:
+    out: list[str] = []
+    for lf in leaves:
+        r = lf.record
+        if r["kind"] == "post_version":
+            out += [m["sha256"] for m in r["media"] if m["sha256"] is not None]
+        elif r["kind"] == "capture":
+            out.append(r["record"]["body_sha256"])
+            if r["record"]["request_body_sha256"] != EMPTY_SHA256:
+                out.append(r["record"]["request_body_sha256"])
+    return sorted(set(out))
+
+
+def _zinfo(name: str, compress: int = zipfile.ZIP_DEFLATED) -> zipfile.ZipInfo:
+    zi = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    zi.compress_type = compress
+    zi.external_attr = 0o644 << 16
+    return zi
+
+
+@dataclass(frozen=True)
+class ReceiptSummary:
+    path: Path
+    post_id: str
+    leaves: int
+    captures: int
+    blobs: int
+    checkpoint_size: int
+
+
+def write_receipt(
+    store: Store, post_ref: str, out_path: Path | str, *, checkpoint: bool = True
+) -> ReceiptSummary:
+    """Write the receipt of one post (its platform post id, or its number) to ``out_path``.
+
+    When no checkpoint covers every leaf it needs, one is signed first (``checkpoint``
+    False: fail instead)."""
+    out_path = Path(out_path)
+    with store.reader() as conn:
+        post = _find_post(conn, post_ref)
+        refs = _collect(conn, post)
+        max_idx = _max_leaf(conn, refs)
+        cp = log.latest_checkpoint(conn)
+    if cp is None or cp.size <= max_idx:
+        if not checkpoint:
+            raise ReceiptError("no checkpoint covers this post yet: run `unerased checkpoint`")
+        try:
+            cp = log.make_checkpoint(store)
+        except log.LedgerError as e:
+            raise ReceiptError(str(e)) from None
+    vkey = log.load_verifier(store.home)
+    if vkey is None:
+        raise ReceiptError(f"no public key in {store.home}/keys: cannot make a receipt")
+    try:
+        parsed = note.Checkpoint.open(cp.note, vkey)
+    except note.NoteError as e:
+        raise ReceiptError(f"the checkpoint of size {cp.size} does not verify: {e}") from None
+    with store.reader() as conn:
+        leaves = _leaves(conn, refs)
+        reader = log.NodeReader(conn)
+        if log.root_at(conn, cp.size, reader) != parsed.root:
+            raise ReceiptError(f"the ledger does not match the checkpoint of size {cp.size}: "
+                               "run `unerased verify`")
+        proofs = {lf.index: log.inclusion_proof_at(conn, lf.index, cp.size, reader)
+                  for lf in leaves}
+    for lf in leaves:
+        merkle.verify_inclusion(lf.index, cp.size, merkle.leaf_hash(lf.salt + lf.data),
+                                proofs[lf.index], parsed.root)
+    digests = _blob_digests(leaves)
+    first = next(lf.record["post"] for lf in leaves if lf.kind == "post_versions")
+    members: dict[str, bytes] = {
+        README: _README_TEXT.encode("utf-8"),
+        NOTE: cp.note.encode("utf-8"),
+        KEY: (vkey + "\n").encode("utf-8"),
+    }
+    if cp.timestamp_der is not None:
+        members[TSR] = cp.timestamp_der
+    sizes: dict[str, int] = {}
+    for d in digests:
+        try:
+            sizes[d] = os.path.getsize(store.blobs.path(d))
+        except (OSError, BlobError):
+            raise ReceiptError(f"blob {d} is missing: run `unerased verify`") from None
+    manifest = {
+        "format": FORMAT,
+        "version": VERSION,
+        "post": {"platform": first["platform"], "account_id": first["account_id"],
+                 "post_id": first["post_id"]},
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in members.items()},
+        "leaves": [{"index": lf.index, "salt": lf.salt.hex(),
+                    "proof": [h.hex() for h in proofs[lf.index]]} for lf in leaves],
+        "blobs": [{"sha256": d, "size": sizes[d]} for d in digests],
+    }
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".receipt-")
+    try:
+        with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
+            zf.writestr(_zinfo(MANIFEST), canonical_json(manifest))
+            for name, data in members.items():
+                zf.writestr(_zinfo(name), data)
+            for lf in leaves:
+                zf.writestr(_zinfo(f"leaves/{lf.index}.json"), lf.data)
+            for d in digests:
+                with store.blobs.open(d) as src, zf.open(_zinfo(f"blobs/{d}"), "w") as dst:
+                    h = hashlib.sha256()
+                    while chunk := src.read(1 << 20):
+                        h.update(chunk)
+                        dst.write(chunk)
+                if h.hexdigest() != d:
+                    raise ReceiptError(f"blob {d} was changed: run `unerased verify`")
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return ReceiptSummary(out_path, str(post["post_id"]), len(leaves),
+                          sum(lf.kind == "captures" for lf in leaves), len(digests), cp.size)
+
+
+def _max_leaf(conn: Connection, refs: Sequence[tuple[str, str]]) -> int:
+    lc = s.ledger_leaves.c
+    best = -1
+    by_kind: dict[str, list[str]] = {}
+    for kind, ref in refs:
+        by_kind.setdefault(kind, []).append(ref)
+    for kind, kref in by_kind.items():
+        for i in range(0, len(kref), 500):
+            got = conn.execute(select(lc.idx).where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
+                               .order_by(lc.idx.desc()).limit(1)).scalar()
+            if got is not None:
+                best = max(best, int(got))
+    return best
+
+
+# --------------------------------------------------------------------------- verifying
+
+
+@dataclass
+class ReceiptReport:
+    """What a receipt proves, once checked. ``ok`` is False when anything failed."""
+
+    path: str
+    problems: list[str] = field(default_factory=list)
+    post: dict[str, Any] | None = None
+    origin: str | None = None
+    size: int | None = None
+    root: str | None = None
+    key: str | None = None
+    key_id: str | None = None
+    leaves: int = 0
+    blobs: int = 0
+    timestamp: dict[str, Any] | None = None
+    story: list[str] = field(default_factory=list)
+    warning: str = KEY_WARNING
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if not self.ok:
+            return f"{self.path}: {self.problems[0]}"
+        p = self.post or {}
+        ts = ""
+        if self.timestamp:
+            ts = f", timestamped {self.timestamp['time']} by {self.timestamp['tsa']}"
+        return (
+            f"receipt verified: {p.get('platform')} post {p.get('post_id')} of account "
+            f"{p.get('account_id')}: {self.leaves} leaves and {self.blobs} blobs included in "
+            f"checkpoint {self.size} of log {self.origin} signed by key {self.key_id}{ts}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "path": self.path, "problems": list(self.problems), "post": self.post,
+            "origin": self.origin, "size": self.size, "root": self.root, "key": self.key,
+            "key_id": self.key_id, "leaves": self.leaves, "blobs": self.blobs,
+            "timestamp": self.timestamp, "story": list(self.story), "warning": self.warning,
+        }
+
+
+class _Bad(Exception):
+    pass
+
+
+def _is_hex(v: Any, n: int) -> bool:
+    return isinstance(v, str) and len(v) == n and all(c in "0123456789abcdef" for c in v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _canonical(data: bytes, what: str) -> Any:
+    try:
+        value = json.loads(data.decode("utf-8"))
+        again = canonical_json(value)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _Bad(f"{what} is not valid JSON") from None
+    if again != data:
+        raise _Bad(f"{what} is not in canonical form (it was edited)")
+    return value
+
+
+def _check_manifest(m: Any) -> None:
+    if not isinstance(m, dict) or set(m) != {"format", "version", "post", "files", "leaves",
+                                             "blobs"}:
+        raise _Bad("manifest.json has missing or unknown fields")
+    if m["format"] != FORMAT or m["version"] != VERSION:
+        raise _Bad(f"not an {FORMAT} version {VERSION}")
+    post = m["post"]
+    if not isinstance(post, dict) or set(post) != {"platform", "account_id", "post_id"} or not all(
+        isinstance(v, str) for v in post.values()
+    ):
+        raise _Bad("manifest.json: bad post")
+    files = m["files"]
+    if (not isinstance(files, dict) or not {README, NOTE, KEY} <= set(files)
+            or not set(files) <= {README, NOTE, KEY, TSR}
+            or not all(_is_hex(v, 64) for v in files.values())):
+        raise _Bad("manifest.json: bad files")
+    leaves = m["leaves"]
+    if not isinstance(leaves, list) or not leaves:
+        raise _Bad("manifest.json: no leaves")
+    last = -1
+    for lf in leaves:
+        if (not isinstance(lf, dict) or set(lf) != {"index", "salt", "proof"}
+                or not _is_int(lf["index"]) or not _is_hex(lf["salt"], 2 * rec.SALT_BYTES)
+                or not isinstance(lf["proof"], list)
+                or not all(_is_hex(h, 64) for h in lf["proof"])):
+            raise _Bad("manifest.json: malformed leaf entry")
+        if lf["index"] <= last:
+            raise _Bad("manifest.json: leaves are not in strictly increasing order")
+        last = lf["index"]
+    blobs = m["blobs"]
+    if not isinstance(blobs, list):
+        raise _Bad("manifest.json: bad blobs")
+    prev = ""
+    for b in blobs:
+        if (not isinstance(b, dict) or set(b) != {"sha256", "size"} or not _is_hex(b["sha256"], 64)
+                or not _is_int(b["size"])):
+            raise _Bad("manifest.json: malformed blob entry")
+        if b["sha256"] <= prev:
+            raise _Bad("manifest.json: blobs are not in strictly increasing order")
+        prev = b["sha256"]
+
+
+def _stream_sha256(z: SafeZip, name: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    n = 0
+    with z.open(name) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            n += len(chunk)
+    return h.hexdigest(), n
+
+
+def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[str]) -> None:
+    if not isinstance(r, dict) or r.get("f") != rec.FORMAT or r.get("kind") not in _KIND_TABLE:
+        raise _Bad("not a known record")
+    kind = r["kind"]
+    if kind == "post_version":
+        p = r.get("post")
+        if not isinstance(p, dict) or any(p.get(k) != v for k, v in post.items()):
+            raise _Bad("is a version of another post than the manifest names")
+        for m in r.get("media") or []:
+            d = m.get("sha256") if isinstance(m, dict) else None
+            if d is not None:
+                if d not in blobs:
+                    raise _Bad(f"names media blob {str(d)[:64]} which the receipt lacks")
+                used.add(d)
+    elif kind == "capture":
+        inner = r.get("record")
+        if not isinstance(inner, dict):
+            raise _Bad("capture record without its exchange")
+        if hashlib.sha256(canonical_json(inner)).hexdigest() != r.get("id"):
+            raise _Bad("capture id is not the sha256 of the capture record")
+        for key in ("body_sha256", "request_body_sha256"):
+            d = inner.get(key)
+            if d == EMPTY_SHA256 and d not in blobs:
+                continue
+            if d not in blobs:
+                raise _Bad(f"capture {key} {str(d)[:64]} is not in the receipt")
+            used.add(str(d))
+
+
+def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
+    out = []
+    for r in leaves:
+        k = r["kind"]
+        if k == "post_version":
+            t = str(r.get("text") or "").replace("\n", " ")
+            t = t if len(t) <= 80 else t[:79] + "…"
+            out.append(f"{r.get('observed_at')}  version {r.get('seq')} observed ({r.get('source')}): {t}")
+        elif k == "capture":
+            c = r["record"]
+            status = c.get("status") if c.get("status") is not None else c.get("error")
+            out.append(f"{c.get('started_at')}  capture {str(r['id'])[:12]}: {c.get('method')} "
+                       f"{c.get('url')} -> {status}")
+        elif k == "event":
+            out.append(f"{r.get('at')}  event {r.get('type')} {json.dumps(r.get('detail'), ensure_ascii=False)}")
+        elif k == "account_status":
+            out.append(f"{r.get('at')}  account status {r.get('status')} (handle {r.get('handle')})")
+        elif k == "import":
+            out.append(f"{r.get('at')}  archive import {r.get('import_kind')} {r.get('filename')} "
+                       f"sha256 {r.get('sha256')}")
+    return sorted(out)
+
+
+def verify_receipt(path: Path | str) -> ReceiptReport:
+    """Check a receipt zip with nothing else at hand (no database, no home).
+
+    Any problem — a changed byte in any member, a missing or extra member, a hostile zip
+    — makes ``ok`` False with the reason first in ``problems``."""
+    report = ReceiptReport(str(path))
+    try:
+        with SafeZip(path, max_total=MAX_RECEIPT) as z:
+            _verify(z, report)
+    except ArchiveError as e:
+        report.problems.append(f"not a valid receipt zip: {e.problem}"
+                               + (f" ({e.member})" if e.member else ""))
+    except _Bad as e:
+        report.problems.append(str(e))
+    return report
+
+
+def _verify(z: SafeZip, report: ReceiptReport) -> None:
+    names = z.names()
+    if MANIFEST not in names:
+        raise _Bad("manifest.json is missing")
+    m = _canonical(z.read(MANIFEST, MAX_JSON), "manifest.json")
+    _check_manifest(m)
+    expected = {MANIFEST, *m["files"]}
+    expected |= {f"leaves/{lf['index']}.json" for lf in m["leaves"]}
+    expected |= {f"blobs/{b['sha256']}" for b in m["blobs"]}
+    for name in names:
+        if name not in expected:
+            raise _Bad(f"unexpected member {name[:200]!r} (added to the receipt)")
+    for name in sorted(expected):
+        if name not in names:
+            raise _Bad(f"member {name} is missing")
+    for name, digest in m["files"].items():
+        if _stream_sha256(z, name)[0] != digest:
+            raise _Bad(f"member {name} was changed (its sha256 differs from the manifest)")
+    key_text = z.read(KEY, 64 << 10).decode("utf-8", "replace")
+    if not key_text.endswith("\n"):
+        raise _Bad("key.pub must end with a newline")
+    vkey = key_text[:-1]
+    try:
+        parsed_key = note.parse_verifier(vkey)
+        cp = note.Checkpoint.open(z.read(NOTE, 1 << 20), vkey)
+    except note.NoteError as e:
+        raise _Bad(f"checkpoint.note does not verify with key.pub: {e}") from None
+    report.key, report.key_id = vkey, f"{parsed_key.key_id:08x}"
+    report.origin, report.size, report.root = cp.origin, cp.size, cp.root.hex()
+    blobs = {b["sha256"] for b in m["blobs"]}
+    used: set[str] = set()
+    records = []
+    for lf in m["leaves"]:
+        name = f"leaves/{lf['index']}.json"
+        data = z.read(name, MAX_JSON)
+        try:
+            merkle.verify_inclusion(lf["index"], cp.size,
+                                    merkle.leaf_hash(bytes.fromhex(lf["salt"]) + data),
+                                    [bytes.fromhex(h) for h in lf["proof"]], cp.root)
+        except merkle.ProofError as e:
+            raise _Bad(f"{name} is not leaf {lf['index']} of the checkpoint ({e}): the record, "
+                       "its salt or its proof was changed") from None
+        r = _canonical(data, name)
+        try:
+            _check_record(r, m["post"], blobs, used)
+        except _Bad as e:
+            raise _Bad(f"{name}: {e}") from None
+        records.append(r)
+        report.leaves += 1
+    if not any(r["kind"] == "post_version" for r in records):
+        raise _Bad("the receipt holds no version of its post")
+    for b in m["blobs"]:
+        name = f"blobs/{b['sha256']}"
+        digest, n = _stream_sha256(z, name)
+        if digest != b["sha256"]:
+            raise _Bad(f"member {name} was changed (its content hashes to {digest})")
+        if n != b["size"]:
+            raise _Bad(f"member {name} is {n} bytes, the manifest says {b['size']}")
+        if b["sha256"] not in used:
+            raise _Bad(f"member {name} is not named by any record of the receipt")
+        report.blobs += 1
+    if TSR in m["files"]:
+        report.timestamp = _check_timestamp(z.read(TSR, 1 << 20), z.read(NOTE, 1 << 20))
+    report.post = dict(m["post"])
+    report.story = _story(records)
+
+
+def _check_timestamp(tsr: bytes, note_bytes: bytes) -> dict[str, Any]:
+    from . import timestamp
+
+    try:
+        info = timestamp.verify_response(tsr, note_bytes, None)
+    except timestamp.TimestampError as e:
+        raise _Bad(f"checkpoint.tsr does not verify: {e}") from None
+    return {"time": info.gen_time.isoformat().replace("+00:00", "Z"), "tsa": info.tsa_name,
+            "serial": info.serial, "note": "the TSA certificate chain is not checked here"}
