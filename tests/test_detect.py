@@ -708,6 +708,27 @@ def test_mass_deletion_flag() -> None:
         assert e.detail["reason"] == "platform_removed"
 
 
+def test_mass_deletion_confirmed_across_checks_is_one_campaign() -> None:
+    """Flaky answers split a campaign's confirmations over several checks (seen in the
+    demo: 8 flagged, then 5, then 2 unflagged): every part must carry the flag."""
+    t = Tracker(active(), [known(f"p{i:02}") for i in range(10)])
+    empty = listing()
+    first = [gone(f"p{i:02}") for i in range(5)]
+    rest = [gone(f"p{i:02}") for i in range(5, 9)]
+    t.check(0, listing=empty, lookups=first)
+    t.check(1, listing=empty, lookups=first + rest)
+    t.check(2, listing=empty, lookups=rest)
+    assert len(t.events) == 9
+    assert [e.detail["mass_deletion"]["count"] for e in t.events] == [5] * 5 + [9] * 4
+    assert all(e.detail["mass_deletion"]["of"] == 10 for e in t.events)
+    later = Tracker(active(), [known(f"p{i:02}") for i in range(10)])
+    later.check(0, listing=empty, lookups=first)
+    later.check(1, listing=empty, lookups=first)
+    later.check(40, listing=empty, lookups=[gone("p09")])  # a day later: a new matter
+    later.check(41, listing=empty, lookups=[gone("p09")])
+    assert "mass_deletion" not in later.events[-1].detail
+
+
 def test_no_mass_flag_below_the_thresholds() -> None:
     few = Tracker(active(), [known(f"p{i}") for i in range(6)])
     for h in (0, 1):
@@ -806,3 +827,19 @@ def test_hostile_values_do_not_crash() -> None:
                                        status=AS.SUSPENDED, profile={"status_detail": ["x"]}))
     d = detect(active(), {}, odd, None, [], at(2), CFG)
     assert d.events[0].detail["platform_detail"] is None
+
+
+def test_platform_words_from_source_profile_keys() -> None:
+    def with_profile(status: AccountStatus, profile: dict[str, str]) -> AccountCheck:
+        return AccountCheck(AccountSnapshot(platform="bluesky", account_id=ACCT,
+                                            status=status, profile=profile))
+    d = detect(active(), {}, with_profile(AS.SUSPENDED, {"reason": "RepoTakendown"}), None, [],
+               at(0), CFG)
+    assert d.events[0].detail["platform_detail"] == "RepoTakendown"
+    d = detect(active(), {}, with_profile(AS.SUSPENDED, {"x_problem": "User has been suspended",
+                                                         "status_detail": "preferred"}),
+               None, [], at(0), CFG)
+    assert d.events[0].detail["platform_detail"] == "preferred"
+    d = detect(active(), {}, with_profile(AS.ACTIVE, {"reason": "feed metadata"}), None, [],
+               at(0), CFG)
+    assert d.account is not None and d.account.status_detail is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ def _error(path: Path, **kw: Any) -> ArchiveError:
     return err
 
 
-def _zip(tmp_path: Path, members: dict[str, bytes | str], name: str = "archive.zip") -> Path:
+def _zip(tmp_path: Path, members: Mapping[str, bytes | str], name: str = "archive.zip") -> Path:
     path = tmp_path / name
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for member, data in members.items():
@@ -128,7 +129,7 @@ def test_visibility() -> None:
 
 
 def test_archive_zipped_again_inside_a_folder(tmp_path: Path) -> None:
-    members = {
+    members: dict[str, str | bytes] = {
         "archive-2024/actor.json": _actor(),
         "archive-2024/outbox.json": _outbox([_create("1", attachment=[
             {"type": "Document", "mediaType": "image/jpeg", "url": "media_attachments/files/1/o/a.jpg"}])]),
@@ -143,7 +144,7 @@ def test_archive_zipped_again_inside_a_folder(tmp_path: Path) -> None:
 
 def test_absolute_media_url_and_missing_actor(tmp_path: Path) -> None:
     url = "https://cdn.example/system/media_attachments/files/9/o/v.mp4"
-    members = {
+    members: dict[str, str | bytes] = {
         "outbox.json": _outbox([_create("5", attachment=[
             {"type": "Video", "mediaType": "video/mp4", "url": url, "name": "clip"},
             {"type": "Link", "href": "https://news.example/"}])]),
@@ -236,7 +237,11 @@ def test_corrupted_member(tmp_path: Path) -> None:
         ({"actor.json": _actor(preferredUsername="has space"), "outbox.json": _outbox([])}, "actor.json"),
         ({"actor.json": "[" * 100_000, "outbox.json": _outbox([])}, "actor.json"),
         ({"outbox.json": _outbox([])}, "no actor.json"),
-        ({"actor.json": _actor(), "outbox.json": '{"orderedItems": [' + "[" * 100_000}, "JSON"),
+        ({"actor.json": _actor(), "outbox.json": '{"orderedItems": [' + "[" * 100_000}, "nested"),
+        ({"actor.json": _actor(), "outbox.json": '{"@context": ' + "[" * 5000 + "]" * 5000
+          + ', "orderedItems": []}'}, "nested"),
+        ({"actor.json": _actor(), "outbox.json": '{"orderedItems": [], "x": 1} trailing'}, "JSON"),
+        ({"actor.json": _actor(), "outbox.json": "42"}, "not a JSON object"),
     ],
 )
 def test_bad_archives(tmp_path: Path, members: dict[str, str | bytes], needle: str) -> None:
@@ -245,7 +250,7 @@ def test_bad_archives(tmp_path: Path, members: dict[str, str | bytes], needle: s
 
 
 def test_media_over_limit(tmp_path: Path) -> None:
-    members = {"actor.json": _actor(), "media_attachments/files/a.png": b"x" * 5000,
+    members: dict[str, str | bytes] = {"actor.json": _actor(), "media_attachments/files/a.png": b"x" * 5000,
                "outbox.json": _outbox([_create("1", attachment=[
                    {"type": "Image", "mediaType": "image/png", "url": "media_attachments/files/a.png"}])])}
     assert "limit" in _error(_zip(tmp_path, members), max_media_bytes=1000).problem
@@ -291,3 +296,30 @@ def test_random_json_never_crashes(tmp_path: Path, items: list[Any], actor_extra
         assert isinstance(snap, PostSnapshot)
         canonical_json(snap.raw)
         assert isinstance(snap.text, str)
+
+
+_FIELD = st.sampled_from(["id", "type", "content", "contentMap", "attachment", "url", "published",
+                          "updated", "inReplyTo", "quote", "quoteUri", "summary", "to", "cc"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(obj=st.dictionaries(_FIELD, _JSON, max_size=8), activity=st.dictionaries(_FIELD, _JSON, max_size=3),
+       kind=st.sampled_from(["Create", "Announce"]), attachment=st.lists(
+           st.dictionaries(st.sampled_from(["type", "url", "mediaType", "name"]),
+                           _JSON | st.sampled_from(["Document", "Image", "image/gif", "media_attachments/x"]),
+                           max_size=4), max_size=3))
+def test_shaped_random_items_never_crash(
+    tmp_path: Path, obj: dict[str, Any], activity: dict[str, Any], kind: str, attachment: list[Any]
+) -> None:
+    item = {**activity, "type": kind, "object": {"id": f"{ACTOR}/statuses/1", "attachment": attachment, **obj}}
+    path = _zip(tmp_path, {"actor.json": _actor(), "outbox.json": _outbox([item]),
+                           "media_attachments/x": b"m"})
+    try:
+        out = list(iter_mastodon_archive(path))
+    except ArchiveError as e:
+        assert "\n" not in str(e)
+        return
+    for snap in out[1:]:
+        assert isinstance(snap, PostSnapshot)
+        canonical_json(snap.raw)
+        assert all(isinstance(m.filename, str) for m in snap.media)

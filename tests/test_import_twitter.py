@@ -143,11 +143,11 @@ def test_edit_chains_are_one_post_in_order(tmp_path: Path) -> None:
     for pid in spec.edit_chains:
         versions = got[pid]
         lengths.add(len(versions))
-        keys = [v.version_key for v in versions]
+        keys = [v.version_key or "" for v in versions]
         assert keys[0] == pid and keys == sorted(keys, key=int)
         assert versions[0].edited_at is None
         stamps = [v.created_at for v in versions]
-        assert all(a is not None and b is not None and a < b for a, b in zip(stamps, stamps[1:]))
+        assert all(a is not None and b is not None and a < b for a, b in zip(stamps, stamps[1:], strict=False))
         assert all(v.edited_at == v.created_at for v in versions[1:])
         assert versions[-1].text.startswith(versions[0].text) and versions[-1].text != versions[0].text
     assert lengths == {2, 3}
@@ -172,7 +172,7 @@ def test_deleted_and_note_and_media(tmp_path: Path) -> None:
     with zipfile.ZipFile(spec.path) as zf:
         for s in with_media:
             (m,) = s.media
-            assert m.filename and m.filename.startswith(s.version_key + "-")
+            assert m.filename and m.filename.startswith(f"{s.version_key}-")
             folder = "deleted_tweets_media" if s.deleted else "tweets_media"
             assert m.content == zf.read(f"data/{folder}/{m.filename}")
             assert m.content[:4] in (b"\xff\xd8\xff\xfe", b"\x89PNG")
@@ -193,7 +193,7 @@ def test_progress_reports(tmp_path: Path) -> None:
     snaps = posts(spec.path, progress=lambda done, total: calls.append((done, total)))
     assert len(snaps) == spec.n_snapshots
     assert len(calls) >= 2 and calls[-1][0] == calls[-1][1] > 1_000_000
-    assert all(a[0] <= b[0] and a[1] == b[1] for a, b in zip(calls, calls[1:]))
+    assert all(a[0] <= b[0] and a[1] == b[1] for a, b in zip(calls, calls[1:], strict=False))
 
 
 # --- field parsing ----------------------------------------------------------------------------
@@ -537,4 +537,4 @@ def test_memory_stays_bounded_on_a_50mb_tweets_js(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert count == spec.n_snapshots + 1
-    assert peak < 12_000_000, f"peak {peak} bytes while streaming {size} bytes"
+    assert peak < 4_000_000, f"peak {peak} bytes while streaming {size} bytes"

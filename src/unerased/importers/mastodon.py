@@ -72,9 +72,7 @@ class _TextParser(HTMLParser):
             if self.blocks and self.out:
                 self.out.append("\n\n")
             self.blocks += 1
-        elif tag == "br":
-            self.out.append("\n")
-        elif tag == "li" and self.out:
+        elif tag == "br" or tag == "li" and self.out:
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
@@ -189,44 +187,85 @@ def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
         raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
 
 
-def _scan_outbox_head(zf: SafeZip, path: str, name: str) -> int | None:
-    """Check outbox.json is a collection with an ``orderedItems`` list; return its
-    ``totalItems`` when it comes first (as Mastodon writes it)."""
+_MAX_DEPTH = 100
+"""Deepest JSON nesting accepted in outbox.json (real items nest about 6 deep)."""
+
+
+def _iter_outbox(zf: SafeZip, path: str, name: str) -> Iterator[tuple[Any, int | None]]:
+    """Stream ``orderedItems`` of outbox.json, yielding (item, totalItems or None).
+
+    Built on ijson's ``basic_parse`` (C lexer, no prefixes) with an iterative builder
+    that refuses nesting deeper than ``_MAX_DEPTH``: ijson's prefixed parsers use time
+    and memory quadratic in the nesting depth, which a hostile file can exploit."""
+
+    def fail(problem: str) -> ArchiveError:
+        return ArchiveError(path, problem, member=name)
+
+    top: dict[str, Any] = {}
+    items: list[Any] = []  # marker object: never filled, items are yielded instead
+    stack: list[Any] = []  # containers being built; stack[0] is ``top``
+    keys: list[str | None] = []  # current key of each dict on the stack
     total: int | None = None
+    seen_items = False
     stream = zf.open(name)
     try:
-        for prefix, event, value in ijson.parse(stream, use_float=True):
-            if prefix == "" and event not in ("start_map", "map_key", "end_map"):
-                raise ArchiveError(path, "not a JSON object", member=name)
-            if prefix == "totalItems" and event == "number" and isinstance(value, int):
-                total = value if value >= 0 else None
-            elif prefix == "orderedItems":
-                if event != "start_array":
-                    raise ArchiveError(path, "orderedItems is not a list", member=name)
-                return total
-        raise ArchiveError(path, "no orderedItems list", member=name)
-    except ArchiveError:
-        raise
-    except Exception as e:  # ijson, zip stream, decoding: all one line
-        raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
-    finally:
-        stream.close()
-
-
-def _iter_outbox(zf: SafeZip, path: str, name: str) -> Iterator[Any]:
-    stream = zf.open(name)
-    try:
-        items = ijson.items(stream, "orderedItems.item", use_float=True)
+        events = ijson.basic_parse(stream, use_float=True)
         while True:
             try:
-                item = next(items)
+                event, value = next(events)
             except StopIteration:
-                return
+                break
             except ArchiveError:
                 raise
             except Exception as e:  # ijson, zip stream, decoding: all one line
-                raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
-            yield item
+                raise fail(f"not valid JSON ({_one_line(e)})") from None
+            if event == "map_key":
+                keys[-1] = value
+                continue
+            if event in ("end_map", "end_array"):
+                value = stack.pop()
+                keys.pop()
+                if value is items:
+                    continue
+            elif event in ("start_map", "start_array"):
+                if not stack:
+                    if event != "start_map":
+                        raise fail("not a JSON object")
+                    stack.append(top)
+                    keys.append(None)
+                    continue
+                if len(stack) > _MAX_DEPTH:
+                    raise fail(f"nested more than {_MAX_DEPTH} deep")
+                parent = stack[-1]
+                if parent is top and keys[-1] == "orderedItems":
+                    if event != "start_array":
+                        raise fail("orderedItems is not a list")
+                    seen_items = True
+                    stack.append(items)
+                    keys.append(None)
+                    continue
+                stack.append({} if event == "start_map" else [])
+                keys.append(None)
+                continue
+            # a complete value (scalar, or the container just closed) goes to its parent
+            if not stack:
+                if event != "end_map":
+                    raise fail("not a JSON object")
+                continue
+            parent = stack[-1]
+            if parent is items:
+                yield value, total
+            elif parent is top:
+                if keys[-1] == "orderedItems":
+                    raise fail("orderedItems is not a list")
+                if keys[-1] == "totalItems" and type(value) is int and value >= 0:
+                    total = value
+            elif isinstance(parent, dict):
+                parent[keys[-1] or ""] = value
+            else:
+                parent.append(value)
+        if not seen_items:
+            raise fail("no orderedItems list")
     finally:
         stream.close()
 
@@ -253,7 +292,8 @@ def _account(
         raise ArchiveError(path, "no valid preferredUsername", member="actor.json")
     summary = _str(actor.get("summary"))
     fields: list[dict[str, str]] = []
-    for att in actor.get("attachment") or []:
+    attachments = actor.get("attachment")
+    for att in attachments if isinstance(attachments, list) else []:
         if isinstance(att, dict) and att.get("type") == "PropertyValue":
             fields.append({
                 "name": _str(att.get("name")) or "",
@@ -291,7 +331,7 @@ def _account(
 def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
     out: list[MediaItem] = []
     for att in attachments if isinstance(attachments, list) else []:
-        if not isinstance(att, dict) or att.get("type") not in _MEDIA_TYPES:
+        if not isinstance(att, dict) or _str(att.get("type")) not in _MEDIA_TYPES:
             continue  # e.g. a {"type": "Link"} preview card
         url = _url_of(att.get("url"))
         if url is None:
@@ -347,8 +387,8 @@ def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
     content_map = obj.get("contentMap")
     lang = next(iter(content_map), None) if isinstance(content_map, dict) else None
     reply_to = ctx.ref(_str(obj.get("inReplyTo")))
-    quote = obj.get("quote", obj.get("quoteUri", obj.get("_misskey_quote")))
-    quote_of = ctx.ref(_str(quote))
+    quotes = (obj.get("quote"), obj.get("quoteUri"), obj.get("_misskey_quote"))
+    quote_of = ctx.ref(next((q for q in quotes if isinstance(q, str)), None))
     updated = _date(obj.get("updated"))
     return PostSnapshot(
         platform="mastodon", account_id=ctx.account_id,
@@ -394,17 +434,16 @@ def iter_mastodon_archive(
         outbox = prefix + "outbox.json"
         actor_name = prefix + "actor.json"
         actor = _read_json(zf, p, actor_name, max_json_bytes) if actor_name in names else None
-        total = _scan_outbox_head(zf, p, outbox)
         items = _iter_outbox(zf, p, outbox)
         head = list(islice(items, 1))
-        account, actor_id = _account(p, actor, head[0] if head else None)
+        account, actor_id = _account(p, actor, head[0][0] if head else None)
         yield account
         ctx = _Ctx(
             path=p, account_id=account.account_id,
             statuses_prefix=actor_id.rstrip("/") + "/statuses/", prefix=prefix,
             names=frozenset(names), max_media_bytes=max_media_bytes,
         )
-        for n, item in enumerate(chain(head, items)):
+        for n, (item, total) in enumerate(chain(head, items)):
             snap = _snapshot(zf, ctx, n, item)
             if snap is not None:
                 yield snap

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -755,7 +756,7 @@ class _Meter:
 
 
 def iter_twitter_archive(
-    path: str | Any,
+    path: str | os.PathLike[str],
     *,
     progress: Progress | None = None,
     max_media_size: int = DEFAULT_MAX_MEDIA_SIZE,

@@ -85,6 +85,13 @@ def _b64decode(text: str) -> bytes:
         raise ValueError("not base64") from exc
 
 
+def _canonical_b64(text: str) -> bytes:
+    raw = _b64decode(text)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("non-canonical base64")
+    return raw
+
+
 def key_id(name: str, public_key: bytes) -> int:
     """C2SP key ID of an Ed25519 key: first 4 bytes of SHA-256(name || 0x0A || 0x01 || key)."""
     digest = hashlib.sha256(
@@ -279,13 +286,6 @@ def open_note(note: str | bytes, vkey: str) -> str:
 
 
 # --------------------------------------------------------------------------- checkpoints
-
-
-def _canonical_b64(text: str) -> bytes:
-    raw = _b64decode(text)
-    if base64.b64encode(raw).decode("ascii") != text:
-        raise ValueError("non-canonical base64")
-    return raw
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import struct
 import zipfile
 import zlib
@@ -52,6 +53,7 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 _TWEPOCH_MS = 1288834974657
 _END = datetime(2023, 11, 1, 8, 0, 0, tzinfo=UTC)
 _START = datetime(2011, 1, 1, tzinfo=UTC)
+_HAN = re.compile("[\u4e00-\u9fff]")
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -213,7 +215,7 @@ def _base_tweet(tid: str, created: datetime, full_text: str, rng: random.Random
         "created_at": twitter_date(created),
         "favorited": False,
         "full_text": full_text,
-        "lang": "zh" if any("\u4e00" <= c <= "\u9fff" for c in full_text[:40]) else "en",
+        "lang": "zh" if _HAN.search(full_text, 0, 40) else "en",
     }
 
 

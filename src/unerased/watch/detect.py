@@ -76,12 +76,15 @@ class DetectConfig:
     (the first GONE counts as 1). Checks are separate when at least
     ``min_confirm_interval`` apart. A detection that newly declares at least
     ``mass_deletion_min`` posts, and at least ``mass_deletion_fraction`` of the posts held
-    as not deleted, flags them as a mass deletion."""
+    as not deleted, flags them as a mass deletion. Deletions declared within the last
+    ``mass_deletion_window`` count with this batch (a campaign confirmed across several
+    checks, because some answers were flaky, is still one campaign)."""
 
     confirmations: int = 2
     mass_deletion_fraction: float = 0.5
     mass_deletion_min: int = 5
     min_confirm_interval: timedelta = timedelta(minutes=5)
+    mass_deletion_window: timedelta = timedelta(hours=24)
 
     def __post_init__(self) -> None:
         if not isinstance(self.confirmations, int) or self.confirmations < 1:
@@ -94,6 +97,8 @@ class DetectConfig:
                 f"mass_deletion_min must be an integer >= 1, not {self.mass_deletion_min!r}")
         if self.min_confirm_interval < timedelta(0):
             raise DetectError("min_confirm_interval must not be negative")
+        if self.mass_deletion_window < timedelta(0):
+            raise DetectError("mass_deletion_window must not be negative")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -235,8 +240,7 @@ def next_account_state(account: AccountState | None, check: AccountCheck,
         raise DetectError(
             f"account check is for {snap.platform}:{snap.account_id}, "
             f"not {account.platform}:{account.account_id}")
-    words = _words(snap.profile.get("status_detail") if isinstance(snap.profile, Mapping)
-                   else None)
+    words = _status_words(snap.profile) if status != AccountStatus.ACTIVE else None
     if account is None:
         return AccountState(account_id=snap.account_id, handle=snap.handle or None,
                             status=status, display_name=snap.display_name,
@@ -360,8 +364,12 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
             changed[pid] = new
 
     if deleted_now:
-        held = sum(1 for s in posts.values() if s.status != PostStatus.DELETED)
-        n = len(deleted_now)
+        since = now - cfg.mass_deletion_window
+        recent = sum(1 for s in posts.values() if s.status == PostStatus.DELETED
+                     and s.deleted_at is not None and _utc(s.deleted_at) >= since
+                     and s.last_seen is not None)  # watched going, not imported as deleted
+        held = sum(1 for s in posts.values() if s.status != PostStatus.DELETED) + recent
+        n = len(deleted_now) + recent
         if n >= cfg.mass_deletion_min and n >= cfg.mass_deletion_fraction * held:
             mass = {"count": n, "of": held}
             post_events = [
@@ -590,6 +598,21 @@ def _words(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return value[:_MAX_WORDS]
+
+
+_WORDS_KEYS = ("status_detail", "reason", "x_problem")
+"""Profile keys where sources put the platform's words about an account's status:
+``status_detail`` is the convention; the others are what sources already send."""
+
+
+def _status_words(profile: object) -> str | None:
+    if not isinstance(profile, Mapping):
+        return None
+    for key in _WORDS_KEYS:
+        words = _words(profile.get(key))
+        if words:
+            return words
+    return None
 
 
 def _last_words(group: Iterable[PostLookup]) -> str | None:

@@ -202,7 +202,7 @@ async def check_account(ctx: RunContext, row: Mapping[str, Any]) -> CheckOutcome
         versions += det.new_versions
         if cfg.fetch_media and versions:
             versions = await _with_media(src, versions)
-    events = _persist(ctx, row, rec.captures, check, det, versions, now, error)
+    events = _persist(ctx, row, rec.captures, check, det, versions, now, error, posts)
     return CheckOutcome(label, events, error, len(rec.captures))
 
 
@@ -237,9 +237,10 @@ def _persist(
     versions: Sequence[PostSnapshot],
     now: datetime,
     error: str | None,
+    known: Mapping[str, d.PostState],
 ) -> list[dict[str, Any]]:
     cfg = ctx.config
-    pending = any(s.status == PostStatus.MISSING for s in det.posts.values())
+    pending = any(s.status == PostStatus.MISSING for s in {**known, **det.posts}.values())
     delay = cfg.recheck_interval if (pending or det.account_recheck or error) else cfg.interval
     jitter = timedelta(seconds=random.uniform(0, delay.total_seconds() * 0.1))
     out: list[dict[str, Any]] = []
