@@ -103,7 +103,7 @@ class PdsAdmin:
         self.url = url
         self.admin_auth = ("admin", admin_password)
         self.client = httpx.Client(base_url=url, timeout=30.0, trust_env=False)
-        self._n = 0
+        self._used: dict[str, int] = {}
 
     def close(self) -> None:
         self.client.close()
@@ -135,14 +135,16 @@ class PdsAdmin:
         return resp.json() if resp.content.strip() else None
 
     def unique_handle(self, name: str) -> str:
-        """``name.test`` the first time, then ``name2.test``, … (handles are per PDS)."""
-        self._n += 1
-        return f"{name}.test" if self._n == 1 else f"{name}{self._n}.test"
+        """``name.test`` the first time a name is asked for, then ``name2.test``, …
+        (one PDS serves the whole session)."""
+        n = self._used[name] = self._used.get(name, 0) + 1
+        return f"{name}.test" if n == 1 else f"{name}{n}.test"
 
     # accounts
     def create_account(self, name: str, *, password: str = "hunter2-password",
                        exact: bool = False) -> Account:
-        """A new account; its handle is ``name.test`` made unique unless ``exact``."""
+        """A new account; its handle is ``name.test`` made unique unless ``exact``.
+        The PDS refuses reserved names ("media", "pictures", "admin"…: HandleNotAvailable)."""
         handle = name if exact else self.unique_handle(name)
         if not handle.endswith(".test"):
             handle += ".test"

@@ -32,7 +32,8 @@ from unerased.ledger.merkle import (
     verify_inclusion,
 )
 
-VECTORS = Path("/work/shared/testdata/rfc9162")
+# ../shared beside the repository (as tests/conftest.py SHARED), here and in CI
+VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "rfc9162"
 
 
 def _vector_dir() -> Path:

@@ -181,7 +181,7 @@ def test_record_takedown_is_platform_removed_and_reversible(pds: RunningPds) -> 
 
 
 def test_media_reply_quote_and_blob_bytes(pds: RunningPds) -> None:
-    acct = pds.admin.create_account("media")
+    acct = pds.admin.create_account("painter")
     image = png(7)
     first = pds.admin.create_post(acct, "a picture", images=[(image, "image/png", "two by two")])
     reply = pds.admin.create_post(acct, "a reply", reply_to=first)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 from collections.abc import Iterator, Sequence
 
@@ -325,6 +326,44 @@ def test_pg_vector_has_our_terms(pg: psycopg.Connection[tuple[object, ...]]) -> 
     assert row is not None
     assert row[0] == ("'twitter':8 '了推':5 '们删':2 '删除':3 '我们':1 "
                       "'推特':6 '特':7 '除了':4")
+
+
+@pytest.mark.postgres
+def test_random_hostile_queries_agree_everywhere(
+    pg: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    """FTS5, PostgreSQL and the oracle find the same rows for operator soup."""
+    rng = random.Random(20240601)
+    alpha = list("删除推特审查自由我们的 ab Z9，。!?😀ーカナ한국éÉ\"'-*:^()&|!<>\\")
+    alpha += ["\u3000", "NEAR", "OR", " AND ", "ｶ", "Ａ", "\u0301", ":*", "<->"]
+    docs = ["".join(rng.choice(alpha) for _ in range(rng.randint(0, 30))) for _ in range(150)]
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE VIRTUAL TABLE p USING fts5(terms, tokenize='unicode61 remove_diacritics 2')")
+    db.executemany("INSERT INTO p(rowid, terms) VALUES (?, ?)",
+                   [(i, index_terms(d)) for i, d in enumerate(docs)])
+    pg.execute("CREATE TEMP TABLE IF NOT EXISTS fuzz(id int, v tsvector)")
+    pg.execute("TRUNCATE fuzz")
+    with pg.cursor() as cur:
+        cur.executemany("INSERT INTO fuzz VALUES (%s, to_tsvector('simple', %s))",
+                        [(i, index_terms(d)) for i, d in enumerate(docs)])
+    checked = 0
+    for _ in range(500):
+        if rng.random() < 0.5 and (d := rng.choice(docs)):
+            a = rng.randrange(len(d))
+            q = d[a : rng.randint(a, len(d))]
+        else:
+            q = "".join(rng.choice(alpha) for _ in range(rng.randint(1, 8)))
+        try:
+            expr, tsq = fts5_match(q), pg_tsquery(q)
+        except SearchQueryError:
+            continue
+        expected = oracle(docs, q)
+        assert {r[0] for r in db.execute("SELECT rowid FROM p WHERE p MATCH ?", (expr,))} \
+            == expected, q
+        assert {r[0] for r in pg.execute(
+            "SELECT id FROM fuzz WHERE v @@ to_tsquery('simple', %s)", (tsq,))} == expected, q
+        checked += 1
+    assert checked > 300
 
 
 # --- properties -------------------------------------------------------------------------

@@ -20,73 +20,74 @@ messages; :func:`mastodon_visibility` tells which is which from the ``raw`` acti
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from html.parser import HTMLParser
 from itertools import chain, islice
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import ijson
 
-from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, iso, parse_iso
+from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
+from ..sources._errors import html_to_text, iso_version
 from ._errors import ArchiveError
 from ._zipsafe import SafeZip
 
 __all__ = [
-    "DEFAULT_MAX_JSON_BYTES",
-    "DEFAULT_MAX_MEDIA_BYTES",
-    "html_to_text",
+    "DEFAULT_MAX_JSON_SIZE",
+    "DEFAULT_MAX_MEDIA_SIZE",
+    "Progress",
     "iter_mastodon_archive",
     "mastodon_visibility",
 ]
 
-DEFAULT_MAX_MEDIA_BYTES = 256 << 20
-"""Largest single media file read from the archive (Mastodon's own limit is ~100 MB)."""
-DEFAULT_MAX_JSON_BYTES = 64 << 20
+DEFAULT_MAX_MEDIA_SIZE = 256 << 20
+"""Media files declared larger than this are listed without their bytes (Mastodon's
+own upload limit is about 100 MB)."""
+DEFAULT_MAX_JSON_SIZE = 64 << 20
 """Largest ``actor.json`` read whole (the outbox is streamed and has no such limit)."""
 
 _PUBLIC = {"https://www.w3.org/ns/activitystreams#Public", "as:Public", "Public"}
 _MEDIA_TYPES = {"Document", "Image", "Video", "Audio"}
 _USERNAME_RE = re.compile(r"[^\s@/]{1,255}")
+_MAX_DEPTH = 100
+"""Deepest JSON nesting accepted in outbox.json (real items nest about 6 deep)."""
 
-Progress = Callable[[int, "int | None"], None]
-
-
-# -- HTML -> text -------------------------------------------------------------------
-
-
-class _TextParser(HTMLParser):
-    _BLOCKS = frozenset({"p", "blockquote", "pre", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.blocks = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCKS:
-            if self.blocks and self.out:
-                self.out.append("\n\n")
-            self.blocks += 1
-        elif tag == "br" or tag == "li" and self.out:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.out.append(data)
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, bytes_total)``, as for the other importers."""
 
 
-def html_to_text(fragment: str) -> str:
-    """Plain text of a Mastodon HTML fragment: paragraphs become blank-line separated,
-    ``<br>`` a newline, entities are decoded, and links keep their full URL (the
-    ``invisible``/``ellipsis`` spans Mastodon uses to shorten them are concatenated)."""
-    parser = _TextParser()
-    parser.feed(fragment)
-    parser.close()
-    return "".join(parser.out).strip()
+class _Meter:
+    """Bytes read from outbox.json and media, reported about every MiB."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self._progress, self._last = max(total, 0), 0, progress, 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self._progress is not None and self.done - self._last >= (1 << 20):
+            self._last = self.done
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress(self.total, self.total)
+
+
+class _Counted:
+    """A binary reader that tells the meter how many bytes went through it."""
+
+    def __init__(self, inner: Any, meter: _Meter) -> None:
+        self._inner, self._meter = inner, meter
+
+    def read(self, size: int = -1) -> bytes:
+        data: bytes = self._inner.read(size)
+        self._meter.add(len(data))
+        return data
 
 
 # -- small helpers -----------------------------------------------------------------
@@ -152,7 +153,8 @@ class _Ctx:
     statuses_prefix: str  # "<actor id>/statuses/"
     prefix: str  # folder inside the zip holding outbox.json ("" normally)
     names: frozenset[str]
-    max_media_bytes: int
+    max_media_size: int
+    meter: _Meter
 
     def fail(self, problem: str) -> ArchiveError:
         return ArchiveError(self.path, problem, member=self.prefix + "outbox.json")
@@ -187,11 +189,9 @@ def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
         raise ArchiveError(path, f"not valid JSON ({_one_line(e)})", member=name) from None
 
 
-_MAX_DEPTH = 100
-"""Deepest JSON nesting accepted in outbox.json (real items nest about 6 deep)."""
-
-
-def _iter_outbox(zf: SafeZip, path: str, name: str) -> Iterator[tuple[Any, int | None]]:
+def _iter_outbox(
+    zf: SafeZip, path: str, name: str, meter: _Meter
+) -> Iterator[tuple[Any, int | None]]:
     """Stream ``orderedItems`` of outbox.json, yielding (item, totalItems or None).
 
     Built on ijson's ``basic_parse`` (C lexer, no prefixes) with an iterative builder
@@ -209,7 +209,7 @@ def _iter_outbox(zf: SafeZip, path: str, name: str) -> Iterator[tuple[Any, int |
     seen_items = False
     stream = zf.open(name)
     try:
-        events = ijson.basic_parse(stream, use_float=True)
+        events = ijson.basic_parse(_Counted(stream, meter), use_float=True)
         while True:
             try:
                 event, value = next(events)
@@ -342,9 +342,14 @@ def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
         if "media_attachments/" in rel:
             candidates.append(rel[rel.index("media_attachments/") :])
         member = next((ctx.prefix + c for c in candidates if ctx.prefix + c in ctx.names), None)
-        content = zf.read(member, ctx.max_media_bytes) if member is not None else None
-        mime = _str(att.get("mediaType"))
-        if mime is None or mime == "":
+        content: bytes | None = None
+        if member is not None and not member.endswith("/"):
+            size = zf.size(member)
+            if size <= ctx.max_media_size:
+                content = zf.read(member, ctx.max_media_size)
+            ctx.meter.add(size)
+        mime = _str(att.get("mediaType")) or None
+        if mime is None:
             kind = "other"
         elif mime == "image/gif":
             kind = "gif"
@@ -352,11 +357,33 @@ def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
             top = mime.split("/", 1)[0]
             kind = top if top in ("image", "video", "audio") else "other"
         out.append(MediaItem(
-            url=url if absolute else None,
-            filename=member[len(ctx.prefix) :] if member is not None else rel,
+            url=url if absolute else None, filename=posixpath.basename(rel) or None,
             mime=mime, content=content, alt=_str(att.get("name")), kind=kind,
         ))
     return out
+
+
+def _text(obj: Mapping[str, Any]) -> str:
+    """Content warning, blank line, content as text, then poll options as ``- option``
+    lines: the same text the Mastodon source derives from the API, so an imported
+    status and a watched one hash alike."""
+    parts: list[str] = []
+    cw = _str(obj.get("summary"))
+    if cw:
+        parts.append(cw)
+    body = html_to_text(_str(obj.get("content")) or "")
+    if body:
+        parts.append(body)
+    options: list[str] = []
+    for key in ("oneOf", "anyOf"):
+        value = obj.get(key)
+        for opt in value if isinstance(value, list) else []:
+            name = _str(opt.get("name")) if isinstance(opt, dict) else None
+            if name:
+                options.append(f"- {name}")
+    if options:
+        parts.append("\n".join(options))
+    return "\n\n".join(parts)
 
 
 def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
@@ -383,71 +410,78 @@ def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
     uri = _str(obj.get("id"))
     if uri is None:
         raise ctx.fail(f"item {n}: object without id")
-    content = _str(obj.get("content")) or ""
+    content = _str(obj.get("content"))
     content_map = obj.get("contentMap")
     lang = next(iter(content_map), None) if isinstance(content_map, dict) else None
     reply_to = ctx.ref(_str(obj.get("inReplyTo")))
     quotes = (obj.get("quote"), obj.get("quoteUri"), obj.get("_misskey_quote"))
     quote_of = ctx.ref(next((q for q in quotes if isinstance(q, str)), None))
     updated = _date(obj.get("updated"))
+    created = _date(obj.get("published")) or _date(item.get("published"))
+    version = updated or created
     return PostSnapshot(
         platform="mastodon", account_id=ctx.account_id,
-        post_id=ctx.ref(uri) or uri, text=html_to_text(content),
-        created_at=_date(obj.get("published")) or _date(item.get("published")),
+        post_id=ctx.ref(uri) or uri, text=_text(obj),
+        created_at=created,
         url=_url_of(obj.get("url")), html=content,
         kind="reply" if reply_to else ("quote" if quote_of else "post"),
         reply_to=reply_to, quote_of=quote_of, lang=lang if isinstance(lang, str) else None,
-        edited_at=updated, version_key=iso(updated) if updated else None,
+        edited_at=updated, version_key=iso_version(version) if version else None,
         media=tuple(_media(zf, ctx, obj.get("attachment"))), raw=item,
     )
 
 
 def iter_mastodon_archive(
-    path: str | Path,
+    path: str | os.PathLike[str],
     *,
     progress: Progress | None = None,
-    max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
-    max_json_bytes: int = DEFAULT_MAX_JSON_BYTES,
+    max_media_size: int = DEFAULT_MAX_MEDIA_SIZE,
+    max_json_size: int = DEFAULT_MAX_JSON_SIZE,
+    zip_limits: Mapping[str, Any] | None = None,
 ) -> Iterator[AccountSnapshot | PostSnapshot]:
     """Snapshots from a Mastodon archive zip: first the :class:`AccountSnapshot`
     (account_id ``username@host`` from the actor id), then one :class:`PostSnapshot` per
     status in ``outbox.json`` order — posts, replies, quotes and boosts (kind
     ``repost``), media bytes attached from the zip.
 
-    ``progress(done, total)`` is called after each outbox item; ``total`` is the
-    outbox's ``totalItems`` when known. Raises :class:`ArchiveError` only.
+    ``progress(bytes_done, bytes_total)`` is called as outbox.json and media are read
+    (about every MiB, and once at the end). ``max_media_size``: media files declared
+    larger are listed without their bytes. ``zip_limits``: keyword arguments for
+    :class:`SafeZip`. Raises :class:`ArchiveError` (one line) and nothing else.
     """
-    p = str(path)
+    p = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
+        with open(p, "rb") as fh:
             magic = fh.read(4)
     except OSError as e:
-        raise ArchiveError(p, f"cannot open: {e.strerror or e}") from None
+        raise ArchiveError(p, f"cannot open ({e.strerror or e})") from None
     if magic[:2] == b"\x1f\x8b":
         raise ArchiveError(
             p, "this is an older Mastodon archive (.tar.gz); unpack it and zip the folder to import it"
         )
-    zf = SafeZip(path)
-    try:
-        names = list(zf.names())
+    with SafeZip(p, **dict(zip_limits or {})) as zf:
+        names = zf.names()
         prefix = _root_prefix(p, names)
         outbox = prefix + "outbox.json"
         actor_name = prefix + "actor.json"
-        actor = _read_json(zf, p, actor_name, max_json_bytes) if actor_name in names else None
-        items = _iter_outbox(zf, p, outbox)
+        media_prefix = prefix + "media_attachments/"
+        meter = _Meter(
+            zf.size(outbox) + sum(zf.size(n) for n in names
+                                  if n.startswith(media_prefix) and not n.endswith("/")),
+            progress,
+        )
+        actor = _read_json(zf, p, actor_name, max_json_size) if actor_name in names else None
+        items = _iter_outbox(zf, p, outbox, meter)
         head = list(islice(items, 1))
         account, actor_id = _account(p, actor, head[0][0] if head else None)
         yield account
         ctx = _Ctx(
             path=p, account_id=account.account_id,
             statuses_prefix=actor_id.rstrip("/") + "/statuses/", prefix=prefix,
-            names=frozenset(names), max_media_bytes=max_media_bytes,
+            names=frozenset(names), max_media_size=max_media_size, meter=meter,
         )
-        for n, (item, total) in enumerate(chain(head, items)):
+        for n, (item, _total) in enumerate(chain(head, items)):
             snap = _snapshot(zf, ctx, n, item)
             if snap is not None:
                 yield snap
-            if progress is not None:
-                progress(n + 1, total)
-    finally:
-        zf.close()
+        meter.finish()

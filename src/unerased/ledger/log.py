@@ -354,11 +354,15 @@ def _new_origin() -> str:
 
 def _ensure_identity(store: Store) -> tuple[str, str]:
     """(origin, signer key) for this database and home, making them at first use."""
-    with store.writer() as w:  # the ledger lock serialises first-use races
-        origin = _meta_get(w.conn, META_ORIGIN)
-        if origin is None:
-            origin = _new_origin()
-            w.conn.execute(insert(s.meta).values(key=META_ORIGIN, value=origin))
+    with store.reader() as conn:
+        origin = _meta_get(conn, META_ORIGIN)
+        known = _meta_get(conn, META_KEY)
+    if origin is None:
+        with store.writer() as w:  # the ledger lock serialises first-use races
+            origin = _meta_get(w.conn, META_ORIGIN)
+            if origin is None:
+                origin = _new_origin()
+                w.conn.execute(insert(s.meta).values(key=META_ORIGIN, value=origin))
     skey = load_signer(store.home, create_with_name=origin)
     assert skey is not None
     vkey = note.verifier_from_signer(skey)
@@ -369,15 +373,17 @@ def _ensure_identity(store: Store) -> tuple[str, str]:
             f"the key {key_path} signs the log {name!r}, but this database is the log "
             f"{origin!r}; use the home that belongs to this database"
         )
-    with store.writer() as w:
-        known = _meta_get(w.conn, META_KEY)
-        if known is None:
-            w.conn.execute(insert(s.meta).values(key=META_KEY, value=vkey))
-        elif known != vkey:
-            raise LedgerError(
-                f"this database's checkpoints are signed by key {known.split('+')[1]}, not by "
-                f"{key_path}; copy the ledger key from the machine that holds it"
-            )
+    if known is None:
+        with store.writer() as w:
+            known = _meta_get(w.conn, META_KEY)
+            if known is None:
+                w.conn.execute(insert(s.meta).values(key=META_KEY, value=vkey))
+                known = vkey
+    if known != vkey:
+        raise LedgerError(
+            f"this database's checkpoints are signed by key {known.split('+')[1]}, not by "
+            f"{key_path}; copy the ledger key from the machine that holds it"
+        )
     return origin, skey
 
 

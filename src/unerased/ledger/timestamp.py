@@ -172,18 +172,19 @@ def verify_response(
         signer_cert, signer_der = _find_signer(signer_info, certs)
         _check_signed_attrs(signer_info, tst_der, signer_der)
         _check_signature(signer_info, signed_bytes, signer_cert)
+        _check_tsa_certificate(signer_cert, info.gen_time)
+        _check_tsa_name(tst, signer_cert, signer_der)
+        if roots is not None:
+            _check_chain(signer_cert, certs, roots, info.gen_time)
+        tsa_name = signer_cert.subject.rfc4514_string()
     except TimestampError:
         raise
     except Exception as exc:  # asn1crypto/cryptography on hostile bytes: any error is "malformed"
         raise TimestampError(f"malformed timestamp response: {_why(exc)}") from None
-    _check_tsa_certificate(signer_cert, info.gen_time)
-    _check_tsa_name(tst, signer_cert, signer_der)
-    if roots is not None:
-        _check_chain(signer_cert, certs, roots, info.gen_time)
     return TimestampInfo(
         gen_time=info.gen_time,
         serial=info.serial,
-        tsa_name=signer_cert.subject.rfc4514_string(),
+        tsa_name=tsa_name,
         nonce=info.nonce,
         policy=info.policy,
     )
