@@ -10,7 +10,7 @@ small admin client (plain httpx) to make things happen on it.
 
 The PDS (npm ``@atproto/pds``) and an in-memory did:plc directory (``@did-plc/server``,
 ``Database.mock()``) run in one Node 22 process (``tests/pds/run.mjs``) from the install
-that ``scripts/install-pds`` made in ``$UNERASED_PDS_DIR`` (default ``.cache/pds``). When
+that ``scripts/install-pds`` made in ``$UNERASED_PDS_DIR`` (default ``~/.cache/unerased/pds``, outside the clone so CI reuses it). When
 it is missing the fixture FAILS (it does not skip) and names the script. Tests using it
 should carry ``@pytest.mark.pds``.
 """
@@ -45,7 +45,8 @@ class PdsUnavailable(RuntimeError):
 
 
 def pds_dir() -> Path:
-    return Path(os.environ.get("UNERASED_PDS_DIR") or ROOT / ".cache" / "pds")
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "unerased" / "pds"
+    return Path(os.environ.get("UNERASED_PDS_DIR") or default)
 
 
 def node_binary(base: Path | None = None) -> Path:

@@ -100,7 +100,7 @@ def test_reads_interop_tree_with_empty_intermediate_nodes(tmp_path: Path) -> Non
 
 def test_field_mapping(tmp_path: Path) -> None:
     spec = make_bluesky_car(tmp_path / "repo.car", n_posts=150, seed=3)
-    calls: list[tuple[int, int | None]] = []
+    calls: list[tuple[int, int]] = []
     out = list(iter_bluesky_car(spec.path, progress=lambda d, t: calls.append((d, t))))
     account = out[0]
     assert isinstance(account, AccountSnapshot)
@@ -115,7 +115,9 @@ def test_field_mapping(tmp_path: Path) -> None:
     assert all(isinstance(p, PostSnapshot) for p in posts)
     assert [p.post_id for p in posts if isinstance(p, PostSnapshot)] == sorted(
         g.post_id for g in spec.posts)  # key order
-    assert len(calls) == len(posts) and calls[-1] == (len(posts), None)
+    size = spec.path.stat().st_size
+    assert calls[-1] == (size, size)
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
     got = {p.post_id: p for p in posts if isinstance(p, PostSnapshot)}
     kinds = set()
     for g in spec.posts:
@@ -132,9 +134,46 @@ def test_field_mapping(tmp_path: Path) -> None:
         canonical_json(p.raw)  # JSON-safe: links became {"$link": ...}
     assert kinds == {"post", "reply", "repost", "quote"}
     assert any(m.kind == "video" for g in spec.posts for m in g.media)
-    blob_refs = [p.raw["embed"]["images"][0]["image"]["ref"] for p in got.values()
-                 if p.raw and p.raw.get("embed", {}).get("$type") == "app.bsky.embed.images"]
+    for p in got.values():
+        assert p.raw is not None and p.raw["uri"] == p.post_id and p.raw["cid"] == p.version_key
+    blob_refs = [p.raw["value"]["embed"]["images"][0]["image"]["ref"] for p in got.values()
+                 if p.raw and p.raw["value"].get("embed", {}).get("$type") == "app.bsky.embed.images"]
     assert blob_refs and all(set(r) == {"$link"} for r in blob_refs)
+
+
+def test_blob_urls_when_the_pds_is_known(tmp_path: Path) -> None:
+    spec = make_bluesky_car(tmp_path / "repo.car", n_posts=60, seed=5)
+    pds = "https://pds.example"
+    out = list(iter_bluesky_car(spec.path, pds=pds))
+    account = out[0]
+    assert isinstance(account, AccountSnapshot)
+    assert account.profile["avatar"] == (
+        f"{pds}/xrpc/com.atproto.sync.getBlob?did=did%3Aplc%3Aewvi7nxzyoun6zhxrhs64oiz"
+        f"&cid={spec.extra['avatar']}")
+    media = [m for p in out[1:] if isinstance(p, PostSnapshot) for m in p.media]
+    assert media and all(m.url == f"{pds}/xrpc/com.atproto.sync.getBlob?did=did%3Aplc%3A"
+                         f"ewvi7nxzyoun6zhxrhs64oiz&cid={m.filename}" for m in media)
+
+
+def test_embed_variants(tmp_path: Path) -> None:
+    img = {"$type": "blob", "ref": cid_for(b"img", 0x55), "mimeType": "image/jpeg", "size": 3}
+    thumb = {"cid": libipld.encode_cid(cid_for(b"thumb", 0x55)), "mimeType": "image/png"}  # legacy
+    quoted = {"uri": "at://did:plc:x/app.bsky.feed.post/q", "cid": VALUE}
+    records = {
+        "app.bsky.feed.post/a": {**_post("with media"), "embed": {
+            "$type": "app.bsky.embed.recordWithMedia", "record": {"record": quoted},
+            "media": {"$type": "app.bsky.embed.images", "images": [{"image": img, "alt": ""}]}}},
+        "app.bsky.feed.post/b": {**_post("link"), "langs": [5, "zh-Hant"], "embed": {
+            "$type": "app.bsky.embed.external",
+            "external": {"uri": "https://x.example", "title": "t", "description": "", "thumb": thumb}}},
+    }
+    path = _write(tmp_path, build_repo_car(DID, records).car)
+    a, b = [p for p in iter_bluesky_car(path) if isinstance(p, PostSnapshot)]
+    assert (a.kind, a.quote_of) == ("quote", quoted["uri"])
+    assert [(m.filename, m.mime, m.alt, m.kind) for m in a.media] == [
+        (libipld.encode_cid(cid_for(b"img", 0x55)), "image/jpeg", None, "image")]
+    assert (b.kind, b.lang) == ("post", "zh-Hant")
+    assert [(m.filename, m.kind) for m in b.media] == [(thumb["cid"], "image")]
 
 
 def test_all_records_including_likes_and_follows(tmp_path: Path) -> None:

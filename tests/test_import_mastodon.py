@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from unerased.importers._errors import ArchiveError
-from unerased.importers.mastodon import html_to_text, iter_mastodon_archive, mastodon_visibility
+from unerased.importers.mastodon import iter_mastodon_archive, mastodon_visibility
 from unerased.model import AccountSnapshot, AccountStatus, PostSnapshot, canonical_json
 from unerased.sim.archives_fedi import make_mastodon_archive
 
@@ -62,7 +62,7 @@ def _create(sid: str, content: str = "<p>hi</p>", **obj: Any) -> dict[str, Any]:
 
 def test_field_mapping(tmp_path: Path) -> None:
     spec = make_mastodon_archive(tmp_path / "archive.zip", n_posts=200, seed=7)
-    calls: list[tuple[int, int | None]] = []
+    calls: list[tuple[int, int]] = []
     out = list(iter_mastodon_archive(spec.path, progress=lambda d, t: calls.append((d, t))))
     account = out[0]
     assert isinstance(account, AccountSnapshot)
@@ -75,7 +75,9 @@ def test_field_mapping(tmp_path: Path) -> None:
     assert account.created_at == spec.created_at
     assert account.url == "https://mastodon.example/@lin_xiaoyu"
     assert account.status == AccountStatus.ACTIVE
-    assert calls == [(i, 200) for i in range(1, 201)]
+    total = calls[-1][1]
+    assert calls[-1] == (total, total) and total > 0
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
 
     posts = [p for p in out[1:] if isinstance(p, PostSnapshot)]
     assert [p.post_id for p in posts] == [g.post_id for g in spec.posts]
@@ -87,7 +89,8 @@ def test_field_mapping(tmp_path: Path) -> None:
             g.kind, g.text, g.created_at, g.url, g.html, g.lang)
         assert (p.reply_to, p.repost_of, p.quote_of, p.edited_at) == (
             g.reply_to, g.repost_of, g.quote_of, g.edited_at)
-        assert p.version_key == (g.edited_at.isoformat().replace("+00:00", "Z") if g.edited_at else None)
+        assert p.version_key == g.version_key
+        assert p.version_key == (g.edited_at or g.created_at).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         assert [(m.filename, m.mime, m.alt, m.kind, m.content, m.url) for m in p.media] == [
             (m.filename, m.mime, m.alt, m.kind, m.content, None) for m in g.media]
         assert p.raw is not None
@@ -104,19 +107,26 @@ def test_field_mapping(tmp_path: Path) -> None:
     assert "今天" in texts or "香港" in texts
     assert "https://news.example/articles/" in texts  # invisible/ellipsis spans rejoined
     assert "5 > 3 & 2 < 4" in texts  # entities decoded
+    assert any(p.text.startswith(("政治 politics\n\n", "逮捕 arrest news\n\n")) for p in posts)  # CW
+    assert any(p.text.endswith("- 是 yes\n- 否 no") for p in posts)  # poll options
     assert any(p.reply_to and p.reply_to.startswith("https://other.example/") for p in posts)
     assert any(p.reply_to and p.reply_to.isdigit() for p in posts)
 
 
-def test_html_to_text() -> None:
-    assert html_to_text("<p>a &amp; b<br />c</p><p>d</p>") == "a & b\nc\n\nd"
-    assert html_to_text(
+def test_html_to_text(tmp_path: Path) -> None:
+    cases = {
+        "<p>a &amp; b<br />c</p><p>d</p>": "a & b\nc\n\nd",
         '<p><a href="https://x.example/very/long"><span class="invisible">https://</span>'
-        '<span class="ellipsis">x.example/ve</span><span class="invisible">ry/long</span></a></p>'
-    ) == "https://x.example/very/long"
-    assert html_to_text('<p><span class="h-card"><a href="#">@<span>bob</span></a></span> 你好</p>') == "@bob 你好"
-    assert html_to_text("plain &lt;text&gt;") == "plain <text>"
-    assert html_to_text("<p>unclosed <b>tags") == "unclosed tags"
+        '<span class="ellipsis">x.example/ve</span><span class="invisible">ry/long</span></a></p>':
+            "https://x.example/very/long",
+        '<p><span class="h-card"><a href="#">@<span>bob</span></a></span> 你好</p>': "@bob 你好",
+        "plain &lt;text&gt;": "plain <text>",
+        "<p>unclosed <b>tags": "unclosed tags",
+    }
+    items = [_create(str(i), html) for i, html in enumerate(cases)]
+    path = _zip(tmp_path, {"actor.json": _actor(), "outbox.json": _outbox(items)})
+    texts = [p.text for p in iter_mastodon_archive(path) if isinstance(p, PostSnapshot)]
+    assert texts == list(cases.values())
 
 
 def test_visibility() -> None:
@@ -139,7 +149,7 @@ def test_archive_zipped_again_inside_a_folder(tmp_path: Path) -> None:
     post = out[1]
     assert isinstance(post, PostSnapshot)
     assert post.media[0].content == b"JPEGDATA"
-    assert post.media[0].filename == "media_attachments/files/1/o/a.jpg"
+    assert post.media[0].filename == "a.jpg"
 
 
 def test_absolute_media_url_and_missing_actor(tmp_path: Path) -> None:
@@ -155,7 +165,7 @@ def test_absolute_media_url_and_missing_actor(tmp_path: Path) -> None:
     assert isinstance(account, AccountSnapshot) and account.account_id == "lin@mastodon.example"
     assert isinstance(post, PostSnapshot)
     assert [(m.url, m.filename, m.content, m.kind, m.alt) for m in post.media] == [
-        (url, "media_attachments/files/9/o/v.mp4", b"MP4", "video", "clip")]
+        (url, "v.mp4", b"MP4", "video", "clip")]
 
 
 def test_suspended_actor_cw_poll_and_unknown_activities(tmp_path: Path) -> None:
@@ -176,7 +186,8 @@ def test_suspended_actor_cw_poll_and_unknown_activities(tmp_path: Path) -> None:
     assert account.profile["memorial"] is True and account.profile["moved_to"] == "https://n.example/users/lin"
     posts = [p for p in out[1:] if isinstance(p, PostSnapshot)]
     assert [(p.post_id, p.kind) for p in posts] == [("1", "post"), ("2", "post"), ("3", "repost")]
-    assert posts[0].text == "body" and posts[0].lang == "zh-TW"
+    assert posts[0].text == "CW 警告\n\nbody" and posts[0].lang == "zh-TW"
+    assert posts[1].text == "hi\n\n- yes"
     assert posts[0].raw is not None and posts[0].raw["object"]["summary"] == "CW 警告"
     assert posts[2].repost_of == "https://o.example/users/z/statuses/9" and posts[2].created_at is None
 
@@ -249,11 +260,20 @@ def test_bad_archives(tmp_path: Path, members: dict[str, str | bytes], needle: s
     assert needle in str(err)
 
 
-def test_media_over_limit(tmp_path: Path) -> None:
+def test_media_over_limit_is_listed_without_bytes(tmp_path: Path) -> None:
     members: dict[str, str | bytes] = {"actor.json": _actor(), "media_attachments/files/a.png": b"x" * 5000,
                "outbox.json": _outbox([_create("1", attachment=[
                    {"type": "Image", "mediaType": "image/png", "url": "media_attachments/files/a.png"}])])}
-    assert "limit" in _error(_zip(tmp_path, members), max_media_bytes=1000).problem
+    post = list(iter_mastodon_archive(_zip(tmp_path, members), max_media_size=1000))[1]
+    assert isinstance(post, PostSnapshot)
+    assert [(m.filename, m.content) for m in post.media] == [("a.png", None)]
+    post = list(iter_mastodon_archive(_zip(tmp_path, members), max_media_size=5000))[1]
+    assert isinstance(post, PostSnapshot) and post.media[0].content == b"x" * 5000
+
+
+def test_zip_limits_are_passed_on(tmp_path: Path) -> None:
+    spec = make_mastodon_archive(tmp_path / "a.zip", n_posts=20, seed=4)
+    assert "limit" in _error(spec.path, zip_limits={"max_total": 1000}).problem
 
 
 def test_unsafe_member_names(tmp_path: Path) -> None:

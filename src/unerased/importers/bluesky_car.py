@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import libipld
 
@@ -56,7 +57,25 @@ _DID_RE = re.compile(r"did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]")
 _KEY_PART = r"[a-zA-Z0-9._:~-]{1,512}"
 _KEY_RE = re.compile(rf"({_KEY_PART})/({_KEY_PART})")
 
-Progress = Callable[[int, "int | None"], None]
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, bytes_total)``, as for the other importers."""
+
+
+class _Meter:
+    """Bytes of the blocks walked so far, reported about every MiB."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self._progress, self._last = max(total, 0), 0, progress, 0
+
+    def add(self, n: int) -> None:
+        self.done += n
+        if self._progress is not None and self.done - self._last >= (1 << 20):
+            self._last = self.done
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress(self.total, self.total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +97,7 @@ class _Car:
         self.size = len(data)
         self.spans: dict[bytes, tuple[int, int]] = {}
         self.root = b""
+        self.meter = _Meter(self.size, None)
         self._index()
 
     def fail(self, problem: str) -> ArchiveError:
@@ -166,6 +186,7 @@ class _Car:
         if info["codec"] != _CODEC_DAG_CBOR:
             raise self.fail(f"{what}: block {name} is not DAG-CBOR")
         raw = bytes(self.data[span[0] : span[1]])
+        self.meter.add(len(raw))
         digest = info["hash"]
         if digest["code"] != _HASH_SHA256 or digest["size"] != 32:
             raise self.fail(f"{what}: block {name} uses an unsupported hash")
@@ -325,6 +346,8 @@ def _records(
     for key, cid in _walk_mst(car, data_root):
         collection, _, rkey = key.partition("/")
         if collections is not None and collection not in collections:
+            span = car.spans.get(cid)
+            car.meter.add(span[1] - span[0] if span else 0)
             continue
         value = car.block(cid, f"record {key}")
         if not isinstance(value, dict):
@@ -357,34 +380,37 @@ def iter_bluesky_car(
     *,
     progress: Progress | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    pds: str | None = None,
 ) -> Iterator[AccountSnapshot | PostSnapshot]:
     """Snapshots from a repository CAR: first the :class:`AccountSnapshot` (account_id =
     the DID, profile from ``app.bsky.actor.profile/self``), then one
     :class:`PostSnapshot` per post and repost record, in record-key order.
 
-    ``progress(done, total)`` is called after each post snapshot (total is None: a CAR
-    does not say how many records it holds). Raises :class:`ArchiveError` only.
+    Blobs are not in a CAR: media items name the blob CID as ``filename``, with no
+    content; with ``pds`` (the account's PDS base URL) their ``url`` (and the profile's
+    avatar/banner) is the PDS's ``getBlob`` address, as the Bluesky source writes it.
+
+    ``progress(bytes_done, bytes_total)`` is called as the tree and its records are
+    walked (about every MiB, and once at the end). Raises :class:`ArchiveError` only.
     """
     p = Path(path)
     fh, data = _open(p, max_bytes)
     try:
         car = _Car(p, data)
+        car.meter = _Meter(car.size, progress)
         did, root = _load_commit(car)
         account_sent = False
-        done = 0
         for rec in _records(car, root, (POST, REPOST, PROFILE)):
             key = f"{rec.collection}/{rec.rkey}"
             if not account_sent and key >= _PROFILE_KEY:
-                yield _account(car, did, rec if key == _PROFILE_KEY else None)
+                yield _account(did, rec if key == _PROFILE_KEY else None, pds)
                 account_sent = True
             if rec.collection == PROFILE:
                 continue
-            yield _post(car, did, rec)
-            done += 1
-            if progress is not None:
-                progress(done, None)
+            yield _post(car, did, rec, pds)
         if not account_sent:
-            yield _account(car, did, None)
+            yield _account(did, None, pds)
+        car.meter.finish()
     finally:
         if isinstance(data, mmap.mmap):
             data.close()
@@ -446,43 +472,48 @@ def _blob_cid(blob: Any) -> tuple[str, str | None] | None:
     return (legacy, mime) if legacy else None
 
 
-def _media_kind(mime: str | None, default: str) -> str:
-    if mime is None:
-        return default
-    if mime == "image/gif":
-        return "gif"
-    top = mime.split("/", 1)[0]
-    return top if top in ("image", "video", "audio") else "other"
+def _blob_url(pds: str | None, did: str, cid: str) -> str | None:
+    """Where the account's PDS serves a blob (as the Bluesky source writes it)."""
+    if pds is None:
+        return None
+    return f"{pds.rstrip('/')}/xrpc/com.atproto.sync.getBlob?" + urlencode({"did": did, "cid": cid})
 
 
-def _embed_media(embed: dict[str, Any]) -> list[MediaItem]:
+def _embed_media(embed: Any, did: str, pds: str | None) -> list[MediaItem]:
+    """Media of a post embed, the way the Bluesky source lists them (images, video,
+    a link card's thumbnail, the media half of a quote-with-media)."""
     out: list[MediaItem] = []
+    if not isinstance(embed, dict):
+        return out
+
+    def add(blob: Any, kind: str, alt: Any) -> None:
+        ref = _blob_cid(blob)
+        if ref is not None:
+            out.append(MediaItem(url=_blob_url(pds, did, ref[0]), filename=ref[0], mime=ref[1],
+                                 alt=_str(alt) or None, kind=kind))
+
     etype = embed.get("$type")
     if etype == "app.bsky.embed.images":
         images = embed.get("images")
         for img in images if isinstance(images, list) else []:
-            if not isinstance(img, dict):
-                continue
-            ref = _blob_cid(img.get("image"))
-            if ref is not None:
-                out.append(
-                    MediaItem(filename=ref[0], mime=ref[1], alt=_str(img.get("alt")),
-                              kind=_media_kind(ref[1], "image"))
-                )
+            if isinstance(img, dict):
+                add(img.get("image"), "image", img.get("alt"))
     elif etype == "app.bsky.embed.video":
-        ref = _blob_cid(embed.get("video"))
-        if ref is not None:
-            out.append(
-                MediaItem(filename=ref[0], mime=ref[1], alt=_str(embed.get("alt")),
-                          kind=_media_kind(ref[1], "video"))
-            )
+        add(embed.get("video"), "video", embed.get("alt"))
+    elif etype == "app.bsky.embed.external":
+        external = embed.get("external")
+        if isinstance(external, dict):
+            add(external.get("thumb"), "image", None)
+    elif etype == "app.bsky.embed.recordWithMedia":
+        out.extend(_embed_media(embed.get("media"), did, pds))
     return out
 
 
-def _post(car: _Car, did: str, rec: RepoRecord) -> PostSnapshot:
+def _post(car: _Car, did: str, rec: RepoRecord, pds: str | None) -> PostSnapshot:
     value: dict[str, Any] = rec.value
     post_id = f"at://{did}/{rec.collection}/{rec.rkey}"
-    raw = _json(car, value)
+    # the record as com.atproto.repo.getRecord / listRecords give it (JSON form)
+    raw = {"uri": post_id, "cid": rec.cid, "value": _json(car, value)}
     created = _date(value.get("createdAt"))
     if rec.collection == REPOST:
         return PostSnapshot(
@@ -490,12 +521,10 @@ def _post(car: _Car, did: str, rec: RepoRecord) -> PostSnapshot:
             created_at=created, kind="repost", repost_of=_uri_of(value.get("subject")),
             version_key=rec.cid, raw=raw,
         )
-    text = _str(value.get("text")) or ""
     langs = value.get("langs")
-    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    lang = next((x for x in langs if isinstance(x, str)), None) if isinstance(langs, list) else None
     reply = value.get("reply")
     reply_to = _uri_of(reply.get("parent")) if isinstance(reply, dict) else None
-    media: list[MediaItem] = []
     quote_of: str | None = None
     embed = value.get("embed")
     if isinstance(embed, dict):
@@ -505,34 +534,34 @@ def _post(car: _Car, did: str, rec: RepoRecord) -> PostSnapshot:
         elif etype == "app.bsky.embed.recordWithMedia":
             inner = embed.get("record")
             quote_of = _uri_of(inner.get("record")) if isinstance(inner, dict) else None
-            if isinstance(embed.get("media"), dict):
-                media = _embed_media(embed["media"])
-        else:
-            media = _embed_media(embed)
-    kind = "reply" if reply_to else ("quote" if quote_of else "post")
     return PostSnapshot(
-        platform="bluesky", account_id=did, post_id=post_id, text=text,
+        platform="bluesky", account_id=did, post_id=post_id, text=_str(value.get("text")) or "",
         created_at=created, url=f"https://bsky.app/profile/{did}/post/{rec.rkey}",
-        kind=kind, reply_to=reply_to, quote_of=quote_of, lang=lang,
-        version_key=rec.cid, media=tuple(media), raw=raw,
+        kind="reply" if reply_to else ("quote" if quote_of else "post"),
+        reply_to=reply_to, quote_of=quote_of, lang=lang, version_key=rec.cid,
+        media=tuple(_embed_media(embed, did, pds)), raw=raw,
     )
 
 
-def _account(car: _Car, did: str, rec: RepoRecord | None) -> AccountSnapshot:
+def _account(did: str, rec: RepoRecord | None, pds: str | None) -> AccountSnapshot:
     profile: dict[str, Any] = {}
     display_name: str | None = None
     created: datetime | None = None
+    if pds is not None:
+        profile["pds"] = pds
     if rec is not None:
         value: dict[str, Any] = rec.value
         display_name = _str(value.get("displayName"))
         created = _date(value.get("createdAt"))
-        profile["description"] = _str(value.get("description"))
+        if (desc := _str(value.get("description"))) is not None:
+            profile["description"] = desc
         for field in ("avatar", "banner"):
             ref = _blob_cid(value.get(field))
-            profile[field] = ref[0] if ref else None
-        profile["pinned_post"] = _uri_of(value.get("pinnedPost"))
+            if ref is not None:
+                profile[field] = _blob_url(pds, did, ref[0]) or ref[0]
+        if (pinned := _uri_of(value.get("pinnedPost"))) is not None:
+            profile["pinned_post"] = pinned
         profile["record_cid"] = rec.cid
-        profile["raw"] = _json(car, value)
     return AccountSnapshot(
         platform="bluesky", account_id=did, handle=None, display_name=display_name,
         profile=profile, url=f"https://bsky.app/profile/{did}", created_at=created,

@@ -191,8 +191,8 @@ def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
 
 def _iter_outbox(
     zf: SafeZip, path: str, name: str, meter: _Meter
-) -> Iterator[tuple[Any, int | None]]:
-    """Stream ``orderedItems`` of outbox.json, yielding (item, totalItems or None).
+) -> Iterator[Any]:
+    """Stream the ``orderedItems`` of outbox.json.
 
     Built on ijson's ``basic_parse`` (C lexer, no prefixes) with an iterative builder
     that refuses nesting deeper than ``_MAX_DEPTH``: ijson's prefixed parsers use time
@@ -205,7 +205,6 @@ def _iter_outbox(
     items: list[Any] = []  # marker object: never filled, items are yielded instead
     stack: list[Any] = []  # containers being built; stack[0] is ``top``
     keys: list[str | None] = []  # current key of each dict on the stack
-    total: int | None = None
     seen_items = False
     stream = zf.open(name)
     try:
@@ -254,12 +253,10 @@ def _iter_outbox(
                 continue
             parent = stack[-1]
             if parent is items:
-                yield value, total
+                yield value
             elif parent is top:
                 if keys[-1] == "orderedItems":
                     raise fail("orderedItems is not a list")
-                if keys[-1] == "totalItems" and type(value) is int and value >= 0:
-                    total = value
             elif isinstance(parent, dict):
                 parent[keys[-1] or ""] = value
             else:
@@ -395,12 +392,13 @@ def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
         if activity_id is None:
             raise ctx.fail(f"item {n}: Announce without id")
         obj = item.get("object")
+        created = _date(item.get("published"))
         target = _str(obj) or (_str(obj.get("id")) if isinstance(obj, dict) else None)
         return PostSnapshot(
             platform="mastodon", account_id=ctx.account_id,
             post_id=ctx.ref(activity_id) or activity_id, text="",
-            created_at=_date(item.get("published")), kind="repost",
-            repost_of=ctx.ref(target), raw=item,
+            created_at=created, kind="repost", repost_of=ctx.ref(target),
+            version_key=iso_version(created) if created else None, raw=item,
         )
     if kind != "Create":
         return None  # other activity types carry no post of ours
@@ -473,14 +471,14 @@ def iter_mastodon_archive(
         actor = _read_json(zf, p, actor_name, max_json_size) if actor_name in names else None
         items = _iter_outbox(zf, p, outbox, meter)
         head = list(islice(items, 1))
-        account, actor_id = _account(p, actor, head[0][0] if head else None)
+        account, actor_id = _account(p, actor, head[0] if head else None)
         yield account
         ctx = _Ctx(
             path=p, account_id=account.account_id,
             statuses_prefix=actor_id.rstrip("/") + "/statuses/", prefix=prefix,
             names=frozenset(names), max_media_size=max_media_size, meter=meter,
         )
-        for n, (item, _total) in enumerate(chain(head, items)):
+        for n, item in enumerate(chain(head, items)):
             snap = _snapshot(zf, ctx, n, item)
             if snap is not None:
                 yield snap

@@ -65,7 +65,7 @@ _AS_CONTEXT: list[Any] = [
 
 @dataclass(frozen=True, slots=True)
 class GenMedia:
-    filename: str  # archive path (Mastodon) or blob CID (Bluesky)
+    filename: str  # file name (Mastodon, its path is in spec.extra) or blob CID (Bluesky)
     mime: str
     alt: str | None
     content: bytes | None  # None when the archive does not hold the bytes
@@ -145,6 +145,11 @@ def _iso_s(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _version(dt: datetime) -> str:
+    """Mastodon's version key as the importers and sources write it (ms precision)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
 def _mastodon_html(
     paragraphs: list[list[str]], *, host: str, link: str | None, mention: str | None,
     hashtag: str | None,
@@ -221,7 +226,8 @@ def make_mastodon_archive(
                 "published": _iso_s(at), "to": [_PUBLIC], "cc": [target.split("/statuses/")[0], followers],
                 "object": target,
             })
-            posts.append(GenPost(post_id=sid, kind="repost", text="", created_at=at, repost_of=expected))
+            posts.append(GenPost(post_id=sid, kind="repost", text="", created_at=at,
+                                 repost_of=expected, version_key=_version(at)))
             continue
         paragraphs = _paragraphs(rng)
         link = f"https://news.example/articles/{rng.getrandbits(32)}/long-title-here" if rng.random() < 0.2 else None
@@ -270,7 +276,8 @@ def make_mastodon_archive(
                     "name": alt, "blurhash": "UCF5?x-=00R*~qxu9FIU4nt7?bD%", "width": 640, "height": 480,
                     "focalPoint": [0.0, 0.0],
                 })
-                gen_media.append(GenMedia(rel, "image/png", alt, data if stored else None, "image"))
+                gen_media.append(GenMedia(rel.rsplit("/", 1)[-1], "image/png", alt,
+                                          data if stored else None, "image"))
         if link and rng.random() < 0.5:
             attachments.append({"type": "Link", "href": link})  # preview card: not media
         note: dict[str, Any] = {
@@ -294,7 +301,9 @@ def make_mastodon_archive(
             note["quote"] = quote
             note["quoteUri"] = quote
             note["_misskey_quote"] = quote
+        shown = [part for part in (cw, text) if part]
         if n == 3:
+            shown.append("- 是 yes\n- 否 no")
             note["type"] = "Question"
             note["oneOf"] = [
                 {"type": "Note", "name": "是 yes", "replies": {"type": "Collection", "totalItems": 3}},
@@ -306,9 +315,9 @@ def make_mastodon_archive(
             "to": to, "cc": cc, "object": note,
         })
         posts.append(GenPost(
-            post_id=sid, kind=kind, text=text, created_at=at, url=url, html=content, lang=lang,
-            reply_to=reply_expected, quote_of=quote_expected, edited_at=edited, cw=cw,
-            visibility=visibility, media=tuple(gen_media),
+            post_id=sid, kind=kind, text="\n\n".join(shown), created_at=at, url=url, html=content,
+            lang=lang, reply_to=reply_expected, quote_of=quote_expected, edited_at=edited, cw=cw,
+            visibility=visibility, media=tuple(gen_media), version_key=_version(edited or at),
         ))
         own_uris.append((uri, sid))
 
@@ -546,7 +555,7 @@ def make_bluesky_car(
                     blob, cid_s, _content = _blob(rng, "image/png")
                     alt = rng.choice(["", "被删除微博的截图", "photo of the protest"])
                     images.append({"image": blob, "alt": alt, "aspectRatio": {"width": 4, "height": 3}})
-                    media.append(GenMedia(cid_s, "image/png", alt, None, "image"))
+                    media.append(GenMedia(cid_s, "image/png", alt or None, None, "image"))
                 rec["embed"] = {"$type": "app.bsky.embed.images", "images": images}
             else:
                 blob, cid_s, _content = _blob(rng, "video/mp4")

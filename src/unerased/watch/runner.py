@@ -316,6 +316,7 @@ async def poll(
 ) -> list[CheckOutcome]:
     """Check what is due (``once``: every watched account), concurrently across hosts."""
     rows = due_accounts(ctx.store, ctx.now(), all_watched=once)
+    ctx._host_locks.clear()  # semaphores belong to one event loop; each poll may have its own
 
     async def one(r: dict[str, Any]) -> CheckOutcome:
         try:
