@@ -69,7 +69,8 @@ def test_field_mapping(tmp_path: Path) -> None:
     assert account.platform == "mastodon"
     assert account.account_id == account.handle == spec.account_id == "lin_xiaoyu@mastodon.example"
     assert account.display_name == spec.display_name
-    assert account.profile["bio"] == spec.bio
+    assert account.profile["note"] == spec.bio
+    assert account.profile["uri"] == spec.extra["actor_id"]
     assert account.profile["avatar"] == "avatar.png" and account.profile["header"] == "header.jpg"
     assert account.profile["fields"] == [{"name": "网站 site", "value": "example.org"}]
     assert account.created_at == spec.created_at
@@ -142,13 +143,17 @@ def test_archive_zipped_again_inside_a_folder(tmp_path: Path) -> None:
     members: dict[str, str | bytes] = {
         "archive-2024/actor.json": _actor(),
         "archive-2024/outbox.json": _outbox([_create("1", attachment=[
-            {"type": "Document", "mediaType": "image/jpeg", "url": "media_attachments/files/1/o/a.jpg"}])]),
+            {"type": "Document", "mediaType": "image/jpeg", "url": "media_attachments/files/1/o/a.jpg"},
+            {"type": "Image", "url": "https://[bad/x.png"},
+            {"type": "Image", "url": "https://h.example:70000/x.png"}])]),
         "archive-2024/media_attachments/files/1/o/a.jpg": b"JPEGDATA",
     }
     out = list(iter_mastodon_archive(_zip(tmp_path, members)))
     post = out[1]
     assert isinstance(post, PostSnapshot)
-    assert post.media[0].content == b"JPEGDATA"
+    assert [(m.url, m.filename, m.content) for m in post.media] == [
+        (None, "a.jpg", b"JPEGDATA"), ("https://[bad/x.png", None, None),
+        ("https://h.example:70000/x.png", None, None)]
     assert post.media[0].filename == "a.jpg"
 
 
@@ -194,8 +199,12 @@ def test_suspended_actor_cw_poll_and_unknown_activities(tmp_path: Path) -> None:
 
 def test_large_outbox_streams(tmp_path: Path) -> None:
     spec = make_mastodon_archive(tmp_path / "big.zip", n_posts=3000, seed=1)
-    n = sum(1 for s in iter_mastodon_archive(spec.path) if isinstance(s, PostSnapshot))
+    calls: list[tuple[int, int]] = []
+    n = sum(1 for s in iter_mastodon_archive(spec.path, progress=lambda d, t: calls.append((d, t)))
+            if isinstance(s, PostSnapshot))
     assert n == 3000
+    assert len(calls) > 2 and calls[-1][0] == calls[-1][1]  # about every MiB, then the end
+    assert all(0 < d <= t for d, t in calls)
 
 
 # -- hostile input -------------------------------------------------------------------
@@ -245,6 +254,9 @@ def test_corrupted_member(tmp_path: Path) -> None:
         ({"actor.json": "{not json", "outbox.json": _outbox([])}, "actor.json"),
         ({"actor.json": "[]", "outbox.json": _outbox([])}, "actor.json"),
         ({"actor.json": _actor(id="ftp://x"), "outbox.json": _outbox([])}, "actor.json"),
+        ({"actor.json": _actor(id="https://h.example:99999/users/lin"), "outbox.json": _outbox([])},
+         "actor.json"),
+        ({"actor.json": _actor(id="https://[::1/users/lin"), "outbox.json": _outbox([])}, "actor.json"),
         ({"actor.json": _actor(preferredUsername="has space"), "outbox.json": _outbox([])}, "actor.json"),
         ({"actor.json": "[" * 100_000, "outbox.json": _outbox([])}, "actor.json"),
         ({"outbox.json": _outbox([])}, "no actor.json"),

@@ -346,3 +346,18 @@ def test_many_captures_count_and_order() -> None:
     assert uris == [c.url for c in caps]
     ids = [r["h"].get_header("WARC-Record-ID") for r in recs]
     assert len(set(ids)) == len(ids)
+
+
+def test_warcio_check_command_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from warcio.cli import main as warcio_main
+
+    caps = [_capture(), _capture(status=None, reason=None, response_headers=[], body=b"",
+                                 error="ConnectError")]
+    path = tmp_path / "out.warc.gz"
+    with path.open("wb") as fh:
+        assert write_warc(fh, [(c, c.body) for c in caps]) == 5
+    with pytest.raises(SystemExit) as exc:
+        warcio_main(["check", "-v", str(path)])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert out.count("digest pass") == 5

@@ -84,7 +84,7 @@ def canonical_json(value: Any) -> bytes:
     UTF-8, sorted keys, no whitespace, no NaN."""
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    ).encode("utf-8", "surrogatepass")
 
 
 def sha256_hex(data: bytes) -> str:

@@ -114,6 +114,19 @@ def _one_line(e: BaseException) -> str:
     return text[:200]
 
 
+def _split(url: str) -> tuple[str, str, str] | None:
+    """(scheme, host[:port], path) of a URL, None when it does not parse."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError:  # bad port, bad IPv6 literal…
+        return None
+    if not host:
+        return None
+    return parts.scheme, host + (f":{port}" if port else ""), parts.path
+
+
 def _url_of(value: Any) -> str | None:
     """ActivityPub ``url`` may be a string, a Link object or a list of either."""
     if isinstance(value, list):
@@ -280,11 +293,11 @@ def _account(
     if not isinstance(actor, dict):
         raise ArchiveError(path, "not a JSON object", member="actor.json")
     actor_id = _str(actor.get("id"))
-    parts = urlsplit(actor_id or "")
-    if actor_id is None or parts.scheme not in ("https", "http") or not parts.hostname:
+    parts = _split(actor_id) if actor_id is not None else None
+    if actor_id is None or parts is None or parts[0] not in ("https", "http"):
         raise ArchiveError(path, "no valid actor id", member="actor.json")
-    host = parts.hostname + (f":{parts.port}" if parts.port else "")
-    username = _str(actor.get("preferredUsername")) or parts.path.rstrip("/").rsplit("/", 1)[-1]
+    _scheme, host, actor_path = parts
+    username = _str(actor.get("preferredUsername")) or actor_path.rstrip("/").rsplit("/", 1)[-1]
     if not _USERNAME_RE.fullmatch(username):
         raise ArchiveError(path, "no valid preferredUsername", member="actor.json")
     summary = _str(actor.get("summary"))
@@ -298,9 +311,9 @@ def _account(
             })
     icon, image = actor.get("icon"), actor.get("image")
     also = actor.get("alsoKnownAs")
+    # keys as the Mastodon source writes them from the API's Account entity
     profile: dict[str, Any] = {
-        "bio": html_to_text(summary) if summary else None,
-        "bio_html": summary,
+        "uri": actor_id,
         "avatar": _url_of(icon.get("url")) if isinstance(icon, dict) else None,
         "header": _url_of(image.get("url")) if isinstance(image, dict) else None,
         "fields": fields,
@@ -309,8 +322,10 @@ def _account(
         "memorial": actor.get("memorial") is True,
         "moved_to": _str(actor.get("movedTo")),
         "also_known_as": [a for a in also if isinstance(a, str)] if isinstance(also, list) else [],
-        "actor_id": actor_id,
     }
+    if summary is not None:
+        profile["note_html"] = summary
+        profile["note"] = html_to_text(summary)
     handle = f"{username}@{host}"
     snap = AccountSnapshot(
         platform="mastodon",
@@ -334,8 +349,10 @@ def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
         if url is None:
             continue
         absolute = url.startswith(("https://", "http://"))
-        rel = (urlsplit(url).path if absolute else url).lstrip("/").removeprefix("system/")
-        candidates = [rel]
+        parts = _split(url) if absolute else None
+        path = parts[2] if parts else ("" if absolute else url)  # "" when it does not parse
+        rel = path.lstrip("/").removeprefix("system/")
+        candidates = [rel] if rel else []
         if "media_attachments/" in rel:
             candidates.append(rel[rel.index("media_attachments/") :])
         member = next((ctx.prefix + c for c in candidates if ctx.prefix + c in ctx.names), None)

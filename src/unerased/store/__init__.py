@@ -52,8 +52,12 @@ class Store(Queries):
         conn_cm = self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
         with conn_cm as conn, conn.begin():
             w = Writer(self, conn)
-            yield w
-            w.finish()
+            try:
+                yield w
+                w.finish()
+            except BaseException:
+                self.blobs.discard_staged(w.staged)
+                raise
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
