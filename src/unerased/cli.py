@@ -37,6 +37,11 @@ class Context:
             self._store = Store.open(self.home, self.db_url)
         return self._store
 
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
 
 class UserError(click.ClickException):
     """One line on stderr, exit 1."""
@@ -91,6 +96,7 @@ def emit_json(rows: Iterable[dict[str, Any]]) -> int:
 def cli(ctx: click.Context, home: Path, db_url: str | None) -> None:
     """unerased keeps what censors erase."""
     ctx.obj = Context(Path(home), db_url)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_ctx = click.make_pass_decorator(Context)

@@ -3,20 +3,29 @@
 Either the whole archive lands (with a ledger leaf for every row) or nothing does; the
 same archive imported twice changes nothing; a newer archive adds what is new and
 records changed text as new versions.
+
+Big archives use both cores: a reader process parses the archive and does the per-post
+work that needs no database (:func:`unerased.store.prepare`: raw JSON, content hash,
+search terms) while this process writes. Batches cross a bounded queue, so memory stays
+bounded whatever the archive's size.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import queue
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from .model import AccountSnapshot, AccountStatus, PostSnapshot
 from .store import Store
+from .store._writer import Prepared, prepare
 
 BATCH = 1000
+PIPELINE_MIN_BYTES = 1 << 20  # below this a second process costs more than it saves
 ProgressFn = Callable[[int, int | None], None]
 
 KINDS = ("twitter-archive", "mastodon-archive", "bluesky-car")
@@ -76,13 +85,20 @@ def import_archive(
         raise ArchiveError(str(path), e.strerror or "cannot be read") from None
     source = f"import:{sha}"
     counts = ImportCounts()
+    items: Iterator[tuple[Any, Prepared | None]]
+    if size >= PIPELINE_MIN_BYTES:
+        items = _pipelined(kind, path, progress)
+    else:
+        items = ((it, None) for it in _iterator(kind, path, progress))
     with store.writer() as w:
         account: dict[str, Any] | None = None
         batch: list[PostSnapshot] = []
+        preps: list[Prepared] = []
 
         def flush() -> None:
             assert account is not None
-            for r in w.add_posts(account, batch, source):
+            p = preps if len(preps) == len(batch) else None
+            for r in w.add_posts(account, batch, source, p):
                 if r.is_new:
                     counts.new_posts += 1
                 if r.version_pk is not None:
@@ -90,8 +106,9 @@ def import_archive(
                 else:
                     counts.unchanged += 1
             batch.clear()
+            preps.clear()
 
-        for item in _iterator(kind, path, progress):
+        for item, prep in items:
             if isinstance(item, AccountSnapshot):
                 if batch:
                     flush()
@@ -111,6 +128,8 @@ def import_archive(
             if item.deleted:
                 counts.deleted += 1
             batch.append(item)
+            if prep is not None:
+                preps.append(prep)
             if len(batch) >= BATCH:
                 flush()
         if batch:
@@ -119,3 +138,73 @@ def import_archive(
             raise ArchiveError(str(path), "no account and no posts found in the archive")
         w.add_import(kind, path.name, sha, size, account["id"], counts.as_dict())
     return counts
+
+
+# ---------------------------------------------------------------- the reader process
+
+_DONE = "done"
+_QUEUE_BATCHES = 8
+
+
+def _reader(kind: str, path: str, q: Any) -> None:
+    """Runs in the reader process: parse, prepare, send batches; never touches the DB."""
+    from .importers._errors import ArchiveError
+
+    def progress(done: int, total: int | None) -> None:
+        q.put(("progress", done, total))
+
+    batch: list[tuple[Any, Prepared | None]] = []
+    try:
+        for item in _iterator(kind, Path(path), progress):
+            if isinstance(item, PostSnapshot):
+                prep = prepare(item)
+                batch.append((replace(item, raw=None), prep))
+            else:
+                batch.append((item, None))
+            if len(batch) >= 500:
+                q.put(("items", batch))
+                batch = []
+        q.put(("items", batch))
+        q.put((_DONE,))
+    except ArchiveError as e:
+        q.put(("archive_error", e.path, e.problem, e.member))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
+        q.put(("crash", f"{type(e).__name__}: {e}"))
+
+
+def _pipelined(
+    kind: str, path: Path, progress: ProgressFn | None
+) -> Iterator[tuple[Any, Prepared | None]]:
+    from .importers._errors import ArchiveError
+
+    ctx = mp.get_context("spawn")  # no fork: the parent holds a database connection
+    q = ctx.Queue(maxsize=_QUEUE_BATCHES)
+    proc = ctx.Process(target=_reader, args=(kind, str(path), q), daemon=True)
+    proc.start()
+    try:
+        while True:
+            try:
+                msg = q.get(timeout=1.0)
+            except queue.Empty:
+                if not proc.is_alive():
+                    raise RuntimeError(
+                        f"the archive reader process died (exit code {proc.exitcode})"
+                    ) from None
+                continue
+            tag = msg[0]
+            if tag == "items":
+                yield from msg[1]
+            elif tag == "progress":
+                if progress is not None:
+                    progress(msg[1], msg[2])
+            elif tag == _DONE:
+                return
+            elif tag == "archive_error":
+                raise ArchiveError(msg[1], msg[2], member=msg[3])
+            else:
+                raise RuntimeError(f"the archive reader failed: {msg[1]}")
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(timeout=5)
+        q.close()

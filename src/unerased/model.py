@@ -148,10 +148,15 @@ class PostSnapshot:
 
     def content_hash(self) -> str:
         """What makes two versions 'the same content': text and media identity."""
-        media = [
-            [m.url or m.filename or "", m.alt or ""] for m in self.media
-        ]
-        return sha256_hex(canonical_json({"text": self.text, "media": media}))
+        parts = [self.text]
+        for m in self.media:
+            parts += [m.url or m.filename or "", m.alt or ""]
+        # a JSON array of strings: unambiguous, and far cheaper than a sorted-key object
+        return sha256_hex(
+            json.dumps(parts, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogatepass"
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, false, func, or_, select, text
+from sqlalchemy import Connection, and_, func, or_, select, text
 
 from ..model import canonical_json
 from ..store import BlobError, BlobStore
@@ -147,7 +147,7 @@ def _media_for(conn: Connection, lo: int, hi: int) -> dict[int, list[Any]]:
     for m in conn.execute(
         text(_SQL_MEDIA + "WHERE version_pk > :lo AND version_pk <= :hi ORDER BY version_pk, seq"),
         {"lo": lo, "hi": hi},
-    ).mappings():
+    ).mappings().all():
         out.setdefault(int(m["version_pk"]), []).append(m)
     return out
 
@@ -230,7 +230,7 @@ class _Cursor:
             sql = "SELECT * FROM captures WHERE seq > :last ORDER BY seq LIMIT :n"
         else:
             sql = f"SELECT * FROM {k} WHERE id > :last ORDER BY id LIMIT :n"  # noqa: S608
-        rows = list(self.conn.execute(text(sql), params).mappings())
+        rows = self.conn.execute(text(sql), params).mappings().all()  # fetchall: fast
         if len(rows) < n:
             self.done = True
         if rows:
@@ -341,12 +341,8 @@ class _Verifier:
             level += 1
         if not conds:
             return {}
-        return {
-            (int(lv), int(ix)): bytes(h)
-            for lv, ix, h in self.conn.execute(
-                select(n.level, n.idx, n.hash).where(or_(*conds) if conds else false())
-            )
-        }
+        rows = self.conn.execute(select(n.level, n.idx, n.hash).where(or_(*conds))).all()
+        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
 
     def _leaves(self, size: int) -> None:
         conn, rep = self.conn, self.report

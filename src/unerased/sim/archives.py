@@ -158,7 +158,7 @@ def _iso_ms(dt: datetime) -> str:
 
 def snowflake(dt: datetime, n: int) -> str:
     """An X id for a tweet made at ``dt``; ``n`` (< 2**22) keeps ids unique."""
-    ms = int(dt.timestamp() * 1000) - _TWEPOCH_MS
+    ms = max(1, int(dt.timestamp() * 1000) - _TWEPOCH_MS)  # ids before X's epoch: clamp
     return str((ms << 22) | (n & 0x3FFFFF))
 
 

@@ -15,16 +15,13 @@ from sqlalchemy import Connection, text
 from ..text import tokenize
 
 
-def index_row(conn: Connection, rows: Sequence[tuple[int, str]]) -> None:
-    data = [{"id": vpk, "terms": tokenize.index_terms(t)} for vpk, t in rows]
+def index_row(conn: Connection, data: Sequence[tuple[int, str]]) -> None:
+    """Index versions: (version id, terms from ``tokenize.index_terms``)."""
     if conn.dialect.name == "sqlite":
-        conn.execute(text("INSERT INTO post_fts (rowid, terms) VALUES (:id, :terms)"), data)
+        conn.exec_driver_sql("INSERT INTO post_fts (rowid, terms) VALUES (?, ?)", data)
     else:
-        conn.execute(
-            text(
-                "INSERT INTO post_fts (version_pk, terms) "
-                "VALUES (:id, to_tsvector('simple', :terms))"
-            ),
+        conn.exec_driver_sql(
+            "INSERT INTO post_fts (version_pk, terms) VALUES (%s, to_tsvector('simple', %s))",
             data,
         )
 

@@ -9,11 +9,12 @@ same transaction. Either all of it commits or none of it does.
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, Table, func, select, update
 
@@ -29,6 +30,7 @@ from ..model import (
 )
 from . import _records as rec
 from . import _schema as s
+from ..text.tokenize import index_terms
 from ._search import index_row
 
 if TYPE_CHECKING:
@@ -43,6 +45,20 @@ _TABLES_IN_ORDER = (
 
 def _dumps(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class Prepared(NamedTuple):
+    """The per-post work that needs no database (content hash, raw JSON text, search
+    terms): :func:`prepare` computes it, possibly in another process (see ingest)."""
+
+    content_hash: str
+    raw_json: str | None
+    terms: str
+
+
+def prepare(sn: PostSnapshot) -> Prepared:
+    raw = None if sn.raw is None else json.dumps(sn.raw, ensure_ascii=False, separators=(",", ":"))
+    return Prepared(sn.content_hash(), raw, index_terms(sn.text))
 
 
 @dataclass(slots=True)
@@ -122,8 +138,8 @@ class Writer:
             if rows:
                 # straight to the driver's executemany: SQLAlchemy's per-row parameter
                 # processing was a third of import time
-                sql, cols = _insert_sql(self.conn, t)
-                self.conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
+                sql, getter = _insert_sql(self.conn, t)
+                self.conn.exec_driver_sql(sql, list(map(getter, rows)))
         if self._fts:
             index_row(self.conn, self._fts)
             self._fts = []
@@ -238,11 +254,16 @@ class Writer:
     # ---------------------------------------------------------------- posts
 
     def add_posts(
-        self, account: Mapping[str, Any], snaps: Sequence[PostSnapshot], source: str
+        self,
+        account: Mapping[str, Any],
+        snaps: Sequence[PostSnapshot],
+        source: str,
+        prepared: Sequence[Prepared] | None = None,
     ) -> list[PostResult]:
         """Record a batch of post snapshots of one account. A snapshot whose version key
         is known, or whose content equals the latest version, changes nothing (but
-        refreshes ``last_seen``); otherwise it becomes a new version."""
+        refreshes ``last_seen``); otherwise it becomes a new version. ``prepared``, when
+        given, is :func:`prepare` of each snapshot (``raw`` may then be None)."""
         self.flush()
         ids = list({sn.post_id for sn in snaps})
         known: dict[str, dict[str, Any]] = {}
@@ -271,10 +292,11 @@ class Writer:
                     v["seq"] = vr.seq
         out: list[PostResult] = []
         touched: dict[int, dict[str, Any]] = {}
-        for sn in snaps:
+        for n, sn in enumerate(snaps):
             at = iso(sn.observed_at) or self.now
             post = known.get(sn.post_id)
-            chash = sn.content_hash()
+            prep = prepared[n] if prepared is not None else None
+            chash = prep.content_hash if prep is not None else sn.content_hash()
             vkey = sn.version_key or chash
             if post is None:
                 post = {
@@ -313,7 +335,8 @@ class Writer:
             v["seq"] += 1
             v["keys"].add(vkey)
             v["last_hash"] = chash
-            vpk = self._add_version(account, post, sn, v["seq"], vkey, chash, source, at)
+            vpk = self._add_version(account, post, sn, v["seq"], vkey, source, at,
+                                    prep or prepare(sn))
             if not is_new:
                 touched.setdefault(post["id"], {})["n_versions"] = v["seq"]
             else:
@@ -331,9 +354,9 @@ class Writer:
         sn: PostSnapshot,
         seq: int,
         vkey: str,
-        chash: str,
         source: str,
         at: str,
+        prep: Prepared,
     ) -> int:
         vpk = self.alloc(s.post_versions)
         vrow = {
@@ -341,14 +364,14 @@ class Writer:
             "post_pk": post["id"],
             "seq": seq,
             "version_key": vkey,
-            "content_hash": chash,
+            "content_hash": prep.content_hash,
             "text": sn.text,
             "html": sn.html,
             "lang": sn.lang,
             "edited_at": iso(sn.edited_at),
             "observed_at": at,
             "source": source,
-            "raw_json": None if sn.raw is None else _dumps(sn.raw),
+            "raw_json": prep.raw_json,
         }
         mrows = []
         for i, m in enumerate(sn.media, 1):
@@ -365,7 +388,7 @@ class Writer:
         for mr in mrows:
             self._add(s.media, mr)
         self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
-        self._fts.append((vpk, sn.text))
+        self._fts.append((vpk, prep.terms))
         return vpk
 
     def update_post(self, post_pk: int, **values: Any) -> None:
@@ -447,17 +470,19 @@ class Writer:
         return iid
 
 
-_INSERT_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {}
+_INSERT_SQL: dict[tuple[str, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]] = {}
 
 
-def _insert_sql(conn: Connection, t: Table) -> tuple[str, tuple[str, ...]]:
-    """INSERT text in the driver's own parameter style, and its column order."""
+def _insert_sql(
+    conn: Connection, t: Table
+) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]:
+    """INSERT text in the driver's own parameter style, and a C-speed row → tuple getter."""
     key = (conn.dialect.name, t.name)
     if key not in _INSERT_SQL:
         cols = tuple(c.name for c in t.columns)
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         sql = f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
-        _INSERT_SQL[key] = (sql, cols)
+        _INSERT_SQL[key] = (sql, operator.itemgetter(*cols))
     return _INSERT_SQL[key]
 
 
