@@ -159,7 +159,8 @@ def _drop(store: Store, db_url: str | None) -> None:
 
         with store.engine.begin() as conn:
             for t in reversed(schema.metadata.sorted_tables):
-                conn.execute(text(f"DELETE FROM {t.name}"))
+                if t.name != "ledger_head":
+                    conn.execute(text(f"DELETE FROM {t.name}"))
             conn.execute(text("UPDATE ledger_head SET size = 0"))
             conn.execute(text("DELETE FROM post_fts"))
     store.close()

@@ -23,8 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select, update
-from test_verify import build, invoke, post, sql
 
+from test_verify import build, invoke, post, sql
 from unerased.ledger import log, note
 from unerased.ledger.receipt import (
     KEY_WARNING,

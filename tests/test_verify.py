@@ -716,3 +716,61 @@ def test_cli_checkpoint_errors_are_one_line(home: Path, monkeypatch: pytest.Monk
     r = invoke(monkeypatch, ["--home", str(home), "checkpoint"])
     assert r.exit_code == 1
     assert r.stderr == "unerased: error: the ledger is empty: nothing to checkpoint yet\n"
+
+
+# --------------------------------------------------------------------------- paging, snapshot
+
+
+@pytest.mark.parametrize("row_page", [1, 2, 3])
+def test_row_pages_and_media_carry_over(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                        row_page: int) -> None:
+    from unerased.ledger import verify
+
+    monkeypatch.setattr(verify, "ROW_PAGE", row_page)
+    b = build(store)
+    assert verify_archive(store, page=2).ok
+    sql(store, delete(schema.post_versions).where(schema.post_versions.c.id == b.version_pks[0]))
+    rep = verify_archive(store, page=2)
+    assert (rep.problems[0].code, rep.problems[0].row) == ("leaf_without_row",
+                                                           str(b.version_pks[0]))
+    assert "media_orphan" in [p.code for p in rep.problems]  # its media row is left over
+
+
+def test_progress_and_a_consistent_snapshot_while_writing(store: Store) -> None:
+    """verify reads one snapshot: rows committed while it runs do not disturb it."""
+    build(store)
+    calls: list[tuple[int, int]] = []
+    n = log.tree_size(store)
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        with store.writer() as w:  # another connection commits meanwhile
+            a = w.account_row("x", "42")
+            assert a is not None
+            w.add_posts(a, [post(f"during-{done}", "written while verifying")], "watch")
+            w.add_event(Event(EventType.POST_EDITED, T1, "x", "wugan", "42", "2"), a["id"])
+
+    rep = verify_archive(store, page=4, progress=progress)
+    assert rep.ok, rep.summary()
+    assert rep.leaves == n and calls[-1] == (n, n) and len(calls) == -(-n // 4)
+    assert log.tree_size(store) == n + 2 * len(calls)
+    assert verify_archive(store).ok  # and the archive with the new rows verifies too
+
+
+def test_a_forged_middle_checkpoint_is_the_only_problem(store: Store, home: Path) -> None:
+    build(store)
+    with store.writer() as w:
+        a = w.account_row("x", "42")
+        assert a is not None
+        w.add_posts(a, [post("88", "third checkpoint")], "watch")
+    log.make_checkpoint(store)
+    with store.reader() as conn:
+        cps = log.list_checkpoints(conn)
+    assert len(cps) == 3
+    mid = cps[1]
+    forged = note.Checkpoint.parse(mid.note.split("\n\n")[0] + "\n").sign(
+        note.generate_signer("unerased/forger"))
+    sql(store, update(schema.checkpoints).where(schema.checkpoints.c.size == mid.size)
+        .values(note=forged))
+    rep = verify_archive(store)
+    assert [(p.code, p.checkpoint) for p in rep.problems] == [("checkpoint_signature", mid.size)]

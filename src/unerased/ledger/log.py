@@ -464,23 +464,24 @@ def make_checkpoint(
     if timestamp_url:
         tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem)
     row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
-    with store.writer() as w:
-        existing = latest_checkpoint(w.conn, at_least=size)
-        if existing is not None and existing.size == size:
-            if existing.root != root:
-                raise LedgerError(f"REFUSING: another checkpoint of size {size} has another root")
-            if tsr is not None and existing.timestamp_der is None and existing.note == signed:
-                w.conn.execute(update(s.checkpoints).where(s.checkpoints.c.size == size)
-                               .values(timestamp_der=tsr))
-                return CheckpointRow(size, root, existing.at, existing.note, tsr)
-            return existing
-        try:
-            with w.conn.begin_nested():
-                w.conn.execute(insert(s.checkpoints).values(
-                    size=row.size, root=row.root, at=row.at, note=row.note,
-                    timestamp_der=row.timestamp_der))
-        except IntegrityError:  # pragma: no cover - the ledger lock makes this a race only on PG
-            raise LedgerError(f"a checkpoint of size {size} was made concurrently") from None
+    try:
+        with store.writer() as w:
+            existing = latest_checkpoint(w.conn, at_least=size)
+            if existing is not None and existing.size == size:
+                if existing.root != root:
+                    raise LedgerError(
+                        f"REFUSING: another checkpoint of size {size} has another root")
+                if tsr is not None and existing.timestamp_der is None and existing.note == signed:
+                    w.conn.execute(update(s.checkpoints).where(s.checkpoints.c.size == size)
+                                   .values(timestamp_der=tsr))
+                    return CheckpointRow(size, root, existing.at, existing.note, tsr)
+                return existing
+            w.conn.execute(insert(s.checkpoints).values(
+                size=row.size, root=row.root, at=row.at, note=row.note,
+                timestamp_der=row.timestamp_der))
+    except IntegrityError:  # a concurrent signer won the race (PostgreSQL)
+        raise LedgerError(f"a checkpoint of size {size} was made concurrently; "
+                          "run `unerased checkpoint` again") from None
     return row
 
 

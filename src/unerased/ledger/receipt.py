@@ -262,7 +262,9 @@ def write_receipt(
         merkle.verify_inclusion(lf.index, cp.size, merkle.leaf_hash(lf.salt + lf.data),
                                 proofs[lf.index], parsed.root)
     digests = _blob_digests(leaves)
-    first = next(lf.record["post"] for lf in leaves if lf.kind == "post_versions")
+    first = next((lf.record["post"] for lf in leaves if lf.kind == "post_versions"), None)
+    if first is None:
+        raise ReceiptError(f"post {post_ref!r} has no version in the archive")
     members: dict[str, bytes] = {
         README: _README_TEXT.encode("utf-8"),
         NOTE: cp.note.encode("utf-8"),

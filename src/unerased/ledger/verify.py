@@ -122,6 +122,10 @@ class _Stop(Exception):
     """Too many problems: stop checking."""
 
 
+class _NotKept(Exception):
+    """A tree node the checkpoint checks did not plan for."""
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -589,6 +593,10 @@ class _Verifier:
         if not checkpoints:
             return
         origin = log.get_origin(self.conn)
+        if origin is None:
+            self.problem("origin_missing", "the log's origin (meta ledger_origin) is missing "
+                         f"though {len(checkpoints)} checkpoints exist",
+                         checkpoint=checkpoints[0].size)
         if self.vkey is None:
             self.problem("no_key", f"{len(checkpoints)} checkpoints cannot be checked: no public "
                          "key (keys/ledger.pub in the home, or --key)",
@@ -598,8 +606,8 @@ class _Verifier:
         def get(level: int, i: int) -> bytes:
             try:
                 return self.kept[(level, i)]
-            except KeyError:
-                raise merkle.MerkleError(f"node ({level}, {i}) not rebuilt") from None
+            except KeyError:  # planned for consecutive checkpoints only
+                raise _NotKept from None
 
         prev: note.Checkpoint | None = None
         for row in checkpoints:
@@ -624,17 +632,24 @@ class _Verifier:
                 continue
             if not self.tree_ok:
                 continue
+            if cp.size == 0:
+                if cp.root != merkle.EMPTY_ROOT:
+                    self.problem("checkpoint_root", f"{where}: not the root of the empty tree",
+                                 checkpoint=0)
+                continue
             if prev is not None and prev.size < cp.size:
                 try:
                     proof = merkle.consistency_proof(prev.size, cp.size, get)
                     merkle.verify_consistency(prev.size, cp.size, prev.root, cp.root, proof)
+                except _NotKept:
+                    pass  # a checkpoint between them failed (reported): no proof planned
                 except merkle.MerkleError as e:
                     self.problem("checkpoint_inconsistent", f"{where} is not consistent with the "
                                  f"checkpoint of size {prev.size} before it ({e})",
                                  checkpoint=cp.size)
                     prev = cp
                     continue
-            if cp.size and merkle.root(cp.size, get) != cp.root:
+            if merkle.root(cp.size, get) != cp.root:
                 self.problem("checkpoint_root", f"{where}: its root is not the root of the tree "
                              "rebuilt from the archive (history was rewritten after it was "
                              "signed)", checkpoint=cp.size)

@@ -328,7 +328,7 @@ class Writer:
                 is_new = False
             v = vers[post["id"]]
             if vkey in v["keys"] or v["last_hash"] == chash:
-                if not sn.deleted:
+                if not sn.deleted and sn.observed_at is not None:  # seen again, and when
                     touched.setdefault(post["id"], {})["last_seen"] = at
                 out.append(PostResult(post["id"], is_new, None, v["seq"]))
                 continue
