@@ -256,11 +256,15 @@ def test_header_injection_is_harmless() -> None:
         assert fields["WARC-Block-Digest"] == _sha(block)
 
 
-def test_lone_surrogates_raise_one_clear_error() -> None:
-    # such a capture has no id (Capture.id cannot encode it), so it cannot be exported
+def test_lone_surrogates_still_export() -> None:
+    # Capture ids encode lone surrogates with surrogatepass, so such a capture has an id
+    # and is exported: its header bytes are written as they were received
     c = _capture(request_headers={"X-S": "\udcff\ud800"})
-    with pytest.raises(WarcExportError, match=r"^capture of 'https://bsky.example/.*has no id"):
-        write_warc(io.BytesIO(), [(c, c.body)])
+    assert len(c.id) == 64
+    n, data = _write([(c, c.body)])
+    assert n == 3
+    recs = _records(data)
+    assert recs[1]["h"].get_header("WARC-Unerased-Capture-Id") == c.id
 
 
 def test_failed_exchange_writes_metadata() -> None:

@@ -141,6 +141,29 @@ _import_cmd("mastodon-archive", "Import a Mastodon account archive zip.")
 _import_cmd("bluesky-car", "Import a Bluesky repository CAR file (com.atproto.sync.getRepo).")
 
 
+@cli.command("sample-archive")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["twitter-archive", "mastodon-archive", "bluesky-car"]),
+              default="twitter-archive", show_default=True)
+@click.option("--posts", "n", type=int, default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def sample_archive(out: Path, kind: str, n: int, seed: int) -> None:
+    """Write a synthetic archive in the platform's real layout (for trying unerased)."""
+    if kind == "twitter-archive":
+        from .sim.archives import make_twitter_archive
+
+        make_twitter_archive(out, n_tweets=n, seed=seed)
+    elif kind == "mastodon-archive":
+        from .sim.archives_fedi import make_mastodon_archive
+
+        make_mastodon_archive(out, n_posts=n, seed=seed)
+    else:
+        from .sim.archives_fedi import make_bluesky_car
+
+        make_bluesky_car(out, n_posts=n, seed=seed)
+    click.echo(f"wrote a sample {kind} with {n} posts to {out}", err=True)
+
+
 # ------------------------------------------------------------------ reading
 
 
