@@ -28,9 +28,9 @@ from ..model import (
     iso,
     utcnow,
 )
+from ..text.tokenize import index_terms
 from . import _records as rec
 from . import _schema as s
-from ..text.tokenize import index_terms
 from ._search import index_row
 
 if TYPE_CHECKING:
