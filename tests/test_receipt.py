@@ -57,6 +57,25 @@ def flip(data: bytes, at: int) -> bytes:
     return bytes(b)
 
 
+Change = Callable[[dict[str, bytes]], dict[str, bytes]]
+
+
+def replaced(name: str, fn: Callable[[bytes], bytes]) -> Change:
+    return lambda m: {**m, name: fn(m[name])}
+
+
+def flipped(name: str, at: int) -> Change:
+    return replaced(name, lambda d: flip(d, at))
+
+
+def removed(name: str) -> Change:
+    return lambda m: {k: v for k, v in m.items() if k != name}
+
+
+def renamed(name: str) -> Change:
+    return lambda m: {(k + "x" if k == name else k): v for k, v in m.items()}
+
+
 @pytest.fixture
 def receipt(store: Store, tmp_path: Path) -> Path:
     build(store)
@@ -167,24 +186,23 @@ def test_every_member_byte_changed(receipt: Path, tmp_path: Path) -> None:
     for name in names:
         size = len(members(receipt)[name])
         for at in sorted({0, size // 3, size // 2, size - 1}):
-            bad = rewrite(receipt, tmp_path / "bad.zip",
-                          lambda m, n=name, a=at: {**m, n: flip(m[n], a)})
+            bad = rewrite(receipt, tmp_path / "bad.zip", flipped(name, at))
             rep = verify_receipt(bad)
             assert not rep.ok, f"a changed byte {at} in {name} was not detected"
 
 
 def test_every_member_truncated_or_extended(receipt: Path, tmp_path: Path) -> None:
     for name in _all_members(receipt):
-        for change in (lambda d: d[:-1], lambda d: d + b" ", lambda d: d + b"\n", lambda d: b""):
-            bad = rewrite(receipt, tmp_path / "bad.zip",
-                          lambda m, n=name, c=change: {**m, n: c(m[n])})
+        changes: list[Callable[[bytes], bytes]] = [
+            lambda d: d[:-1], lambda d: d + b" ", lambda d: d + b"\n", lambda d: b""]
+        for change in changes:
+            bad = rewrite(receipt, tmp_path / "bad.zip", replaced(name, change))
             assert not verify_receipt(bad).ok, f"{name} changed in length was not detected"
 
 
 def test_every_member_removed(receipt: Path, tmp_path: Path) -> None:
     for name in _all_members(receipt):
-        bad = rewrite(receipt, tmp_path / "bad.zip",
-                      lambda m, n=name: {k: v for k, v in m.items() if k != n})
+        bad = rewrite(receipt, tmp_path / "bad.zip", removed(name))
         rep = verify_receipt(bad)
         assert not rep.ok, f"removing {name} was not detected"
         assert name in rep.problems[0] or name == "manifest.json"
@@ -200,8 +218,7 @@ def test_member_added(receipt: Path, tmp_path: Path, extra: str) -> None:
 
 def test_member_renamed(receipt: Path, tmp_path: Path) -> None:
     for name in _all_members(receipt):
-        bad = rewrite(receipt, tmp_path / "bad.zip",
-                      lambda m, n=name: {(k + "x" if k == n else k): v for k, v in m.items()})
+        bad = rewrite(receipt, tmp_path / "bad.zip", renamed(name))
         assert not verify_receipt(bad).ok, f"renaming {name} was not detected"
 
 
@@ -430,8 +447,7 @@ def test_timestamped_checkpoint_and_receipt(store: Store, tsa: FakeTSA, tmp_path
     # the token is bound: flipping any byte, or dropping it, fails
     tsr = members(tmp_path / "r.zip")["checkpoint.tsr"]
     for at in (0, len(tsr) // 2, len(tsr) - 1):
-        bad = rewrite(tmp_path / "r.zip", tmp_path / "bad.zip",
-                      lambda m, a=at: {**m, "checkpoint.tsr": flip(m["checkpoint.tsr"], a)})
+        bad = rewrite(tmp_path / "r.zip", tmp_path / "bad.zip", flipped("checkpoint.tsr", at))
         assert not verify_receipt(bad).ok
     client.close()
 
@@ -475,3 +491,93 @@ def test_receipt_io_roundtrip_in_memory(receipt: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(receipt.read_bytes())) as zf:
         assert zf.testzip() is None
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_random_corruption_never_crashes_and_never_passes_changed_content(
+    store: Store, tmp_path: Path
+) -> None:
+    """Flip random bytes anywhere in the zip file: verify_receipt never raises, and when
+    it still accepts the receipt, every member's content is unchanged (only container
+    metadata such as dates or the central directory's copies were hit)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    build(store)
+    good = tmp_path / "good.zip"
+    write_receipt(store, "1", good)
+    data = good.read_bytes()
+    original = members(good)
+
+    @settings(max_examples=150, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, len(data) - 1), st.integers(1, 255)),
+                    min_size=1, max_size=4))
+    def check(flips: list[tuple[int, int]]) -> None:
+        bad = bytearray(data)
+        for at, x in flips:
+            bad[at] ^= x
+        path = tmp_path / "fuzz.zip"
+        path.write_bytes(bytes(bad))
+        rep = verify_receipt(path)
+        if rep.ok:
+            assert members(path) == original
+
+    check()
+
+
+def _forged_receipt(path: Path, records: list[Any], post: dict[str, str]) -> Path:
+    """A receipt built from scratch around arbitrary records, validly signed by a
+    forger's key: everything a hostile but self-consistent receipt can be."""
+    from unerased.ledger import merkle
+
+    salts = [bytes([i]) * 16 for i in range(len(records))]
+    datas = [canonical_json(r) for r in records]
+    tree = merkle.MemoryTree()
+    for s_, d in zip(salts, datas, strict=True):
+        tree.append(s_ + d)
+    skey = note.generate_signer("unerased/forger")
+    signed = note.Checkpoint("unerased/forger", tree.size, tree.root()).sign(skey).encode()
+    files = {"README.txt": b"x", "checkpoint.note": signed,
+             "key.pub": (note.verifier_from_signer(skey) + "\n").encode()}
+    manifest = {
+        "format": "unerased-receipt", "version": 1, "post": post,
+        "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
+        "leaves": [{"index": i, "salt": salts[i].hex(),
+                    "proof": [h.hex() for h in tree.inclusion_proof(i)]}
+                   for i in range(len(records))],
+        "blobs": [],
+    }
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("manifest.json", canonical_json(manifest))
+        for k, v in files.items():
+            zf.writestr(k, v)
+        for i, d in enumerate(datas):
+            zf.writestr(f"leaves/{i}.json", d)
+    return path
+
+
+@pytest.mark.parametrize("record", [
+    {"f": 1, "kind": "post_version", "post": {"platform": "x", "account_id": "1",
+                                              "post_id": "1"}, "media": 5},
+    {"f": 1, "kind": "post_version", "post": "nope"},
+    {"f": 1, "kind": "capture", "id": "00", "record": []},
+    {"f": 1, "kind": "capture", "id": "00", "record": {"body_sha256": 3}},
+    {"f": 2, "kind": "event"},
+    ["not", "a", "record"],
+])
+def test_signed_but_malformed_records_are_rejected_in_one_line(tmp_path: Path,
+                                                               record: Any) -> None:
+    post_ = {"platform": "x", "account_id": "1", "post_id": "1"}
+    rep = verify_receipt(_forged_receipt(tmp_path / "f.zip", [record], post_))
+    assert not rep.ok and len(rep.problems[0].splitlines()) == 1
+
+
+def test_a_forged_receipt_is_only_as_good_as_its_key(tmp_path: Path) -> None:
+    """Well-formed and validly signed — by a key that is not the archive's: the report
+    says so by showing the key ID and the warning, which is all a file can do."""
+    post_ = {"platform": "x", "account_id": "1", "post_id": "1"}
+    version = {"f": 1, "kind": "post_version", "id": 1, "post": {**post_, "url": None},
+               "media": [], "text": "never said", "observed_at": "2020-01-01T00:00:00Z",
+               "seq": 1, "source": "watch"}
+    rep = verify_receipt(_forged_receipt(tmp_path / "f.zip", [version], post_))
+    assert rep.ok and rep.origin == "unerased/forger" and rep.warning == KEY_WARNING

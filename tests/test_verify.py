@@ -774,3 +774,23 @@ def test_a_forged_middle_checkpoint_is_the_only_problem(store: Store, home: Path
         .values(note=forged))
     rep = verify_archive(store)
     assert [(p.code, p.checkpoint) for p in rep.problems] == [("checkpoint_signature", mid.size)]
+
+
+def test_a_damaged_database_is_a_problem_not_a_traceback(store: Store, home: Path,
+                                                         db_url: str | None,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import text
+
+    build(store)
+    if db_url is None:  # SQLite keeps whatever type it is given
+        with store.engine.begin() as conn:
+            conn.execute(text("UPDATE ledger_leaves SET salt = 'not bytes' WHERE idx = 4"))
+        p = first(verify_archive(store))
+        assert (p.code, p.leaf) == ("leaf_mismatch", 4)
+
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE imports"))
+    rep = verify_archive(store)
+    assert first(rep).code == "malformed" and "cannot be checked" in str(first(rep))
+    r = invoke(monkeypatch, _args(home, db_url, "verify"))
+    assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1

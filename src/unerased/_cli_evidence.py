@@ -17,10 +17,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _ledger_errors(f: F) -> F:
-    """LedgerError, ReceiptError and NoteError become one line on stderr and exit 1."""
+    """LedgerError, ReceiptError, NoteError and database errors become one line on
+    stderr and exit 1."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from .ledger.log import LedgerError
         from .ledger.note import NoteError
         from .ledger.receipt import ReceiptError
@@ -29,6 +32,9 @@ def _ledger_errors(f: F) -> F:
             return f(*args, **kwargs)
         except (LedgerError, ReceiptError, NoteError) as e:
             raise UserError(str(e)) from None
+        except SQLAlchemyError as e:  # a damaged database: one line, no traceback
+            lines = str(getattr(e, "orig", None) or e).strip().splitlines()
+            raise UserError(f"the database cannot be read: {lines[0] if lines else e}") from None
 
     return wrapper  # type: ignore[return-value]
 

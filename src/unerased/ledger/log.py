@@ -52,6 +52,7 @@ __all__ = [
     "NodeReader",
     "consistency_proof",
     "consistency_proof_at",
+    "fetch_nodes",
     "get_origin",
     "inclusion_proof",
     "inclusion_proof_at",

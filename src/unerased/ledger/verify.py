@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, and_, func, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..model import canonical_json
 from ..store import BlobError, BlobStore
@@ -346,7 +347,7 @@ class _Verifier:
         if not conds:
             return {}
         rows = self.conn.execute(select(n.level, n.idx, n.hash).where(or_(*conds))).all()
-        return {(int(lv), int(ix)): bytes(h) for lv, ix, h in rows}
+        return {(int(lv), int(ix)): _b(h) for lv, ix, h in rows}
 
     def _leaves(self, size: int) -> None:
         conn, rep = self.conn, self.report
@@ -369,8 +370,8 @@ class _Verifier:
                                  f"ledger leaf {idx} is beyond the ledger head (size {size}): "
                                  "the head was changed or a leaf added outside a transaction",
                                  leaf=idx)
-                h = self._leaf(idx, str(kind), str(ref), bytes(salt))
-                self._tree_add(idx, str(kind), str(ref), h, bytes(lh), stored)
+                h = self._leaf(idx, str(kind), str(ref), _b(salt))
+                self._tree_add(idx, str(kind), str(ref), h, _b(lh), stored)
                 expected = idx + 1
             rep.leaves = expected
             self._check_blobs()
@@ -670,6 +671,12 @@ class _Verifier:
         self.report.orphan_blobs = n
 
 
+def _b(v: Any) -> bytes:
+    """A binary column as bytes; anything else (SQLite stores what it is given) as b"",
+    which then fails the comparison it is part of."""
+    return bytes(v) if isinstance(v, bytes | bytearray | memoryview) else b""
+
+
 def _hash_file(blobs: BlobStore, digest: str) -> tuple[str, int]:
     h = hashlib.sha256()
     n = 0
@@ -701,5 +708,11 @@ def verify_archive(
         with conn.begin():
             return _Verifier(conn, store.blobs, vkey, progress, max_problems, page,
                              check_orphans).run()
+    except (SQLAlchemyError, ValueError, TypeError, OverflowError) as e:
+        # a damaged database (dropped table, a text where a number belongs…): name it
+        what = str(getattr(e, "orig", None) or e).strip().splitlines()
+        return VerifyReport(problems=[Problem(
+            "malformed", f"the database cannot be checked: {what[0] if what else type(e).__name__}"
+        )])
     finally:
         conn.close()
