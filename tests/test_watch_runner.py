@@ -142,3 +142,20 @@ def test_flaky_matrix_no_false_deletion_and_real_one_found(store: Store, seed: i
     events = rounds(ctx, clock, 20)
     deleted = [e["post_id"] for e in events if e["type"] == "post_deleted"]
     assert deleted == [victim.id]
+
+
+def test_daemon_signs_checkpoints_and_archive_verifies(store: Store) -> None:
+    from unerased.ledger.log import list_checkpoints
+    from unerased.ledger.verify import verify_archive
+    from unerased.watch.runner import run_forever
+
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    ctx.config.checkpoint_every = timedelta(0)
+    watch_alice(ctx)
+    asyncio.run(run_forever(ctx, duration=0.6, tick=0.2))
+    with store.reader() as conn:
+        cps = list_checkpoints(conn)
+    assert cps and cps[-1].size == store.ledger_size()
+    report = verify_archive(store)
+    assert report.ok, report.problems[:3]

@@ -49,6 +49,7 @@ class WatchConfig:
     source_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     fetch_media: bool = True
     per_host_concurrency: int = 2
+    checkpoint_every: timedelta = timedelta(hours=1)
 
 
 @dataclass
@@ -337,12 +338,23 @@ async def run_forever(
     on_result: Callable[[CheckOutcome], None] | None = None,
     tick: float = 5.0,
 ) -> None:
-    """The daemon loop: poll what is due, sleep, repeat (``duration`` bounds it)."""
+    """The daemon loop: poll what is due, sleep, repeat (``duration`` bounds it). Signs a
+    ledger checkpoint every ``config.checkpoint_every`` (and once at the end), each only
+    after its consistency with the previous one is proven."""
+    from ..ledger.log import make_checkpoint
+
     loop = asyncio.get_running_loop()
     end = None if duration is None else loop.time() + duration
-    while end is None or loop.time() < end:
-        await poll(ctx, once=False, on_result=on_result)
-        wait = tick if end is None else max(0.0, min(tick, end - loop.time()))
-        if wait <= 0:
-            break
-        await asyncio.sleep(wait)
+    next_cp = loop.time() + ctx.config.checkpoint_every.total_seconds()
+    try:
+        while end is None or loop.time() < end:
+            await poll(ctx, once=False, on_result=on_result)
+            if loop.time() >= next_cp:
+                make_checkpoint(ctx.store)
+                next_cp = loop.time() + ctx.config.checkpoint_every.total_seconds()
+            wait = tick if end is None else max(0.0, min(tick, end - loop.time()))
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+    finally:
+        make_checkpoint(ctx.store)
