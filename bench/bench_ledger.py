@@ -69,7 +69,7 @@ def snapshots(n: int, start: int = 0, media_every: int = 0) -> list[PostSnapshot
                                alt="photo")]
         out.append(PostSnapshot(
             "x", "1000", str(10**17 + i), f"{TEXT} #{i}", created_at=T0 + timedelta(minutes=i),
-            url=f"https://x.com/wugan/status/{10**17 + i}", lang="zh", media=media,
+            url=f"https://x.com/sample/status/{10**17 + i}", lang="zh", media=media,
             raw={"id_str": str(10**17 + i), "full_text": TEXT, "favorite_count": i % 97},
         ))
     return out
@@ -118,7 +118,7 @@ def bench_append(n: int, runs: int) -> None:
 
 def import_posts(store: Store, n: int, batch: int = 1000) -> None:
     with store.writer() as w:
-        a = w.upsert_account(AccountSnapshot("x", "1000", handle="wugan"), "import:bench")
+        a = w.upsert_account(AccountSnapshot("x", "1000", handle="sample"), "import:bench")
         snaps = snapshots(n, media_every=50)
         for i in range(0, n, batch):
             w.add_posts(a, snaps[i : i + batch], "import:bench")
@@ -214,7 +214,7 @@ def build_big(store: Store, leaves: int, tx: int = 50_000) -> None:
     i = 0
     while done < leaves:
         with store.writer() as w:
-            a = w.upsert_account(AccountSnapshot("x", "1000", handle="wugan"), "import:bench")
+            a = w.upsert_account(AccountSnapshot("x", "1000", handle="sample"), "import:bench")
             start = w.size
             while w.size - start < tx and w.size < leaves:
                 snaps = snapshots(940, start=i, media_every=50)
@@ -226,7 +226,7 @@ def build_big(store: Store, leaves: int, tx: int = 50_000) -> None:
                                 bodies[(i + k) % len(bodies)])
                     cid = w.add_capture(c, a["id"])
                 for k in range(10):
-                    w.add_event(Event(EventType.POST_DELETED, T0, "x", "wugan", "1000",
+                    w.add_event(Event(EventType.POST_DELETED, T0, "x", "sample", "1000",
                                       snaps[k].post_id, {"reason": "unknown"}, [cid]), a["id"])
                 i += 940
             done = w.size

@@ -120,7 +120,7 @@ def test_generated_archive_round_trip(tmp_path: Path, layout: dict[str, Any]) ->
     acc = items[0]
     assert isinstance(acc, AccountSnapshot)
     assert (acc.platform, acc.account_id, acc.handle) == ("x", spec.account_id, spec.username)
-    assert acc.display_name == spec.display_name and acc.url == "https://x.com/wugan_test"
+    assert acc.display_name == spec.display_name and acc.url == "https://x.com/sample_user"
     assert acc.profile["bio"] == spec.bio and "email" not in json.dumps(acc.profile)
     assert acc.created_at == spec.account_created_at
     snaps = [s for s in items[1:] if isinstance(s, PostSnapshot)]

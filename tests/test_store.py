@@ -21,8 +21,8 @@ from unerased.store import Store
 T0 = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def acc(status: AccountStatus = AccountStatus.ACTIVE, handle: str = "wugan") -> AccountSnapshot:
-    return AccountSnapshot("x", "42", handle=handle, display_name="Wu Gan", status=status)
+def acc(status: AccountStatus = AccountStatus.ACTIVE, handle: str = "sample") -> AccountSnapshot:
+    return AccountSnapshot("x", "42", handle=handle, display_name="Sample User", status=status)
 
 
 def post(pid: str, text: str, key: str | None = None, **kw: object) -> PostSnapshot:
@@ -74,7 +74,7 @@ def test_account_status_history_and_ledger_grows(store: Store) -> None:
     with store.writer() as w:
         w.upsert_account(acc(AccountStatus.SUSPENDED), "t")
     assert store.ledger_size() == n1 + 1
-    (a,) = store.find_accounts("x:wugan")
+    (a,) = store.find_accounts("x:sample")
     assert a["status"] == "suspended"
 
 
@@ -129,14 +129,14 @@ def test_captures_and_events(store: Store) -> None:
         a = w.upsert_account(acc(), "t")
         cid = w.add_capture(cap, a["id"])
         cid2 = w.add_capture(cap, a["id"])  # same exchange: stored once
-        w.add_event(Event(EventType.POST_DELETED, T0, "x", "wugan", "42", "1",
+        w.add_event(Event(EventType.POST_DELETED, T0, "x", "sample", "42", "1",
                           {"reason": "unknown"}, [cid]), a["id"])
     assert cid == cid2 == cap.id
     (got, body) = list(store.iter_captures())[0]
     assert got.id == cap.id and body == cap.body
     (ev,) = list(store.iter_events())
     assert ev == {"type": "post_deleted", "at": "2020-01-02T03:04:05Z", "platform": "x",
-                  "account": "wugan", "account_id": "42", "post_id": "1",
+                  "account": "sample", "account_id": "42", "post_id": "1",
                   "detail": {"reason": "unknown"}, "evidence": [cid]}
     assert list(store.iter_events(type="account_deleted")) == []
 

@@ -46,7 +46,7 @@ class Built:
 
 
 def acc(status: AccountStatus = AccountStatus.ACTIVE) -> AccountSnapshot:
-    return AccountSnapshot("x", "42", handle="wugan", display_name="Wu Gan", status=status,
+    return AccountSnapshot("x", "42", handle="sample", display_name="Sample User", status=status,
                            profile={"bio": "屠夫", "followers": 12})
 
 
@@ -67,7 +67,7 @@ def build(store: Store, *, checkpoints: bool = True) -> Built:
             *[post(str(i), f"post {i}") for i in range(2, 12)],
         ], "capture:" + present.id)
         cid1 = w.add_capture(present, a["id"])
-        imp = w.add_import("twitter-archive", "wugan.zip", "ab" * 32, 1234, a["id"], {"posts": 11})
+        imp = w.add_import("twitter-archive", "sample.zip", "ab" * 32, 1234, a["id"], {"posts": 11})
     if checkpoints:
         log.make_checkpoint(store)
     gone = Capture("POST", "https://api.x.test/graphql", T1, {"x-test": "1"},
@@ -77,7 +77,7 @@ def build(store: Store, *, checkpoints: bool = True) -> Built:
         a = w.upsert_account(acc(AccountStatus.SUSPENDED), "capture:" + gone.id)
         res2 = w.add_posts(a, [post("1", "我们删除了推特 (edited)")], "watch")
         cid2 = w.add_capture(gone, a["id"])
-        ev = w.add_event(Event(EventType.POST_DELETED, T1, "x", "wugan", "42", "1",
+        ev = w.add_event(Event(EventType.POST_DELETED, T1, "x", "sample", "42", "1",
                                {"reason": "platform_removed", "last_seen": "2020-01-02T03:04:05Z"},
                                [cid2]), a["id"], res[0].post_pk)
     if checkpoints:
@@ -748,7 +748,7 @@ def test_progress_and_a_consistent_snapshot_while_writing(store: Store) -> None:
             a = w.account_row("x", "42")
             assert a is not None
             w.add_posts(a, [post(f"during-{done}", "written while verifying")], "watch")
-            w.add_event(Event(EventType.POST_EDITED, T1, "x", "wugan", "42", "2"), a["id"])
+            w.add_event(Event(EventType.POST_EDITED, T1, "x", "sample", "42", "2"), a["id"])
 
     rep = verify_archive(store, page=4, progress=progress)
     assert rep.ok, rep.summary()

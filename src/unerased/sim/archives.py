@@ -47,7 +47,7 @@ _EN = _words(
     "world time night hope remember continue city students internet archive evidence court "
     "letter morning rain tea book prison visit"
 )
-_FRIENDS = ("liu_jichun", "pan_xidian", "he_jiangbin", "cai_friend", "bao_reader")
+_FRIENDS = ("lin_friend", "zhou_reader", "chen_lawyer", "sun_writer", "ma_reader")
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TWEPOCH_MS = 1288834974657
@@ -420,9 +420,9 @@ def make_twitter_archive(
     *,
     n_tweets: int,
     seed: int = 0,
-    username: str = "wugan_test",
+    username: str = "sample_user",
     account_id: str = "1089043120",
-    display_name: str = "吴淦 test",
+    display_name: str = "样本用户 (sample)",
     cjk_ratio: float = 0.5,
     media_every: int = 50,
     edits_every: int = 200,
