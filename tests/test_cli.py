@@ -135,3 +135,26 @@ def test_demo_runs_and_detects(home: Path) -> None:
     assert r.exit_code == 0
     types = {e["type"] for e in jsonl(r.stdout)}
     assert {"post_deleted", "post_edited"} <= types
+
+
+@pytest.mark.parametrize("kind", ["mastodon-archive", "bluesky-car"])
+def test_other_platform_archives_import_and_search(home: Path, tmp_path: Path,
+                                                   kind: str) -> None:
+    out = tmp_path / ("m.zip" if kind == "mastodon-archive" else "r.car")
+    assert run(home, "sample-archive", str(out), "--kind", kind, "--posts", "60").exit_code == 0
+    r = run(home, "import", kind, str(out), "--json")
+    assert r.exit_code == 0, r.output
+    (summary,) = jsonl(r.stdout)
+    assert summary["new_posts"] >= 50
+    again = jsonl(run(home, "import", kind, str(out), "--json").stdout)[0]
+    assert again["new_posts"] == 0 and again["new_versions"] == 0
+    (acc,) = jsonl(run(home, "watch", "list", "--all", "--json").stdout)
+    posts = jsonl(run(home, "posts", str(acc["id"]), "--json").stdout)
+    assert len(posts) == summary["new_posts"]
+    platform = "mastodon" if kind == "mastodon-archive" else "bluesky"
+    assert {p["platform"] for p in posts} == {platform}
+    word = next(w for w in ("删除", "审查", "推特", "the") if any(w in p["text"] for p in posts))
+    hits = jsonl(run(home, "search", word, "--json", "--limit", "500").stdout)
+    assert {h["post_id"] for h in hits} == {p["post_id"] for p in posts
+                                            if any(word in v["text"] for v in p["versions"])}
+    assert run(home, "verify").exit_code == 0
