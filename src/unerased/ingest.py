@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import operator
 import queue
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,9 @@ def import_archive(
 # ---------------------------------------------------------------- the reader process
 
 _DONE = "done"
+_FIELD_NAMES = tuple(f.name for f in fields(PostSnapshot))
+_SNAP_FIELDS = operator.attrgetter(*_FIELD_NAMES)
+_RAW_AT = _FIELD_NAMES.index("raw")
 _QUEUE_BATCHES = 8
 
 
@@ -153,12 +157,14 @@ def _reader(kind: str, path: str, q: Any) -> None:
     def progress(done: int, total: int | None) -> None:
         q.put(("progress", done, total))
 
-    batch: list[tuple[Any, Prepared | None]] = []
+    batch: list[tuple[Any, tuple[Any, ...] | None]] = []
     try:
         for item in _iterator(kind, Path(path), progress):
             if isinstance(item, PostSnapshot):
                 prep = prepare(item)
-                batch.append((replace(item, raw=None), prep))
+                # plain tuples cross the pipe: pickling dataclasses cost 4× as much
+                t = _SNAP_FIELDS(item)
+                batch.append((t[:_RAW_AT] + (None,) + t[_RAW_AT + 1 :], tuple(prep)))
             else:
                 batch.append((item, None))
             if len(batch) >= 500:
@@ -193,7 +199,11 @@ def _pipelined(
                 continue
             tag = msg[0]
             if tag == "items":
-                yield from msg[1]
+                for item, prep in msg[1]:
+                    if prep is None:
+                        yield item, None
+                    else:
+                        yield PostSnapshot(*item), Prepared(*prep)
             elif tag == "progress":
                 if progress is not None:
                     progress(msg[1], msg[2])
