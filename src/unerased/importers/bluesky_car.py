@@ -34,6 +34,7 @@ import libipld
 
 from ..model import AccountSnapshot, MediaItem, PostSnapshot, parse_iso
 from ._errors import ArchiveError
+from ._meter import Meter
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -61,21 +62,7 @@ Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``, as for the other importers."""
 
 
-class _Meter:
-    """Bytes of the blocks walked so far, reported about every MiB."""
-
-    def __init__(self, total: int, progress: Progress | None) -> None:
-        self.total, self.done, self._progress, self._last = max(total, 0), 0, progress, 0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if self._progress is not None and self.done - self._last >= (1 << 20):
-            self._last = self.done
-            self._progress(min(self.done, self.total), self.total)
-
-    def finish(self) -> None:
-        if self._progress is not None:
-            self._progress(self.total, self.total)
+_Meter = Meter
 
 
 @dataclass(frozen=True, slots=True)

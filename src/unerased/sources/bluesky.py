@@ -46,10 +46,10 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
-    parse_iso,
     utcnow,
 )
 from ._base import Recorder, SourceError
+from ._errors import safe_datetime, safe_dict, safe_list, safe_str
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"
@@ -135,25 +135,10 @@ def tid_time(rkey: str) -> datetime | None:
         return None
 
 
-def _safe_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+_safe_time = safe_datetime
+_str = safe_str
+_dict = safe_dict
+_list = safe_list
 
 
 def _base_url(url: str, what: str) -> str:
