@@ -31,19 +31,20 @@ Everything in the archive is treated as hostile: any problem is an
 from __future__ import annotations
 
 import html
-import json
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from typing import IO, Any
-
-import ijson
+from typing import Any
 
 from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
 from ._errors import ArchiveError
+from ._twitter_json import MAX_DEPTH as MAX_DEPTH
+from ._twitter_json import MAX_ITEM_BYTES as MAX_ITEM_BYTES
+from ._twitter_json import SMALL_FILE_LIMIT as SMALL_FILE_LIMIT
+from ._twitter_json import _items, _load_small
 from ._zipsafe import SafeZip
 
 __all__ = ["ArchiveError", "iter_twitter_archive", "parse_twitter_date", "PLATFORM"]
@@ -51,24 +52,13 @@ __all__ = ["ArchiveError", "iter_twitter_archive", "parse_twitter_date", "PLATFO
 PLATFORM = "x"
 Progress = Callable[[int, int], None]
 
-_CHUNK = 1 << 16
-MAX_DEPTH = 256
-"""Deepest JSON nesting accepted (real tweets nest about 8 levels). ijson's builder
-uses memory quadratic in depth, so depth is checked before bytes reach the parser."""
-MAX_ITEM_BYTES = 64 << 20
-"""Largest single array item (one tweet) accepted."""
-SMALL_FILE_LIMIT = 16 << 20
-"""account.js, profile.js, manifest.js are read whole, up to this size."""
 MAX_PENDING_TWEETS = 10_000
 """Edit-chain members held while waiting for the rest of their chain."""
 DEFAULT_MAX_MEDIA_SIZE = 1 << 30
 """Media members larger than this (declared) are listed without their bytes."""
 
-_PREFIX = re.compile(rb"\s*window\.[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
-_QUOTED = re.compile(rb'"[^"]*"')
-_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _ID = re.compile(r"[0-9]{1,25}")
+_ID_MATCH = _ID.fullmatch
 _USERNAME = re.compile(r"[A-Za-z0-9_]{1,50}")
 _STATUS_URL = re.compile(
     r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?!i/)[A-Za-z0-9_]{1,50}/status(?:es)?/([0-9]{1,25})"
@@ -97,19 +87,24 @@ _ENTITY_KIND = {"photo": "image", "video": "video", "animated_gif": "gif"}
 def _id(value: Any) -> str | None:
     """A tweet/user id as a string of digits, or None (archives send strings; old ones
     sometimes numbers)."""
+    if isinstance(value, str):
+        return value if _ID_MATCH(value) else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int) and value >= 0:
         return str(value)
-    if isinstance(value, str) and _ID.fullmatch(value):
-        return value
     return None
 
 
 def _ids(value: Any) -> list[str]:
     if not isinstance(value, list):
         return []
-    return [i for i in (_id(v) for v in value) if i is not None]
+    out = []
+    for v in value:
+        i = _id(v)
+        if i is not None:
+            out.append(i)
+    return out
 
 
 def _str(value: Any) -> str | None:
@@ -153,211 +148,6 @@ def parse_twitter_date(value: Any) -> datetime | None:
         return parse_iso(value)
     except (ValueError, OverflowError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    arg = exc.args[0] if exc.args else ""
-    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
-    return (text.strip().splitlines() or [type(exc).__name__])[0][:160]
-
-
-# --- streaming a window.YTD.x.partN = [...] member -------------------------------------
-
-
-class _YtdStream:
-    """A file-like feeding ijson the JSON array of one ``.js`` member: skips the
-    ``window.YTD… =`` prefix, drops a trailing ``;``, guards nesting depth and item size
-    before the parser sees the bytes, counts bytes for progress and error offsets.
-
-    With ``precise_from`` it hands bytes one at a time from that offset on, so that a
-    parse error's position is exact (used only to locate an error)."""
-
-    def __init__(self, zf: SafeZip, member: str, *, on_bytes: Callable[[int], None] | None = None,
-                 precise_from: int | None = None) -> None:
-        self._zf = zf
-        self.member = member
-        self._raw: IO[bytes] = zf.open(member)
-        self._on_bytes = on_bytes
-        self._precise_from = precise_from
-        self.prefix_len = 0
-        self.delivered = 0  # bytes handed to the parser (after the prefix)
-        self.eof = False
-        self._buf = b""
-        self._pos = 0
-        self._held = b""
-        self._carry = b""
-        self._in_string = False
-        self._depth = 0
-        self._item_bytes = 0
-        self._started = False
-
-    @property
-    def offset(self) -> int:
-        """Offset in the member just past the last byte handed to the parser."""
-        return self.prefix_len + self.delivered
-
-    def _fail(self, problem: str) -> ArchiveError:
-        return ArchiveError(self._zf.path, problem, member=self.member)
-
-    def _raw_read(self) -> bytes:
-        data = self._raw.read(_CHUNK)
-        if data and self._on_bytes is not None:
-            self._on_bytes(len(data))
-        return data
-
-    def _start(self) -> bytes:
-        head = b""
-        while len(head) < 512:
-            data = self._raw_read()
-            if not data:
-                break
-            head += data
-        bom = 3 if head.startswith(b"\xef\xbb\xbf") else 0
-        m = _PREFIX.match(head, bom)
-        start = m.end() if m else bom
-        rest = head[start:].lstrip()
-        start = len(head) - len(rest)
-        if not rest:
-            raise self._fail("is empty: no JSON array in it")
-        if not rest.startswith(b"["):
-            what = "window.YTD.<name>.partN = [" if m is None else "a JSON array after '='"
-            raise self._fail(f"does not start with {what}")
-        self.prefix_len = start
-        return rest
-
-    def _fill(self) -> None:
-        while not self.eof and self._pos >= len(self._buf):
-            if not self._started:
-                self._started = True
-                data = self._start()
-            else:
-                data = self._raw_read()
-            if not data:
-                self.eof = True  # held bytes are only whitespace and ';': dropped
-                return
-            data = self._held + data
-            keep = len(data.rstrip(b" \t\r\n;"))
-            self._held = data[keep:]
-            data = data[:keep]
-            if data:
-                self._guard(data)
-                self._buf, self._pos = data, 0
-
-    def _guard(self, data: bytes) -> None:
-        # Reduce the chunk to the structure outside strings, with C-speed bytes
-        # operations only: drop escape pairs, keep quotes and brackets, drop strings.
-        seg = self._carry + data
-        k = len(seg) - len(seg.rstrip(b"\\"))
-        self._carry = b"\\" if k % 2 else b""  # an escape split across chunks
-        if k:
-            seg = seg[: len(seg) - k]
-        if b"\\" in seg:
-            seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
-        br = seg.translate(_BRACKETS, _NOT_STRUCTURE)
-        if self._in_string:
-            br = b'"' + br
-        br = br.replace(b'""', b"")  # strings without brackets (nearly all of them)
-        self._in_string = False
-        if b'"' in br:
-            br = _QUOTED.sub(b"", br)
-            q = br.find(b'"')
-            if q >= 0:  # a string runs on into the next chunk
-                self._in_string = True
-                br = br[:q]
-        passes = 0
-        while b"()" in br:
-            br = br.replace(b"()", b"")
-            passes += 1
-            if passes > MAX_DEPTH:
-                break
-        closes = len(br) - len(br.lstrip(b")"))
-        opens = len(br) - closes
-        where = self.offset + len(self._buf) - self._pos
-        if self._depth + opens + passes > MAX_DEPTH:
-            raise self._fail(f"JSON nested deeper than {MAX_DEPTH} levels near byte {where}")
-        low = self._depth - closes
-        self._depth = max(low + opens, 0)
-        if low <= 1:
-            self._item_bytes = 0
-        else:
-            self._item_bytes += len(data)
-            if self._item_bytes > MAX_ITEM_BYTES:
-                raise self._fail(
-                    f"one item is larger than {MAX_ITEM_BYTES >> 20} MiB near byte {where}")
-
-    def read(self, n: int = -1) -> bytes:
-        if n == 0:  # ijson probes read(0) to tell bytes from str
-            return b""
-        self._fill()
-        if self._pos >= len(self._buf):
-            return b""
-        if n is None or n < 0:
-            n = len(self._buf)
-        if self._precise_from is not None and self.offset >= self._precise_from:
-            n = 1
-        out = self._buf[self._pos:self._pos + n]
-        self._pos += len(out)
-        self.delivered += len(out)
-        return out
-
-    def close(self) -> None:
-        self._raw.close()
-
-
-def _items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None = None
-           ) -> Iterator[Any]:
-    """The items of one ``window.YTD… = [ … ]`` member, streamed."""
-    stream = _YtdStream(zf, member, on_bytes=on_bytes)
-    try:
-        try:
-            yield from ijson.items(stream, "item", use_float=True)
-        except ArchiveError:
-            raise
-        except Exception as e:  # ijson's errors (JSONError, IncompleteJSONError, …)
-            raise _locate(zf, member, stream.offset, e) from None
-    finally:
-        stream.close()
-
-
-def _locate(zf: SafeZip, member: str, approx: int, first: BaseException) -> ArchiveError:
-    """Re-parse up to the failure, one byte at a time near it, to name the exact byte."""
-    stream = _YtdStream(zf, member, precise_from=max(approx - 2 * _CHUNK, 0))
-    err: BaseException = first
-    try:
-        for _ in ijson.items(stream, "item", use_float=True):
-            pass
-        at, eof = approx, False
-    except ArchiveError as e:
-        return e
-    except Exception as e:
-        err, at, eof = e, max(stream.offset - 1, 0), stream.eof
-    finally:
-        stream.close()
-    if eof:
-        return ArchiveError(zf.path, f"JSON ends early at byte {stream.offset} "
-                            f"(truncated file?)", member=member)
-    return ArchiveError(zf.path, f"malformed JSON at byte {at} ({_first_line(err)})",
-                        member=member)
-
-
-def _load_small(zf: SafeZip, member: str) -> Any:
-    """A small ``window.X = …`` member (account.js, manifest.js), parsed whole."""
-    data = zf.read(member, SMALL_FILE_LIMIT)
-    bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
-    m = _PREFIX.match(data, bom)
-    start = m.end() if m else bom
-    body = data[start:].rstrip(b" \t\r\n;")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ArchiveError(zf.path, f"not UTF-8 at byte {start + e.start}", member=member) from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        at = start + len(text[: e.pos].encode("utf-8"))
-        raise ArchiveError(zf.path, f"malformed JSON at byte {at} ({e.msg})", member=member) from None
-    except RecursionError:
-        raise ArchiveError(zf.path, "JSON nested too deeply", member=member) from None
 
 
 # --- the archive's files ------------------------------------------------------------------
@@ -479,7 +269,7 @@ class _Note:
     tweet_id: str | None
 
 
-def _expand(text: str, urls: list[Any]) -> str:
+def _expand(text: str, urls: Sequence[Any]) -> str:
     for u in urls:
         d = _dict(u)
         short = _str(d.get("url")) or _str(d.get("shortUrl"))
@@ -512,6 +302,8 @@ def _note_for(notes: dict[int, list[_Note]], tid: str, created: datetime | None,
     if not notes or created is None:
         return None
     second = int(created.timestamp())
+    if second not in notes and second - 1 not in notes and second + 1 not in notes:
+        return None
     cands = [n for s in (second, second - 1, second + 1) for n in notes.get(s, ())]
     for n in cands:
         if n.tweet_id == tid:
@@ -533,32 +325,22 @@ def _note_for(notes: dict[int, list[_Note]], tid: str, created: datetime | None,
 # --- one tweet -> one snapshot -------------------------------------------------------------
 
 
-def _unwrap(item: Any, zf: SafeZip, member: str, index: int) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise ArchiveError(zf.path, f"item {index} is not a JSON object", member=member)
-    inner = item.get("tweet")
-    return inner if isinstance(inner, dict) else item
-
-
-def _tweet_id(tweet: dict[str, Any], zf: SafeZip, member: str, index: int) -> str:
-    tid = _id_of(tweet, "id_str", "id")
-    if tid is None:
-        raise ArchiveError(zf.path, f"item {index} has no tweet id (id_str)", member=member)
-    return tid
-
-
 def _chain(tweet: dict[str, Any], tid: str) -> tuple[str, list[str]]:
     """(initial tweet id, ids of every version) from ``edit_info`` (archives) or
     ``edit_history_tweet_ids`` (API v2 shape)."""
-    info = _dict(tweet.get("edit_info"))
-    edit = _dict(info.get("edit"))
-    initial = _id(edit.get("initialTweetId"))
-    if initial is not None:
-        ids = _ids(_dict(edit.get("editControlInitial")).get("editTweetIds"))
-        return initial, ids or [initial, tid]
-    ids = _ids(_dict(info.get("initial")).get("editTweetIds"))
-    if ids:
-        return tid, ids
+    info = tweet.get("edit_info")
+    if isinstance(info, dict):
+        edit = info.get("edit")
+        if isinstance(edit, dict):
+            initial = _id(edit.get("initialTweetId"))
+            if initial is not None:
+                ids = _ids(_dict(edit.get("editControlInitial")).get("editTweetIds"))
+                return initial, ids or [initial, tid]
+        first = info.get("initial")
+        if isinstance(first, dict):
+            ids = _ids(first.get("editTweetIds"))
+            if ids:
+                return tid, ids
     ids = _ids(tweet.get("edit_history_tweet_ids"))
     if ids:
         return ids[0], ids
@@ -566,8 +348,13 @@ def _chain(tweet: dict[str, Any], tid: str) -> tuple[str, list[str]]:
 
 
 def _media_entities(tweet: dict[str, Any]) -> list[dict[str, Any]]:
-    ents = _list(_dict(tweet.get("extended_entities")).get("media")) or _list(
-        _dict(tweet.get("entities")).get("media"))
+    ext = tweet.get("extended_entities")
+    ents = ext.get("media") if isinstance(ext, dict) else None
+    if not isinstance(ents, list) or not ents:
+        ext = tweet.get("entities")
+        ents = ext.get("media") if isinstance(ext, dict) else None
+        if not isinstance(ents, list) or not ents:
+            return []
     return [e for e in ents if isinstance(e, dict)]
 
 
@@ -587,19 +374,27 @@ def _id_of(d: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def _classify(tweet: dict[str, Any], full_text: str, urls: list[Any]
+def _classify(tweet: dict[str, Any], full_text: str, urls: Sequence[Any]
               ) -> tuple[str, str | None, str | None, str | None]:
     """(kind, reply_to, repost_of, quote_of)."""
-    reply_to = _id_of(tweet, "in_reply_to_status_id_str", "in_reply_to_status_id")
-    rs = tweet.get("retweeted_status")
-    is_rt = isinstance(rs, dict) or full_text.startswith("RT @")
+    get = tweet.get
+    v = get("in_reply_to_status_id_str")
+    reply_to = None if v is None else _id(v)
+    if reply_to is None and (v := get("in_reply_to_status_id")) is not None:
+        reply_to = _id(v)
+    rs = get("retweeted_status")
+    is_dict = isinstance(rs, dict)
+    is_rt = is_dict or full_text.startswith("RT @")
     repost_of = _id_of(rs, "id_str", "id") if isinstance(rs, dict) else None
     if is_rt and repost_of is None:
         for ent in _media_entities(tweet):
             repost_of = _id_of(ent, "source_status_id_str", "source_status_id")
             if repost_of:
                 break
-    quote_of = _id_of(tweet, "quoted_status_id_str", "quoted_status_id")
+    v = get("quoted_status_id_str")
+    quote_of = None if v is None else _id(v)
+    if quote_of is None and (v := get("quoted_status_id")) is not None:
+        quote_of = _id(v)
     if quote_of is None and "quoted_status" in tweet:
         quote_of = _id_of(_dict(tweet["quoted_status"]), "id_str", "id")
     if quote_of is None and "quoted_status_permalink" in tweet:
@@ -628,39 +423,58 @@ class _Builder:
                  on_bytes: Callable[[int], None], max_media_size: int) -> None:
         self.zf, self.lay, self.acc, self.notes = zf, lay, acc, notes
         self.on_bytes, self.max_media_size = on_bytes, max_media_size
+        user = acc.username
+        self.url = f"https://x.com/{user}/status/" if user else "https://x.com/i/web/status/"
 
     def build(self, tweet: dict[str, Any], tid: str, post_id: str, deleted: bool,
               versioned: bool) -> PostSnapshot:
-        raw_text = _str(tweet.get("full_text")) or _str(tweet.get("text")) or ""
-        urls = _list(_dict(tweet.get("entities")).get("urls"))
-        text = _expand(html.unescape(raw_text), urls)
-        created = parse_twitter_date(tweet.get("created_at"))
-        note = _note_for(self.notes, tid, created, text)
-        if note is not None:
-            text = _expand(note.text, urls)
+        get = tweet.get
+        raw_text = get("full_text")
+        if not isinstance(raw_text, str) or not raw_text:
+            raw_text = get("text")
+            if not isinstance(raw_text, str):
+                raw_text = ""
+        ents = get("entities")
+        urls = ents.get("urls") if isinstance(ents, dict) else None
+        if not isinstance(urls, list):
+            urls = []
+        text = html.unescape(raw_text) if "&" in raw_text else raw_text
+        if urls:
+            text = _expand(text, urls)
+        created = parse_twitter_date(get("created_at"))
+        if self.notes:
+            note = _note_for(self.notes, tid, created, text)
+            if note is not None:
+                text = _expand(note.text, urls)
         kind, reply_to, repost_of, quote_of = _classify(tweet, raw_text, urls)
-        lang = _str(tweet.get("lang"))
-        user = self.acc.username
-        url = f"https://x.com/{user}/status/{post_id}" if user else f"https://x.com/i/web/status/{post_id}"
+        lang = get("lang")
+        if not isinstance(lang, str) or lang == "und":
+            lang = None
+        acc = self.acc
         return PostSnapshot(
-            platform=PLATFORM, account_id=self.acc.account_id, post_id=post_id, text=text,
-            created_at=created, url=url, kind=kind, reply_to=reply_to, repost_of=repost_of,
-            quote_of=quote_of, lang=None if lang in (None, "und") else lang,
+            platform=PLATFORM, account_id=acc.account_id, post_id=post_id, text=text,
+            created_at=created, url=self.url + post_id, kind=kind, reply_to=reply_to,
+            repost_of=repost_of, quote_of=quote_of, lang=lang,
             edited_at=created if versioned and tid != post_id else None, version_key=tid,
             media=self._media(tweet, tid, deleted), raw=tweet, deleted=deleted,
-            observed_at=self.acc.generated,
+            observed_at=acc.generated,
         )
 
     def _media(self, tweet: dict[str, Any], tid: str, deleted: bool) -> tuple[MediaItem, ...]:
-        files = list(self.lay.media.get(("D" if deleted else "") + tid, ()))
-        if deleted and not files:
-            files = list(self.lay.media.get(tid, ()))
+        index = self.lay.media
+        found_files = index.get("D" + tid if deleted else tid)
+        if deleted and not found_files:
+            found_files = index.get(tid)
+        entities = _media_entities(tweet)
+        if not found_files and not entities:
+            return ()
+        files = list(found_files or ())
         by_base: dict[str, str] = {}
         for name in files:
             by_base.setdefault(posixpath.basename(name).split("-", 1)[1], name)
         items: list[MediaItem] = []
         used: set[str] = set()
-        for ent in _media_entities(tweet):
+        for ent in entities:
             url = _str(ent.get("media_url_https")) or _str(ent.get("media_url"))
             variants = _list(_dict(ent.get("video_info")).get("variants"))
             bases = [_basename(url)] + [_basename(_str(_dict(v).get("url"))) for v in variants]
@@ -784,10 +598,21 @@ def iter_twitter_archive(
             chains = _Chains()
             for member in members:
                 for index, item in enumerate(_items(zf, member, meter)):
-                    tweet = _unwrap(item, zf, member, index)
-                    tid = _tweet_id(tweet, zf, member, index)
+                    if not isinstance(item, dict):
+                        raise ArchiveError(zf.path, f"item {index} is not a JSON object",
+                                           member=member)
+                    tweet = item.get("tweet")
+                    if not isinstance(tweet, dict):
+                        tweet = item
+                    v = tweet.get("id_str")
+                    tid = None if v is None else _id(v)
+                    if tid is None and (v := tweet.get("id")) is not None:
+                        tid = _id(v)
+                    if tid is None:
+                        raise ArchiveError(zf.path, f"item {index} has no tweet id (id_str)",
+                                           member=member)
                     post_id, ids = _chain(tweet, tid)
-                    if post_id == tid and all(i == tid for i in ids):
+                    if post_id == tid and ids.count(tid) == len(ids):
                         yield builder.build(tweet, tid, tid, deleted, False)
                         continue
                     for pid, vid, tw, de in chains.add(post_id, ids, tid, tweet, deleted):
