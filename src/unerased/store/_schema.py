@@ -24,6 +24,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Integer primary keys: BIGINT on PostgreSQL; on SQLite exactly "INTEGER PRIMARY KEY", the
+# alias of the rowid (a BIGINT key there is a second B-tree that every insert maintains).
+ID = BigInteger().with_variant(Integer(), "sqlite")
+
 # Timestamps are stored as ISO 8601 UTC text ("2026-11-26T14:32:24.123456Z"): identical on
 # both backends, sortable, and exactly what goes into ledger records.
 TS = String(32)
@@ -31,7 +35,7 @@ TS = String(32)
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("platform", String(16), nullable=False),
     Column("account_id", String(512), nullable=False),
     Column("handle", String(512)),
@@ -57,7 +61,7 @@ accounts = Table(
 account_status = Table(  # leafed: the status history of an account
     "account_status",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("account_pk", BigInteger, nullable=False),
     Column("at", TS, nullable=False),
     Column("status", String(16), nullable=False),
@@ -71,7 +75,7 @@ account_status = Table(  # leafed: the status history of an account
 posts = Table(
     "posts",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("account_pk", BigInteger, nullable=False),
     Column("platform", String(16), nullable=False),
     Column("post_id", String(512), nullable=False),
@@ -99,7 +103,7 @@ posts = Table(
 post_versions = Table(  # leafed
     "post_versions",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("post_pk", BigInteger, nullable=False),
     Column("seq", Integer, nullable=False),  # 1, 2, … in the order we learnt them
     Column("version_key", String(512), nullable=False),
@@ -118,7 +122,7 @@ post_versions = Table(  # leafed
 media = Table(  # covered by the leaf of its version
     "media",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("version_pk", BigInteger, nullable=False),
     Column("seq", Integer, nullable=False),
     Column("url", Text),
@@ -154,7 +158,7 @@ captures = Table(  # leafed; id is the sha256 of the canonical capture record
 imports = Table(  # leafed: one row per archive import
     "imports",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("at", TS, nullable=False),
     Column("kind", String(32), nullable=False),
     Column("filename", Text, nullable=False),
@@ -167,7 +171,7 @@ imports = Table(  # leafed: one row per archive import
 events = Table(  # leafed
     "events",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", ID, primary_key=True, autoincrement=False),
     Column("type", String(32), nullable=False),
     Column("at", TS, nullable=False),
     Column("platform", String(16), nullable=False),
@@ -187,7 +191,7 @@ events = Table(  # leafed
 ledger_leaves = Table(
     "ledger_leaves",
     metadata,
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", ID, primary_key=True, autoincrement=False),
     Column("kind", String(32), nullable=False),  # table name of the covered row
     Column("ref", String(64), nullable=False),  # its id
     Column("salt", LargeBinary, nullable=False),
@@ -199,8 +203,9 @@ ledger_nodes = Table(  # perfect subtrees: hash of leaves [idx*2^level, (idx+1)*
     "ledger_nodes",
     metadata,
     Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("idx", ID, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,  # one B-tree keyed by (level, idx)
 )
 
 ledger_head = Table(  # one row; locked by every writer (serialises appends on PostgreSQL)
@@ -213,7 +218,7 @@ ledger_head = Table(  # one row; locked by every writer (serialises appends on P
 checkpoints = Table(
     "checkpoints",
     metadata,
-    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("size", ID, primary_key=True, autoincrement=False),
     Column("root", LargeBinary, nullable=False),
     Column("at", TS, nullable=False),
     Column("note", Text, nullable=False),  # the signed note, as published
