@@ -162,3 +162,17 @@ def test_reopen_keeps_everything(home: Path, db_url: str | None) -> None:
     st = Store.open(home, db_url)  # migrations are idempotent
     assert [p["text"] for p in st.iter_posts()] == ["kept"]
     st.close()
+
+
+def test_blob_directories_removed_behind_our_back_are_made_again(store: Store) -> None:
+    import shutil
+
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("1", "a", media=[MediaItem(filename="a.png", content=b"one")])], "t")
+    shutil.rmtree(store.blobs.root)
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "t")
+        w.add_posts(a, [post("2", "b", media=[MediaItem(filename="b.png", content=b"two")])], "t")
+    p = store.get_post("2")
+    assert p is not None and store.blobs.read(p["media"][0]["sha256"]) == b"two"

@@ -32,6 +32,7 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._tmp = root / "tmp"
+        self._made: set[Path] = set()  # directories known to exist (saves a mkdir per blob)
 
     def path(self, sha256: str) -> Path:
         if not _is_hex64(sha256):
@@ -95,8 +96,13 @@ class BlobStore:
         dirs: set[Path] = set()
         for digest, tmp in items:
             dest = self.path(digest)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, dest)
+            self._mkdir(dest.parent)
+            try:
+                os.replace(tmp, dest)
+            except FileNotFoundError:  # its directory was removed behind our back
+                self._made.discard(dest.parent)
+                self._mkdir(dest.parent)
+                os.replace(tmp, dest)
             dirs.add(dest.parent)
         for d in dirs:
             _fsync_dir(d)
@@ -162,13 +168,23 @@ class BlobStore:
 
     # -- internals
 
+    def _mkdir(self, d: Path) -> None:
+        if d not in self._made:
+            d.mkdir(parents=True, exist_ok=True)
+            self._made.add(d)
+
     def _mkstemp(self) -> tuple[int, str]:
-        self._tmp.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+        self._mkdir(self._tmp)
+        try:
+            return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+        except FileNotFoundError:  # removed behind our back: make it again
+            self._made.clear()
+            self._mkdir(self._tmp)
+            return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
 
     def _place(self, tmp: Path, digest: str) -> None:
         dest = self.path(digest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(dest.parent)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
 
