@@ -158,3 +158,20 @@ def test_other_platform_archives_import_and_search(home: Path, tmp_path: Path,
     assert {h["post_id"] for h in hits} == {p["post_id"] for p in posts
                                             if any(word in v["text"] for v in p["versions"])}
     assert run(home, "verify").exit_code == 0
+
+
+@pytest.mark.parametrize("args", [
+    ["export", "site", "OUT"],
+    ["export", "jsonl", "/nonexistent-dir/x.jsonl"],
+    ["posts", "nobody"],
+    ["search", "x", "--since", "not-a-date"],
+    ["import", "twitter-archive", "/nonexistent.zip"],
+])
+def test_user_errors_are_one_line_no_traceback(home: Path, tmp_path: Path,
+                                               args: list[str]) -> None:
+    args = [a.replace("OUT", str(tmp_path / "out")) for a in args]
+    r = CliRunner().invoke(cli, ["--home", str(home), *args])
+    assert r.exit_code != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("unerased: error: "), r.stderr
+    assert r.exception is None or isinstance(r.exception, SystemExit)

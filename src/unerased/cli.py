@@ -55,12 +55,14 @@ def handle_errors(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .export import ExportError
         from .importers._errors import ArchiveError
         from .sources._base import SourceError
+        from .text.tokenize import SearchQueryError
 
         try:
             return f(*args, **kwargs)
-        except (StoreError, ArchiveError, SourceError) as e:
+        except (StoreError, ArchiveError, SourceError, ExportError, SearchQueryError) as e:
             raise UserError(str(e)) from None
         except KeyboardInterrupt:
             click.echo("unerased: interrupted; nothing uncommitted was kept", err=True)

@@ -44,6 +44,7 @@ from urllib.parse import quote, urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from unerased.export import ExportError
 from unerased.model import Capture, iso, utcnow
 
 __all__ = ["WarcExportError", "write_warc"]
@@ -62,7 +63,7 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
-class WarcExportError(Exception):
+class WarcExportError(ExportError):
     """A capture cannot be written as WARC (one line says which and why)."""
 
 
