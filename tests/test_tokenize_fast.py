@@ -34,3 +34,14 @@ def test_examples() -> None:
               "Ｔｗｉｔｔｅｒ", "café 删除", "abc_def 123"]:
         assert index_terms(t) == _index_terms_general(t)
     assert index_terms("删除了推特") == "删除 除了 了推 推特 特"
+
+
+def test_matches_all_phrases_prefix_and_exclusion() -> None:
+    from unerased.text.tokenize import matches
+
+    assert matches("警察要求我们删除推特账号", "删除 推特")
+    assert not matches("警察要求我们删除账号", "删除 推特")
+    assert matches("警察要求我们删除推特账号", "删")  # one character: a prefix term
+    assert matches("Twitter blocked", "twitter")
+    assert not matches("删除推特", "删除 -推特")
+    assert not matches("anything", "🙂")

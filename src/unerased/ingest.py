@@ -78,13 +78,16 @@ def file_digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+_BULK_GC = (200_000, 50, 100)  # gc thresholds while importing
+
+
 @contextmanager
 def _bulk_gc() -> Iterator[None]:
     """Relax the cyclic garbage collector during a bulk import: it kept re-walking the
     heap of tweet dicts (half the parse time); the import makes no reference cycles
     worth collecting before it ends."""
     old = gc.get_threshold()
-    gc.set_threshold(200_000, 50, 100)
+    gc.set_threshold(*_BULK_GC)
     try:
         yield
     finally:
@@ -177,7 +180,7 @@ def _reader(kind: str, path: str, q: Any) -> None:
     """Runs in the reader process: parse, prepare, send batches; never touches the DB."""
     from .importers._errors import ArchiveError
 
-    gc.set_threshold(200_000, 50, 100)  # see _bulk_gc
+    gc.set_threshold(*_BULK_GC)
 
     def progress(done: int, total: int | None) -> None:
         q.put(("progress", done, total))

@@ -530,7 +530,7 @@ class _Verifier:
                 continue
             self.seen_blobs.add(key)
             try:
-                got, n = _hash_file(self.blobs, digest)
+                got, n = self.blobs.hash_file(digest)
             except BlobError:
                 self.problem("blob_missing", f"blob {digest} is missing ({table} row {row})",
                              table=table, row=row, blob=digest)
@@ -675,16 +675,6 @@ def _b(v: Any) -> bytes:
     """A binary column as bytes; anything else (SQLite stores what it is given) as b"",
     which then fails the comparison it is part of."""
     return bytes(v) if isinstance(v, bytes | bytearray | memoryview) else b""
-
-
-def _hash_file(blobs: BlobStore, digest: str) -> tuple[str, int]:
-    h = hashlib.sha256()
-    n = 0
-    with blobs.open(digest) as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            n += len(chunk)
-    return h.hexdigest(), n
 
 
 def verify_archive(

@@ -113,29 +113,6 @@ class BlobStore:
             _unlink_quiet(tmp)
         staged.clear()
 
-    def put_stream(self, stream: BinaryIO) -> tuple[str, int]:
-        """Store a stream durably without holding it in memory; returns (sha256, size)."""
-        h = hashlib.sha256()
-        size = 0
-        fd, tmp = self._mkstemp()
-        try:
-            with os.fdopen(fd, "wb") as f:
-                while chunk := stream.read(CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-                    f.write(chunk)
-                f.flush()
-                os.fsync(f.fileno())
-            digest = h.hexdigest()
-            if self.exists(digest):
-                _unlink_quiet(tmp)
-            else:
-                self._place(Path(tmp), digest)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
-        return digest, size
-
     def read(self, sha256: str) -> bytes:
         try:
             return self.path(sha256).read_bytes()
@@ -148,13 +125,15 @@ class BlobStore:
         except FileNotFoundError:
             raise BlobError(f"blob {sha256} is missing") from None
 
-    def hash_file(self, sha256: str) -> str:
-        """Recompute a stored blob's digest (for verify)."""
+    def hash_file(self, sha256: str) -> tuple[str, int]:
+        """Recompute a stored blob's digest and size (for verify)."""
         h = hashlib.sha256()
+        n = 0
         with self.open(sha256) as f:
             while chunk := f.read(CHUNK):
                 h.update(chunk)
-        return h.hexdigest()
+                n += len(chunk)
+        return h.hexdigest(), n
 
     def iter_digests(self) -> Iterator[str]:
         if not self.root.is_dir():

@@ -225,7 +225,7 @@ class Queries:
         for p in posts:
             # the snippet comes from the version that matches (any version, not only the last)
             best = next(
-                (v["text"] for v in reversed(p["versions"]) if _matches(v["text"], query)),
+                (v["text"] for v in reversed(p["versions"]) if tokenize.matches(v["text"], query)),
                 p["text"],
             )
             p["snippet"] = tokenize.snippet(best, query)
@@ -253,16 +253,6 @@ class Queries:
         with self.reader() as conn:
             for r in conn.execute(q).mappings():
                 yield event_json(r)
-
-
-def _matches(text_: str, query: str) -> bool:
-    """Does this text contain every phrase of the query (as adjacent terms)?"""
-    terms = tokenize.index_terms(text_).split()
-    for phrase in tokenize.query_terms(query):
-        n = len(phrase)
-        if not any(terms[i : i + n] == phrase for i in range(len(terms) - n + 1)):
-            return False
-    return True
 
 
 def event_json(r: Any) -> dict[str, Any]:

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
+    "matches",
     "MAX_QUERY_TERMS",
     "TERMS_VERSION",
     "Phrase",
@@ -449,6 +450,17 @@ def _matches(text: str, query: Query) -> list[tuple[int, int]]:
         if not kept or s >= kept[-1][1]:
             kept.append((s, e))
     return kept
+
+
+def matches(text: str, q: str) -> bool:
+    """Does ``text`` hold every included phrase of ``q`` (and no excluded one), by the
+    same terms the index uses? (Which version of a post a search hit came from.)"""
+    query = parse_query(q)
+    if not query.included:
+        return False
+    return all(_matches(text, Query((p,))) for p in query.included) and not any(
+        _matches(text, Query((replace(p, exclude=False),))) for p in query.excluded
+    )
 
 
 def _clean(piece: str) -> str:
