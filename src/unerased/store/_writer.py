@@ -25,6 +25,7 @@ from ..model import (
     Event,
     PostSnapshot,
     PostStatus,
+    canonical_json,
     iso,
     utcnow,
 )
@@ -120,8 +121,12 @@ class Writer:
         return h
 
     def _leaf(self, kind: str, ref: str | int, record: Mapping[str, Any]) -> None:
+        self._append_leaf(kind, ref, canonical_json(record))
+
+    def _append_leaf(self, kind: str, ref: str | int, record_json: bytes) -> None:
+        """Append the leaf of a row whose record serialises to ``record_json``."""
         salt = self._salt()
-        lh = merkle.leaf_hash(rec.leaf_data(salt, record))
+        lh = merkle.leaf_hash(salt + record_json)
         nodes = merkle.new_nodes_for_append(self.size, lh, self._get_node)
         for level, idx, h in nodes:
             self._nodes[(level, idx)] = h
@@ -407,7 +412,10 @@ class Writer:
         self._add(s.post_versions, vrow)
         for mr in mrows:
             self._add(s.media, mr)
-        self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
+        if mrows:
+            self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
+        else:
+            self._append_leaf("post_versions", vpk, rec.post_version_json(vrow, post, account))
         self._fts.append((vpk, prep.terms))
         return vpk
 
