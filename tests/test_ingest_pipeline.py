@@ -29,13 +29,13 @@ def test_pipelined_import_equals_in_process(tmp_path: Path, monkeypatch: pytest.
     c1 = ingest.import_archive(one, "twitter-archive", arch)
     monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
     calls: list[int] = []
-    real = ingest._pipelined
+    real = ingest._start_reader
 
     def spy(*a: object, **k: object) -> object:
         calls.append(1)
         return real(*a, **k)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ingest, "_pipelined", spy)
+    monkeypatch.setattr(ingest, "_start_reader", spy)
     two = Store.open(tmp_path / "two", db_url)
     seen: list[tuple[int, int | None]] = []
     c2 = ingest.import_archive(two, "twitter-archive", arch,
@@ -68,3 +68,42 @@ def test_pipelined_bad_archive_raises_and_writes_nothing(tmp_path: Path,
         ingest.import_archive(st, "twitter-archive", bad)
     assert list(st.iter_posts()) == [] and st.ledger_size() == 0
     st.close()
+
+
+def test_reader_started_early_store_opened_late(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI starts the reader before its progress thread (so it forks) and opens the
+    store while the archive is parsed."""
+    arch = tmp_path / "a.zip"
+    make_twitter_archive(arch, n_tweets=300, seed=3)
+    monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
+    reading = ingest.start_reading("twitter-archive", arch)
+    assert reading._proc is not None
+    opened: list[Store] = []
+
+    def open_store() -> Store:
+        opened.append(Store.open(tmp_path / "h"))
+        return opened[0]
+
+    counts = ingest.import_archive(open_store, "twitter-archive", arch, reading=reading)
+    reading.close()  # again: harmless
+    assert len(opened) == 1 and counts.new_posts > 250
+    assert len(list(opened[0].iter_posts())) == counts.new_posts
+    opened[0].close()
+
+
+def test_store_that_cannot_open_stops_the_reader(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    arch = tmp_path / "a.zip"
+    make_twitter_archive(arch, n_tweets=300, seed=3)
+    monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
+    reading = ingest.start_reading("twitter-archive", arch)
+    proc = reading._proc
+
+    def no_store() -> Store:
+        raise RuntimeError("database unreachable")
+
+    with pytest.raises(RuntimeError, match="unreachable"):
+        ingest.import_archive(no_store, "twitter-archive", arch, reading=reading)
+    proc.join(timeout=5)
+    assert not proc.is_alive()

@@ -176,3 +176,48 @@ def test_blob_directories_removed_behind_our_back_are_made_again(store: Store) -
         w.add_posts(a, [post("2", "b", media=[MediaItem(filename="b.png", content=b"two")])], "t")
     p = store.get_post("2")
     assert p is not None and store.blobs.read(p["media"][0]["sha256"]) == b"two"
+
+
+# --- bulk inserts run on a background thread within the one transaction (store/_bulk.py)
+
+
+def test_same_post_in_two_batches_of_one_transaction(store: Store) -> None:
+    """A new account's posts are not looked up in the database (its inserts may still be
+    on the bulk thread): a post id met again later in the same transaction still is."""
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        first = w.add_posts(a, [post(str(i), f"text {i}") for i in range(50)], "import:a")
+        w.flush()
+        again = w.add_posts(a, [post("7", "text 7"), post("7", "text 7, edited"),
+                                post("99", "new")], "import:a")
+    assert all(r.is_new for r in first)
+    assert [(r.is_new, r.version_pk is None, r.seq) for r in again] == [
+        (False, True, 1), (False, False, 2), (True, False, 1)]
+    p7 = next(p for p in store.iter_posts() if p["post_id"] == "7")
+    assert [v["text"] for v in p7["versions"]] == ["text 7", "text 7, edited"]
+    assert len(list(store.iter_posts())) == 51
+
+
+def test_existing_account_posts_are_found_across_transactions(store: Store) -> None:
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        w.add_posts(a, [post("1", "one")], "import:a")
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:b")
+        r = w.add_posts(a, [post("1", "one"), post("2", "two")], "import:b")
+    assert [(x.is_new, x.version_pk is None) for x in r] == [(False, True), (True, False)]
+
+
+def test_a_failing_bulk_insert_rolls_everything_back(store: Store) -> None:
+    with pytest.raises(Exception) as e, store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        w.add_posts(a, [post(str(i), f"text {i}") for i in range(30)], "import:a")
+        # a row the database refuses (no NOT NULL columns), queued behind the posts
+        mark = "?" if w.conn.dialect.paramstyle == "qmark" else "%s"
+        w._insert_many(f"INSERT INTO imports (id) VALUES ({mark})", [(1,)])
+        w.add_posts(a, [post("100", "after the failure")], "import:a")
+        w.flush()
+        w.conn  # noqa: B018 - reading the connection waits for the bulk thread
+    assert "null" in str(e.value).lower()
+    assert list(store.iter_posts()) == []
+    assert store.ledger_size() == 0

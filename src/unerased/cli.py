@@ -120,12 +120,19 @@ def _import_cmd(kind: str, help_text: str) -> None:
     @handle_errors
     def cmd(c: Context, path: Path, as_json: bool) -> None:
         from .importers._errors import ArchiveError
-        from .ingest import import_archive
+        from .ingest import import_archive, start_reading
 
         if not path.is_file():
             raise ArchiveError(str(path), "no such file")
-        with _progress.bytes_bar(f"importing {path.name}") as progress:
-            counts = import_archive(c.store, kind, path, progress=progress)
+        # the reader process starts before the progress bar's thread (so it can fork)
+        # and parses while the store opens
+        reading = start_reading(kind, path)
+        try:
+            with _progress.bytes_bar(f"importing {path.name}") as progress:
+                counts = import_archive(lambda: c.store, kind, path, progress=progress,
+                                        reading=reading)
+        finally:
+            reading.close()
         summary = {"archive": str(path), "kind": kind, "accounts": counts.accounts,
                    **counts.as_dict()}
         if as_json:

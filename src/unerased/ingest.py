@@ -95,26 +95,83 @@ def _bulk_gc() -> Iterator[None]:
 
 
 def import_archive(
-    store: Store, kind: str, path: Path, *, progress: ProgressFn | None = None
+    store: Store | Callable[[], Store],
+    kind: str,
+    path: Path,
+    *,
+    progress: ProgressFn | None = None,
+    reading: Reading | None = None,
 ) -> ImportCounts:
+    """Import one archive in one transaction. ``store`` may be a function opening the
+    store: it is called once the archive is being read (opening overlaps parsing).
+    ``reading`` is what :func:`start_reading` returned, when the caller started the
+    reader process early (before starting threads, so that it can fork)."""
     with _bulk_gc():
-        return _import_archive(store, kind, path, progress)
+        return _import_archive(store, kind, path, progress, reading)
+
+
+class Reading:
+    """An archive being read: by a reader process (big archives) or, lazily, here."""
+
+    def __init__(self, kind: str, path: Path) -> None:
+        from .importers._errors import ArchiveError
+
+        self.kind, self.path = kind, path
+        self._proc: Any = None
+        self._q: Any = None
+        try:
+            big = path.stat().st_size >= PIPELINE_MIN_BYTES
+        except OSError as e:
+            raise ArchiveError(str(path), e.strerror or "cannot be read") from None
+        if big:
+            self._proc, self._q = _start_reader(kind, path)
+
+    def items(self, progress: ProgressFn | None) -> Iterator[tuple[Any, Prepared | None]]:
+        if self._proc is None:
+            return ((it, None) for it in _iterator(self.kind, self.path, progress))
+        return _consume(self._proc, self._q, progress)
+
+    def close(self) -> None:
+        """Stop the reader process if it still runs (idempotent)."""
+        if self._proc is not None:
+            _stop(self._proc, self._q)
+
+
+def start_reading(kind: str, path: Path) -> Reading:
+    """Start reading an archive now (see :func:`import_archive`)."""
+    return Reading(kind, path)
 
 
 def _import_archive(
-    store: Store, kind: str, path: Path, progress: ProgressFn | None
+    store: Store | Callable[[], Store],
+    kind: str,
+    path: Path,
+    progress: ProgressFn | None,
+    reading: Reading | None,
+) -> ImportCounts:
+    reading = reading or Reading(kind, path)
+    try:
+        return _import_items(store, kind, path, progress, reading)
+    finally:
+        reading.close()
+
+
+def _import_items(
+    store: Store | Callable[[], Store],
+    kind: str,
+    path: Path,
+    progress: ProgressFn | None,
+    reading: Reading,
 ) -> ImportCounts:
     from .importers._errors import ArchiveError
 
-    items: Iterator[tuple[Any, Prepared | None]]
+    items = reading.items(progress)
     try:
-        if path.stat().st_size >= PIPELINE_MIN_BYTES:  # start reading at once
-            items = _pipelined(kind, path, progress)
-        else:
-            items = ((it, None) for it in _iterator(kind, path, progress))
         sha, size = file_digest(path)
     except OSError as e:
         raise ArchiveError(str(path), e.strerror or "cannot be read") from None
+    if not isinstance(store, Store):
+        store = store()
     source = f"import:{sha}"
     counts = ImportCounts()
     with store.writer() as w:
@@ -206,10 +263,8 @@ def _reader(kind: str, path: str, q: Any) -> None:
         q.put(("crash", f"{type(e).__name__}: {e}"))
 
 
-def _pipelined(
-    kind: str, path: Path, progress: ProgressFn | None
-) -> Iterator[tuple[Any, Prepared | None]]:
-    """Start the reader process now; return the iterator over what it sends.
+def _start_reader(kind: str, path: Path) -> tuple[Any, Any]:
+    """Start the reader process; return it and the queue it sends on.
 
     Fork when this process runs no other thread (then the child starts in
     milliseconds; it never touches the inherited database connections and leaves
@@ -220,7 +275,14 @@ def _pipelined(
     q = ctx.Queue(maxsize=_QUEUE_BATCHES)
     proc = ctx.Process(target=_reader, args=(kind, str(path), q), daemon=True)
     proc.start()
-    return _consume(proc, q, progress)
+    return proc, q
+
+
+def _stop(proc: Any, q: Any) -> None:
+    if proc.is_alive():
+        proc.terminate()
+    proc.join(timeout=5)
+    q.close()
 
 
 def _consume(
@@ -255,7 +317,4 @@ def _consume(
             else:
                 raise RuntimeError(f"the archive reader failed: {msg[1]}")
     finally:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(timeout=5)
-        q.close()
+        _stop(proc, q)

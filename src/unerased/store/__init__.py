@@ -56,6 +56,7 @@ class Store(Queries):
                 yield w
                 w.finish()
             except BaseException:
+                w.abort()
                 self.blobs.discard_staged(w.staged)
                 raise
 

@@ -7,7 +7,6 @@ backends index and match exactly the same tokens: SQLite in a contentless FTS5 t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -15,15 +14,12 @@ from sqlalchemy import Connection
 from ..text import tokenize
 
 
-def index_row(conn: Connection, data: Sequence[tuple[int, str]]) -> None:
-    """Index versions: (version id, terms from ``tokenize.index_terms``)."""
+def index_sql(conn: Connection) -> str:
+    """INSERT statement indexing versions, for ``executemany`` over
+    (version id, terms from ``tokenize.index_terms``)."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("INSERT INTO post_fts (rowid, terms) VALUES (?, ?)", data)
-    else:
-        conn.exec_driver_sql(
-            "INSERT INTO post_fts (version_pk, terms) VALUES (%s, to_tsvector('simple', %s))",
-            data,
-        )
+        return "INSERT INTO post_fts (rowid, terms) VALUES (?, ?)"
+    return "INSERT INTO post_fts (version_pk, terms) VALUES (%s, to_tsvector('simple', %s))"
 
 
 def matching_versions_sql(conn: Connection, query: str) -> tuple[str, dict[str, Any]] | None:

@@ -32,12 +32,14 @@ from ..model import (
 from ..text.tokenize import index_terms
 from . import _records as rec
 from . import _schema as s
-from ._search import index_row
+from ._bulk import BulkInserter
+from ._search import index_sql
 
 if TYPE_CHECKING:
     from . import Store
 
 FLUSH_ROWS = 2000
+_MAX_TRACKED = 4_000_000  # post ids remembered per account in one transaction (~130 MB)
 _TABLES_IN_ORDER = (
     s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
     s.imports, s.events,
@@ -73,7 +75,14 @@ class PostResult:
 class Writer:
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
-        self.conn = conn
+        self._conn = conn
+        # bulk inserts run on a background thread (see _bulk), not on in-memory SQLite,
+        # whose connection is tied to the thread that made it
+        self._bulk_ok = conn.dialect.name != "sqlite" or _sqlite_file(conn)
+        self._bulk: BulkInserter | None = None
+        # account pk -> hashes of the post ids this transaction stored for it, for the
+        # accounts that had no post before it; None: the account had posts
+        self._stored_here: dict[int, set[int] | None] = {}
         self.now = iso(utcnow()) or ""
         q = select(s.ledger_head.c.size).where(s.ledger_head.c.id == 1)
         if conn.dialect.name == "postgresql":
@@ -93,6 +102,26 @@ class Writer:
         self._leaf_sql = _insert_sql(conn, s.ledger_leaves)[0]  # columns: idx kind ref salt hash
         self._node_sql = _insert_sql(conn, s.ledger_nodes)[0]  # columns: level idx hash
         self.staged: dict[str, str] = {}  # blobs written, made durable in finish()
+
+    @property
+    def conn(self) -> Connection:
+        """The transaction's connection, once every bulk insert issued so far has run."""
+        if self._bulk is not None:
+            self._bulk.sync()
+        return self._conn
+
+    def _insert_many(self, sql: str, rows: Sequence[Any]) -> None:
+        if not self._bulk_ok:
+            self._conn.exec_driver_sql(sql, rows)
+            return
+        if self._bulk is None:
+            self._bulk = BulkInserter(self._conn)
+        self._bulk.submit(sql, rows)
+
+    def abort(self) -> None:
+        """Stop the bulk thread after a failure (the transaction then rolls back)."""
+        if self._bulk is not None:
+            self._bulk.cancel()
 
     # ---------------------------------------------------------------- ids, ledger
 
@@ -159,14 +188,14 @@ class Writer:
             if rows:
                 # straight to the driver's executemany: SQLAlchemy's per-row parameter
                 # processing was a third of import time
-                sql, getter = _insert_sql(self.conn, t)
-                self.conn.exec_driver_sql(sql, list(map(getter, rows)))
+                sql, getter = _insert_sql(self._conn, t)
+                self._insert_many(sql, list(map(getter, rows)))
         if self._leaf_rows:
-            self.conn.exec_driver_sql(self._leaf_sql, self._leaf_rows)
-            self.conn.exec_driver_sql(self._node_sql, self._node_rows)
+            self._insert_many(self._leaf_sql, self._leaf_rows)
+            self._insert_many(self._node_sql, self._node_rows)
             self._leaf_rows, self._node_rows = [], []
         if self._fts:
-            index_row(self.conn, self._fts)
+            self._insert_many(index_sql(self._conn), self._fts)
             self._fts = []
         self._pending = 0
         # keep only the right edge of the tree cached: what future appends can need
@@ -178,6 +207,10 @@ class Writer:
     def finish(self) -> None:
         self.flush()
         self.store.blobs.commit_staged(self.staged)  # durable before the rows commit
+        if self._bulk is not None:
+            self._bulk.sync()
+            self._bulk.close()
+            self._bulk = None
         if self.size != self._start_size:
             self.conn.execute(
                 update(s.ledger_head).where(s.ledger_head.c.id == 1).values(size=self.size)
@@ -232,6 +265,7 @@ class Writer:
             }
             self.conn.execute(s.accounts.insert(), [row])  # needed by later lookups at once
             self._accounts[(snap.platform, snap.account_id)] = row
+            self._stored_here[row["id"]] = set()
             self._status_row(row, source, at)
             return row
         changed = (
@@ -290,7 +324,7 @@ class Writer:
         refreshes ``last_seen``); otherwise it becomes a new version. ``prepared``, when
         given, is :func:`prepare` of each snapshot (``raw`` may then be None)."""
         self.flush()
-        ids = list({sn.post_id for sn in snaps})
+        ids = self._maybe_stored(account["id"], {sn.post_id for sn in snaps})
         known: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, 500):
             for r in self.conn.execute(
@@ -347,6 +381,8 @@ class Writer:
                 }
                 self._add(s.posts, post)
                 known[sn.post_id] = post
+                if (mine := self._stored_here.get(account["id"])) is not None:
+                    mine.add(hash(sn.post_id))
                 vers[post["id"]] = {"keys": set(), "last_hash": None, "seq": 0}
                 is_new = True
             else:
@@ -368,9 +404,33 @@ class Writer:
                 post["n_versions"] = v["seq"]
             out.append(PostResult(post["id"], is_new, vpk, v["seq"]))
         self.flush()
+        by_cols: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
         for pk, values in touched.items():
-            self.conn.execute(update(s.posts).where(s.posts.c.id == pk).values(**values))
+            cols = tuple(sorted(values))
+            by_cols[cols].append((*(values[c] for c in cols), pk))
+        mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
+        for cols, params in by_cols.items():  # in order after the inserts, on the bulk thread
+            sets = ", ".join(f"{c} = {mark}" for c in cols)
+            self._insert_many(f"UPDATE posts SET {sets} WHERE id = {mark}", params)
         return out
+
+    def _maybe_stored(self, account_pk: int, post_ids: set[str]) -> list[str]:
+        """Which of these post ids may already be stored for the account: all of them,
+        unless the account had no post when this transaction began; then only those
+        this transaction stored (so importing into a new account never waits for the
+        bulk inserts to read back; a hash collision costs a needless lookup)."""
+        if account_pk not in self._stored_here:
+            had_posts = self.conn.execute(
+                select(s.posts.c.id).where(s.posts.c.account_pk == account_pk).limit(1)
+            ).first()
+            self._stored_here[account_pk] = None if had_posts else set()
+        mine = self._stored_here[account_pk]
+        if mine is None:
+            return list(post_ids)
+        if len(mine) > _MAX_TRACKED:  # bound memory: look everything up from now on
+            self._stored_here[account_pk] = None
+            return list(post_ids)
+        return [p for p in post_ids if hash(p) in mine]
 
     def _add_version(
         self,
@@ -512,6 +572,11 @@ def _insert_sql(
         sql = f"INSERT INTO {t.name} ({', '.join(cols)}) VALUES ({', '.join([mark] * len(cols))})"
         _INSERT_SQL[key] = (sql, operator.itemgetter(*cols))
     return _INSERT_SQL[key]
+
+
+def _sqlite_file(conn: Connection) -> bool:
+    db = conn.engine.url.database or ""
+    return db not in ("", ":memory:") and "mode=memory" not in str(conn.engine.url)
 
 
 def _chunks(items: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:

@@ -1,0 +1,72 @@
+"""Bulk inserts on a background thread, inside the writer's one transaction.
+
+SQLite (and libpq) run a statement with the GIL released, so while a batch of rows goes
+into the B-trees on this thread the writer keeps building the next batch in Python.
+Only this thread touches the connection between :meth:`BulkInserter.submit` and
+:meth:`BulkInserter.sync`; the writer syncs before any other use of it (its ``conn``
+property does so), so statements still run in the order they were issued and every
+read sees every earlier write. A failed insert is raised in the writer at its next
+submit or sync, and the transaction rolls back as before.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+_DEPTH = 4  # batches queued at most: bounds memory, keeps the thread fed
+
+
+class BulkInserter:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._jobs: queue.Queue[tuple[str, Sequence[Any]] | None] = queue.Queue(_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="unerased-bulk", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:  # after a failure, drain without executing
+                    self._conn.exec_driver_sql(job[0], job[1])
+            except BaseException as e:  # noqa: BLE001 - re-raised in the writer's thread
+                self._error = e
+            finally:
+                self._jobs.task_done()
+
+    def submit(self, sql: str, rows: Sequence[Any]) -> None:
+        self._check()
+        self._jobs.put((sql, rows))
+
+    def sync(self) -> None:
+        """Wait until every submitted statement has run; raise the first failure."""
+        self._jobs.join()
+        self._check()
+
+    def close(self) -> None:
+        """Stop the thread (after the statements already submitted). Idempotent."""
+        if self._thread.is_alive():
+            self._jobs.put(None)
+            self._thread.join()
+
+    def cancel(self) -> None:
+        """Stop the thread, skipping statements not yet run (the transaction is failing)."""
+        if self._error is None:
+            self._error = _Cancelled()
+        self.close()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+
+class _Cancelled(Exception):
+    pass
