@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -221,3 +222,52 @@ def test_a_failing_bulk_insert_rolls_everything_back(store: Store) -> None:
     assert "null" in str(e.value).lower()
     assert list(store.iter_posts()) == []
     assert store.ledger_size() == 0
+
+
+# --- blobs are written and fsynced while the import goes on, placed at commit
+
+
+def _blob_files(store: Store) -> list[str]:
+    return sorted(p.name for p in store.blobs.root.rglob("*") if p.is_file())
+
+
+def test_staged_blobs_appear_only_when_the_transaction_commits(store: Store) -> None:
+    imgs = [f"image {i}".encode() for i in range(20)]
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        w.add_posts(a, [post(str(i), "x", media=(MediaItem(content=b, filename=f"{i}.png"),))
+                        for i, b in enumerate(imgs)], "import:a")
+        w.flush()
+        assert len(w.blobs) == 20
+        assert not any(store.blobs.exists(hashlib.sha256(b).hexdigest())
+                       for b in imgs)  # only temp files so far
+    assert all(store.blobs.read(hashlib.sha256(b).hexdigest()) == b for b in imgs)
+    assert not list((store.blobs.root / "tmp").iterdir())
+
+
+def test_failed_transaction_leaves_no_blob(store: Store) -> None:
+    with pytest.raises(RuntimeError, match="boom"), store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        w.add_posts(a, [post(str(i), "x", media=(MediaItem(content=f"img {i}".encode()),))
+                        for i in range(30)], "import:a")
+        raise RuntimeError("boom")
+    assert _blob_files(store) == []
+
+
+def test_a_blob_that_cannot_be_written_fails_the_transaction(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = type(store.blobs)._write_temp
+
+    def flaky(self: object, data: bytes, digest: str) -> str:
+        if data == b"img 7":
+            raise OSError(28, "No space left on device")
+        return real(self, data, digest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(store.blobs), "_write_temp", flaky)
+    with pytest.raises(OSError, match="No space"), store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        w.add_posts(a, [post(str(i), "x", media=(MediaItem(content=f"img {i}".encode()),))
+                        for i in range(12)], "import:a")
+    assert _blob_files(store) == []
+    assert list(store.iter_posts()) == []

@@ -57,7 +57,6 @@ class Store(Queries):
                 w.finish()
             except BaseException:
                 w.abort()
-                self.blobs.discard_staged(w.staged)
                 raise
 
     @contextmanager

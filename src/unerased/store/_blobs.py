@@ -2,8 +2,10 @@
 
 A blob is written to a temporary file in the same directory tree, fsynced, renamed into
 place and its directory fsynced *before* the database row naming it commits, so a
-committed row never names a missing blob. A blob whose transaction then fails is an
-orphan, harmless (``unerased verify`` reports orphans, does not fail on them).
+committed row never names a missing blob. Writers stage their blobs (:class:`Staging`):
+written and fsynced in the background during the transaction, placed just before it
+commits, removed if it fails. A blob placed by a transaction that then fails to commit
+is an orphan, harmless (``unerased verify`` reports orphans, does not fail on them).
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -26,6 +29,10 @@ class BlobError(Exception):
 
 def _is_hex64(s: str) -> bool:
     return len(s) == 64 and all(c in "0123456789abcdef" for c in s)
+
+
+_WRITERS = 8  # threads writing and fsyncing staged blobs
+_IN_FLIGHT = 64  # staged blobs not yet written, at most (bounds the memory they hold)
 
 
 class BlobStore:
@@ -59,59 +66,23 @@ class BlobStore:
             raise
         return digest
 
-    def stage(self, data: bytes, staged: dict[str, str]) -> str:
-        """Write bytes to a temporary file *without* fsync and remember it in ``staged``
-        (digest → temp path); :meth:`commit_staged` makes them durable together, before
-        the transaction naming them commits. Much faster than :meth:`put` for many
-        small files (one parallel round of fsyncs instead of one each in turn)."""
-        digest = hashlib.sha256(data).hexdigest()
-        if digest in staged or self.exists(digest):
-            return digest
+    def staging(self) -> Staging:
+        """Blobs for one transaction, made durable before it commits (see Staging)."""
+        return Staging(self)
+
+    def _write_temp(self, data: bytes, digest: str) -> str:
+        """A temp file holding ``data``, fsynced; the directory of its final place made."""
         fd, tmp = self._mkstemp()
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            self._mkdir(self.path(digest).parent)
         except BaseException:
             _unlink_quiet(tmp)
             raise
-        staged[digest] = tmp
-        return digest
-
-    def commit_staged(self, staged: dict[str, str]) -> None:
-        """fsync every staged file (in parallel), rename each into place, fsync the
-        directories. After this returns the blobs are durable."""
-        if not staged:
-            return
-        items = list(staged.items())
-
-        def sync(path: str) -> None:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-        with ThreadPoolExecutor(max_workers=min(16, len(items))) as pool:
-            list(pool.map(sync, [t for _, t in items]))
-        dirs: set[Path] = set()
-        for digest, tmp in items:
-            dest = self.path(digest)
-            self._mkdir(dest.parent)
-            try:
-                os.replace(tmp, dest)
-            except FileNotFoundError:  # its directory was removed behind our back
-                self._made.discard(dest.parent)
-                self._mkdir(dest.parent)
-                os.replace(tmp, dest)
-            dirs.add(dest.parent)
-        for d in dirs:
-            _fsync_dir(d)
-        staged.clear()
-
-    def discard_staged(self, staged: dict[str, str]) -> None:
-        for tmp in staged.values():
-            _unlink_quiet(tmp)
-        staged.clear()
+        return tmp
 
     def read(self, sha256: str) -> bytes:
         try:
@@ -179,3 +150,76 @@ def _fsync_dir(path: Path) -> None:
 def _unlink_quiet(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+class Staging:
+    """The blobs of one write transaction.
+
+    Each is written to a temporary file and fsynced by a small thread pool as soon as it
+    is staged, while the import goes on; :meth:`commit` (before the transaction commits)
+    waits for them, renames them into place and fsyncs their directories in parallel;
+    :meth:`discard` (when the transaction fails) removes them. A committed row therefore
+    never names a missing blob, and a failed import leaves no blob behind.
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self._store = store
+        self._pool: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(_IN_FLIGHT)
+        self._files: dict[str, Future[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def add(self, data: bytes) -> str:
+        """Stage bytes; returns their sha256 (hex)."""
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in self._files or self._store.exists(digest):
+            return digest
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="unerased-blobs")
+        self._slots.acquire()
+        try:
+            fut = self._pool.submit(self._store._write_temp, data, digest)
+        except BaseException:
+            self._slots.release()
+            raise
+        fut.add_done_callback(lambda _: self._slots.release())
+        self._files[digest] = fut
+        return digest
+
+    def commit(self) -> None:
+        """Make every staged blob durable in its place. Raises the first write failure."""
+        if not self._files:
+            self._shutdown()
+            return
+        assert self._pool is not None
+        placed = [(digest, fut.result()) for digest, fut in self._files.items()]
+        dirs: set[Path] = set()
+        for digest, tmp in placed:
+            dest = self._store.path(digest)
+            try:
+                os.replace(tmp, dest)
+            except FileNotFoundError:  # its directory was removed behind our back
+                self._store._made.discard(dest.parent)
+                self._store._mkdir(dest.parent)
+                os.replace(tmp, dest)
+            dirs.add(dest.parent)
+        list(self._pool.map(_fsync_dir, dirs))
+        self._files.clear()
+        self._shutdown()
+
+    def discard(self) -> None:
+        """Remove every staged blob not yet committed (waits for writes in flight)."""
+        for fut in self._files.values():
+            fut.cancel()
+        for fut in self._files.values():
+            if not fut.cancelled() and fut.exception() is None:
+                _unlink_quiet(fut.result())
+        self._files.clear()
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None

@@ -112,7 +112,7 @@ class Writer:
         self._node_rows: list[tuple[int, int, bytes]] = []
         self._leaf_sql = _insert_sql(conn, s.ledger_leaves)[0]  # columns: idx kind ref salt hash
         self._node_sql = _insert_sql(conn, s.ledger_nodes)[0]  # columns: level idx hash
-        self.staged: dict[str, str] = {}  # blobs written, made durable in finish()
+        self.blobs = store.blobs.staging()  # blobs written, made durable in finish()
 
     @property
     def conn(self) -> Connection:
@@ -130,9 +130,11 @@ class Writer:
         self._bulk.submit(sql, rows)
 
     def abort(self) -> None:
-        """Stop the bulk thread after a failure (the transaction then rolls back)."""
+        """Stop the bulk thread and remove the staged blobs after a failure (the
+        transaction then rolls back)."""
         if self._bulk is not None:
             self._bulk.cancel()
+        self.blobs.discard()
 
     # ---------------------------------------------------------------- ids, ledger
 
@@ -217,7 +219,7 @@ class Writer:
 
     def finish(self) -> None:
         self.flush()
-        self.store.blobs.commit_staged(self.staged)  # durable before the rows commit
+        self.blobs.commit()  # durable before the rows commit
         if self._bulk is not None:
             self._bulk.sync()
             self._bulk.close()
@@ -473,7 +475,7 @@ class Writer:
         for i, m in enumerate(sn.media, 1):
             sha = size = None
             if m.content is not None:
-                sha = self.store.blobs.stage(m.content, self.staged)
+                sha = self.blobs.add(m.content)
                 size = len(m.content)
             mrows.append({
                 "id": self.alloc(s.media), "version_pk": vpk, "seq": i, "url": m.url,
@@ -503,9 +505,9 @@ class Writer:
         ).first():
             return cid
         self._capture_ids.add(cid)
-        body_sha = self.store.blobs.stage(cap.body, self.staged)
+        body_sha = self.blobs.add(cap.body)
         if cap.request_body:
-            self.store.blobs.stage(cap.request_body, self.staged)
+            self.blobs.add(cap.request_body)
         r = cap.record()
         row = {
             "id": cid,
