@@ -271,3 +271,27 @@ def test_a_blob_that_cannot_be_written_fails_the_transaction(
                         for i in range(12)], "import:a")
     assert _blob_files(store) == []
     assert list(store.iter_posts()) == []
+
+
+def test_version_counts_hold_across_insert_chunks(store: Store) -> None:
+    """Rows go out in chunks of 512 while later versions of the same posts arrive: the
+    post's version count is right whether its row was still pending or already sent."""
+    from sqlalchemy import text
+
+    snaps = []
+    for i in range(1500):
+        snaps.append(post(str(i), f"text {i}", key=f"{i}a"))
+        if i % 7 == 0:  # edited at once: the row may still be pending
+            snaps.append(post(str(i), f"text {i} edited", key=f"{i}b"))
+    # edited much later: the row was sent long ago
+    snaps += [post(str(i), f"text {i} late", key=f"{i}c") for i in range(0, 1500, 11)]
+    want = {str(i): 1 + (i % 7 == 0) + (i % 11 == 0) for i in range(1500)}
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        for k in range(0, len(snaps), 700):  # batches that cut through chunks and chains
+            w.add_posts(a, snaps[k : k + 700], "import:a")
+    with store.reader() as conn:
+        got = dict(conn.execute(text("SELECT post_id, n_versions FROM posts")).all())
+        versions = conn.execute(text("SELECT count(*) FROM post_versions")).scalar_one()
+    assert len(got) == 1500 and versions == len(snaps)
+    assert got == want

@@ -11,9 +11,11 @@ submit or sync, and the transaction rolls back as before.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
@@ -36,7 +38,7 @@ class BulkInserter:
                 if job is None:
                     return
                 if self._error is None:  # after a failure, drain without executing
-                    self._conn.exec_driver_sql(job[0], job[1])
+                    execute_rows(self._conn, job[0], job[1])
             except BaseException as e:  # noqa: BLE001 - re-raised in the writer's thread
                 self._error = e
             finally:
@@ -70,3 +72,26 @@ class BulkInserter:
 
 class _Cancelled(Exception):
     pass
+
+
+_MAX_PARAMS = {"sqlite": 32766, "postgresql": 65535}  # bound parameters per statement
+
+
+def execute_rows(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run ``sql`` for each row. A one-row ``INSERT … VALUES (…)`` runs as multi-row
+    INSERTs (``VALUES (…), (…), …``): one statement and one round of binding per chunk
+    of rows instead of one per row, which also lets SQLite run a whole chunk with the
+    GIL released. Anything else goes to the driver's ``executemany``."""
+    if len(rows) < 2 or not sql.startswith("INSERT INTO ") or " VALUES (" not in sql:
+        conn.exec_driver_sql(sql, list(rows))
+        return
+    per = max(1, _MAX_PARAMS.get(conn.dialect.name, 999) // len(rows[0]))
+    for i in range(0, len(rows), per):
+        chunk = rows[i : i + per]
+        conn.exec_driver_sql(_multi(sql, len(chunk)), tuple(chain.from_iterable(chunk)))
+
+
+@functools.lru_cache(maxsize=256)
+def _multi(sql: str, n: int) -> str:
+    head, group = sql.split(" VALUES ", 1)
+    return f"{head} VALUES {', '.join([group] * n)}"

@@ -33,13 +33,12 @@ from ..model import (
 from ..text.tokenize import index_terms
 from . import _records as rec
 from . import _schema as s
-from ._bulk import BulkInserter
+from ._bulk import BulkInserter, execute_rows
 from ._search import index_sql
 
 if TYPE_CHECKING:
     from . import Store
 
-FLUSH_ROWS = 2000
 _MAX_TRACKED = 4_000_000  # post ids remembered per account in one transaction (~130 MB)
 _TABLES_IN_ORDER = (
     s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
@@ -101,29 +100,28 @@ class Writer:
         self.size: int = int(conn.execute(q).scalar_one())
         self._start_size = self.size
         self._next_id: dict[str, int] = {}
-        self._rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self._fts: list[tuple[int, str]] = []
+        # rows waiting for their INSERT, per table (see _Pending)
+        self._pend = {t.name: _Pending(*_insert_sql(conn, t)) for t in _TABLES_IN_ORDER}
+        self._leaves = _Pending(_insert_sql(conn, s.ledger_leaves)[0])  # idx kind ref salt hash
+        self._tree = _Pending(_insert_sql(conn, s.ledger_nodes)[0])  # level idx hash
+        self._fts = _Pending(index_sql(conn))  # version id, terms
         self._nodes: dict[tuple[int, int], bytes] = {}
-        self._pending = 0
         self._accounts: dict[tuple[str, str], dict[str, Any]] = {}
         self._capture_ids: set[str] = set()
         self._salts, self._salt_at = b"", 0
-        self._leaf_rows: list[tuple[int, str, str, bytes, bytes]] = []
-        self._node_rows: list[tuple[int, int, bytes]] = []
-        self._leaf_sql = _insert_sql(conn, s.ledger_leaves)[0]  # columns: idx kind ref salt hash
-        self._node_sql = _insert_sql(conn, s.ledger_nodes)[0]  # columns: level idx hash
         self.blobs = store.blobs.staging()  # blobs written, made durable in finish()
 
     @property
     def conn(self) -> Connection:
-        """The transaction's connection, once every bulk insert issued so far has run."""
+        """The transaction's connection, once every row added so far is in it."""
+        self.flush()
         if self._bulk is not None:
             self._bulk.sync()
         return self._conn
 
     def _insert_many(self, sql: str, rows: Sequence[Any]) -> None:
         if not self._bulk_ok:
-            self._conn.exec_driver_sql(sql, rows)
+            execute_rows(self._conn, sql, rows)
             return
         if self._bulk is None:
             self._bulk = BulkInserter(self._conn)
@@ -173,12 +171,13 @@ class Writer:
         for level, idx, h in nodes:
             self._nodes[(level, idx)] = h
         # ledger rows are plain tuples in column order: a leaf is on every write's hot path
-        self._node_rows.extend(nodes)
-        self._leaf_rows.append((self.size, kind, str(ref), salt, lh))
+        if self._tree.extend(nodes):
+            self._insert_many(self._tree.sql, self._tree.take())
+        if self._leaves.add((self.size, kind, str(ref), salt, lh)):
+            self._insert_many(self._leaves.sql, self._leaves.take())
         self.size += 1
-        self._pending += 1 + len(nodes)
-        if self._pending >= FLUSH_ROWS:
-            self.flush()
+        if not self.size & 4095:
+            self._trim_nodes()
 
     def _salt(self) -> bytes:
         """A fresh random salt, cut from a buffer the OS CSPRNG fills 256 salts at a time
@@ -190,32 +189,22 @@ class Writer:
         return self._salts[at : at + rec.SALT_BYTES]
 
     def _add(self, table: Table, row: dict[str, Any]) -> None:
-        self._rows[table.name].append(row)
-        self._pending += 1
-        if self._pending >= FLUSH_ROWS:
-            self.flush()
+        p = self._pend[table.name]
+        if p.add(row):
+            self._insert_many(p.sql, p.take())
 
     def flush(self) -> None:
-        for t in _TABLES_IN_ORDER:
-            rows = self._rows.pop(t.name, None)
-            if rows:
-                # straight to the driver's executemany: SQLAlchemy's per-row parameter
-                # processing was a third of import time
-                sql, getter = _insert_sql(self._conn, t)
-                self._insert_many(sql, list(map(getter, rows)))
-        if self._leaf_rows:
-            self._insert_many(self._leaf_sql, self._leaf_rows)
-            self._insert_many(self._node_sql, self._node_rows)
-            self._leaf_rows, self._node_rows = [], []
-        if self._fts:
-            self._insert_many(index_sql(self._conn), self._fts)
-            self._fts = []
-        self._pending = 0
-        # keep only the right edge of the tree cached: what future appends can need
-        if len(self._nodes) > 4096:
-            self._nodes = {
-                k: v for k, v in self._nodes.items() if ((k[1] + 1) << k[0]) >= self.size - 64
-            }
+        """Issue the INSERTs of every row added so far (on the bulk thread: use ``conn``
+        to wait for them)."""
+        for p in (*self._pend.values(), self._leaves, self._tree, self._fts):
+            if p.rows:
+                self._insert_many(p.sql, p.take(everything=True))
+
+    def _trim_nodes(self) -> None:
+        """Keep only the right edge of the tree cached: what future appends can need."""
+        self._nodes = {
+            k: v for k, v in self._nodes.items() if ((k[1] + 1) << k[0]) >= self.size - 64
+        }
 
     def finish(self) -> None:
         self.flush()
@@ -336,7 +325,6 @@ class Writer:
         is known, or whose content equals the latest version, changes nothing (but
         refreshes ``last_seen``); otherwise it becomes a new version. ``prepared``, when
         given, is :func:`prepare` of each snapshot (``raw`` may then be None)."""
-        self.flush()
         ids = self._maybe_stored(account["id"], {sn.post_id for sn in snaps})
         known: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, 500):
@@ -389,7 +377,7 @@ class Writer:
                     "gone_count": 0,
                     "deleted_at": at if sn.deleted else None,
                     "deleted_reason": "user_deleted" if sn.deleted else None,
-                    "n_versions": 0,
+                    "n_versions": 1,  # its first version follows at once
                     "state_json": "{}",
                 }
                 self._add(s.posts, post)
@@ -411,21 +399,28 @@ class Writer:
             v["last_hash"] = chash
             vpk = self._add_version(account, post, sn, v["seq"], vkey, source, at,
                                     prep or prepare(sn))
-            if not is_new:
+            if v["seq"] > 1:
                 touched.setdefault(post["id"], {})["n_versions"] = v["seq"]
-            else:
-                post["n_versions"] = v["seq"]
             out.append(PostResult(post["id"], is_new, vpk, v["seq"]))
-        self.flush()
+        if touched:
+            self._update_posts(touched)
+        return out
+
+    def _update_posts(self, touched: dict[int, dict[str, Any]]) -> None:
+        """Apply column updates to posts: to the row itself while its INSERT is still
+        pending, else by UPDATEs issued after it."""
+        pending = {r["id"]: r for r in self._pend["posts"].rows}
         by_cols: dict[tuple[str, ...], list[tuple[Any, ...]]] = defaultdict(list)
         for pk, values in touched.items():
+            if pk in pending:
+                pending[pk].update(values)
+                continue
             cols = tuple(sorted(values))
             by_cols[cols].append((*(values[c] for c in cols), pk))
         mark = "?" if self._conn.dialect.paramstyle == "qmark" else "%s"
         for cols, params in by_cols.items():  # in order after the inserts, on the bulk thread
             sets = ", ".join(f"{c} = {mark}" for c in cols)
             self._insert_many(f"UPDATE posts SET {sets} WHERE id = {mark}", params)
-        return out
 
     def _maybe_stored(self, account_pk: int, post_ids: set[str]) -> list[str]:
         """Which of these post ids may already be stored for the account: all of them,
@@ -489,11 +484,11 @@ class Writer:
             self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
         else:
             self._append_leaf("post_versions", vpk, rec.post_version_json(vrow, post, account))
-        self._fts.append((vpk, prep.terms))
+        if self._fts.add((vpk, prep.terms)):
+            self._insert_many(self._fts.sql, self._fts.take())
         return vpk
 
     def update_post(self, post_pk: int, **values: Any) -> None:
-        self.flush()
         self.conn.execute(update(s.posts).where(s.posts.c.id == post_pk).values(**values))
 
     # ---------------------------------------------------------------- captures, events
@@ -569,6 +564,36 @@ class Writer:
         self._add(s.imports, row)
         self._leaf("imports", iid, rec.import_record(row))
         return iid
+
+
+class _Pending:
+    """Rows waiting for one INSERT statement. They go out in chunks of ``ROWS`` (one
+    multi-row statement each, see _bulk.execute_rows), so the statement text repeats
+    and the bulk thread takes the GIL once per chunk, not once per row."""
+
+    ROWS = 512
+    __slots__ = ("sql", "convert", "rows")
+
+    def __init__(self, sql: str, convert: Callable[[Any], tuple[Any, ...]] | None = None
+                 ) -> None:
+        self.sql, self.convert = sql, convert
+        self.rows: list[Any] = []
+
+    def add(self, row: Any) -> bool:
+        """Queue a row; True when a full chunk is ready (then call :meth:`take`)."""
+        self.rows.append(row)
+        return len(self.rows) >= self.ROWS
+
+    def extend(self, rows: Iterable[Any]) -> bool:
+        self.rows.extend(rows)
+        return len(self.rows) >= self.ROWS
+
+    def take(self, *, everything: bool = False) -> list[Any]:
+        if everything or len(self.rows) == self.ROWS:
+            out, self.rows = self.rows, []
+        else:
+            out, self.rows = self.rows[: self.ROWS], self.rows[self.ROWS :]
+        return out if self.convert is None else list(map(self.convert, out))
 
 
 _INSERT_SQL: dict[tuple[str, str], tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]]]] = {}
