@@ -10,9 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from unerased._prepare import raw_json
 from unerased.model import canonical_json
 from unerased.store import _records as rec
-from unerased.store._writer import raw_json
 
 # any text: lone surrogates, quotes, backslashes and control characters included
 text = st.text(alphabet=st.characters(), max_size=40)

@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 
-from . import _progress
 from .cli import Context, UserError, emit_json, handle_errors, json_option, pass_ctx
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -97,6 +96,8 @@ def register(cli: click.Group) -> None:
         from .ledger.verify import verify_archive
 
         vkey = _read_key(key_file) if key_file is not None else None
+        from . import _progress
+
         with _progress.count_bar("verifying") as progress:
             rep = verify_archive(c.store, progress=progress, verifier_key=vkey,
                                  check_orphans=not no_orphans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -74,7 +73,7 @@ def register(cli: click.Group) -> None:
                 raise UserError(f"--tag must be KEY=VALUE, not {t!r}")
             k, v = t.split("=", 1)
             kv[k.strip()] = v.strip()
-        row = asyncio.run(add_watch(_run_context(c, proxy), wu, service=service, tags=kv))
+        row = _run(add_watch(_run_context(c, proxy), wu, service=service, tags=kv))
         acc = c.store.account_json(c.store.find_accounts(str(row["id"]))[0])
         if as_json:
             emit_json([acc])
@@ -123,7 +122,7 @@ def register(cli: click.Group) -> None:
         """Check the watched accounts that are due (or all, with --once)."""
         from .watch.runner import poll as run_poll
 
-        results = asyncio.run(
+        results = _run(
             run_poll(_run_context(c), once=once, on_result=lambda r: _show_outcome(r, as_json))
         )
         if not results:
@@ -139,7 +138,7 @@ def register(cli: click.Group) -> None:
         from .watch.runner import run_forever
 
         try:
-            asyncio.run(run_forever(_run_context(c), duration=duration,
+            _run(run_forever(_run_context(c), duration=duration,
                                     on_result=lambda r: _show_outcome(r, as_json)))
         except KeyboardInterrupt:
             click.echo("stopped", err=True)
@@ -188,3 +187,9 @@ def register(cli: click.Group) -> None:
         store.close()
         click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
                    err=True)
+
+
+def _run(coro: Any) -> Any:
+    import asyncio  # not at import time: the CLI starts without it
+
+    return asyncio.run(coro)

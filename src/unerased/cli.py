@@ -13,12 +13,13 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import _progress
-from .store import Store, StoreError
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command needs it: `import`
+    from .store import Store  # forks its archive reader before that, see ingest
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,6 +35,8 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
+            from .store import Store
+
             self._store = Store.open(self.home, self.db_url)
         return self._store
 
@@ -55,20 +58,28 @@ def handle_errors(f: F) -> F:
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from .export import ExportError
-        from .importers._errors import ArchiveError
-        from .sources._base import SourceError
-        from .text.tokenize import SearchQueryError
-
         try:
             return f(*args, **kwargs)
-        except (StoreError, ArchiveError, SourceError, ExportError, SearchQueryError) as e:
-            raise UserError(str(e)) from None
         except KeyboardInterrupt:
             click.echo("unerased: interrupted; nothing uncommitted was kept", err=True)
             sys.exit(130)
+        except Exception as e:
+            if isinstance(e, _user_errors()):
+                raise UserError(str(e)) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The error types that are the user's to fix (imported only when one is raised)."""
+    from .export import ExportError
+    from .importers._errors import ArchiveError
+    from .sources._base import SourceError
+    from .store import StoreError
+    from .text.tokenize import SearchQueryError
+
+    return (StoreError, ArchiveError, SourceError, ExportError, SearchQueryError)
 
 
 def json_option(f: F) -> F:
@@ -128,6 +139,8 @@ def _import_cmd(kind: str, help_text: str) -> None:
         # and parses while the store opens
         reading = start_reading(kind, path)
         try:
+            from . import _progress
+
             with _progress.bytes_bar(f"importing {path.name}") as progress:
                 counts = import_archive(lambda: c.store, kind, path, progress=progress,
                                         reading=reading)
@@ -281,6 +294,7 @@ def events(c: Context, type_: str | None, since: str | None, account: str | None
 @handle_errors
 def export(c: Context, format: str, out: Path) -> None:
     """Export the archive: jsonl, csv (posts), warc (raw HTTP captures), site."""
+    from . import _progress
     from .export import run_export
 
     with _progress.count_bar(f"exporting {format}") as progress:

@@ -23,11 +23,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._prepare import Prepared, prepare
 from .model import AccountSnapshot, AccountStatus, PostSnapshot
-from .store import Store
-from .store._writer import Prepared, prepare
+
+if TYPE_CHECKING:
+    from .store import Store
 
 BATCH = 1000
 PIPELINE_MIN_BYTES = 1 << 20  # below this a second process costs more than it saves
@@ -179,7 +181,7 @@ def _import_items(
         sha, size = file_digest(path)
     except OSError as e:
         raise ArchiveError(str(path), e.strerror or "cannot be read") from None
-    if not isinstance(store, Store):
+    if callable(store):  # open the store now that the archive is being read
         store = store()
     source = f"import:{sha}"
     counts = ImportCounts()

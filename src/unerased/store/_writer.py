@@ -14,11 +14,11 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import Connection, Table, func, select, update
 
+from .._prepare import Prepared, prepare
 from ..ledger import merkle
 from ..model import (
     AccountSnapshot,
@@ -30,7 +30,6 @@ from ..model import (
     iso,
     utcnow,
 )
-from ..text.tokenize import index_terms
 from . import _records as rec
 from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
@@ -48,30 +47,6 @@ _TABLES_IN_ORDER = (
 
 def _dumps(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-class Prepared(NamedTuple):
-    """The per-post work that needs no database (content hash, raw JSON text, search
-    terms): :func:`prepare` computes it, possibly in another process (see ingest)."""
-
-    content_hash: str
-    raw_json: str | None
-    terms: str
-
-
-def raw_json(raw: Any) -> str:
-    """A platform's object as compact JSON text (what ``post_versions.raw_json`` keeps).
-    orjson is six times faster than ``json`` here, on every post of every import; what it
-    refuses (a lone surrogate, an integer past 64 bits) goes through ``json``."""
-    try:
-        return orjson.dumps(raw).decode("utf-8")
-    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-
-
-def prepare(sn: PostSnapshot) -> Prepared:
-    raw = None if sn.raw is None else raw_json(sn.raw)
-    return Prepared(sn.content_hash(), raw, index_terms(sn.text))
 
 
 @dataclass(slots=True)
