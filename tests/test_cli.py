@@ -175,3 +175,25 @@ def test_user_errors_are_one_line_no_traceback(home: Path, tmp_path: Path,
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("unerased: error: "), r.stderr
     assert r.exception is None or isinstance(r.exception, SystemExit)
+
+
+def test_console_script_exit_codes_and_complete_output(home: Path, archive: Path) -> None:
+    """The real entry point (it leaves without the interpreter's teardown): exit codes,
+    every line of a long listing flushed, the store closed (no WAL left behind)."""
+    import subprocess
+    import sys
+
+    exe = [sys.executable, "-c", "from unerased.cli import main; main()", "--home", str(home)]
+
+    def sh(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*exe, *args], capture_output=True, text=True, timeout=120)
+
+    r = sh("import", "twitter-archive", str(archive), "--json")
+    assert r.returncode == 0, r.stderr
+    assert jsonl(r.stdout)[0]["new_posts"] > 250
+    r = sh("posts", "x:sample_user", "--json")
+    assert r.returncode == 0 and len(jsonl(r.stdout)) > 250  # every line, none cut short
+    assert not (home / "unerased.sqlite-wal").exists()
+    assert sh("no-such-command").returncode == 2
+    r = sh("import", "twitter-archive", str(home / "missing.zip"))
+    assert r.returncode == 1 and r.stderr.startswith("unerased: error:")
