@@ -116,6 +116,26 @@ def bench_append(n: int, runs: int) -> None:
 # --------------------------------------------------------------------------- 2. import
 
 
+@contextmanager
+def ledger_off(off: bool) -> Iterator[None]:
+    """All the ledger's work patched out of the Writer: building and serialising the
+    leaf records, salts, leaf hashes, tree nodes, the ledger rows."""
+    if not off:
+        yield
+        return
+    saved = (Writer._leaf, Writer._append_leaf, rec.post_version_json)
+    Writer._leaf = lambda self, kind, ref, record: None  # type: ignore[method-assign]
+    Writer._append_leaf = lambda self, kind, ref, data: None  # type: ignore[method-assign]
+    rec.post_version_json = lambda version, post, account: b""  # type: ignore[assignment]
+    orig_record = rec.post_version_record
+    rec.post_version_record = lambda *a: {}  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        Writer._leaf, Writer._append_leaf, rec.post_version_json = saved  # type: ignore[method-assign]
+        rec.post_version_record = orig_record  # type: ignore[assignment]
+
+
 def import_posts(store: Store, n: int, batch: int = 1000) -> None:
     with store.writer() as w:
         a = w.upsert_account(AccountSnapshot("x", "1000", handle="sample"), "import:bench")
@@ -126,17 +146,13 @@ def import_posts(store: Store, n: int, batch: int = 1000) -> None:
 
 def bench_import(n: int, runs: int, db_url: str | None) -> None:
     def timed(no_leaves: bool) -> float:
-        with tmp_home() as home:
+        with tmp_home() as home, ledger_off(no_leaves):
             store = Store.open(home, db_url)
-            original = Writer._leaf
-            if no_leaves:
-                Writer._leaf = lambda self, kind, ref, record: None  # type: ignore[method-assign]
             try:
                 t = time.perf_counter()
                 import_posts(store, n)
                 return time.perf_counter() - t
             finally:
-                Writer._leaf = original  # type: ignore[method-assign]
                 _drop(store, db_url)
 
     # interleave so that disk/cache drift hits both alike
@@ -163,17 +179,13 @@ def bench_real_import(n: int, runs: int, db_url: str | None) -> None:
         make_twitter_archive(archive, n_tweets=n, seed=1)
 
         def timed(no_leaves: bool) -> float:
-            with tmp_home() as home:
+            with tmp_home() as home, ledger_off(no_leaves):
                 store = Store.open(home, db_url)
-                original = Writer._leaf
-                if no_leaves:
-                    Writer._leaf = lambda self, kind, ref, record: None  # type: ignore[method-assign]
                 try:
                     t = time.perf_counter()
                     import_archive(store, "twitter-archive", archive)
                     return time.perf_counter() - t
                 finally:
-                    Writer._leaf = original  # type: ignore[method-assign]
                     _drop(store, db_url)
 
         with_l: list[float] = []
