@@ -645,7 +645,7 @@ def _cli() -> Any:
 
 def invoke(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> Any:
     """Run the CLI and close the stores it opened (the CLI leaves that to process exit)."""
-    import unerased.cli
+    import unerased.store
 
     opened: list[Store] = []
 
@@ -656,7 +656,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> Any:
             opened.append(st)
             return st
 
-    monkeypatch.setattr(unerased.cli, "Store", Tracking)
+    monkeypatch.setattr(unerased.store, "Store", Tracking)  # the CLI imports it when needed
     try:
         return CliRunner().invoke(_cli(), args)
     finally:
