@@ -9,17 +9,21 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from .model import PostSnapshot
+from .model import PostSnapshot, iso, sha256_hex
 from .text.tokenize import index_terms
 
 
 class Prepared(NamedTuple):
-    """The per-post work that needs no database (content hash, raw JSON text, search
-    terms): :func:`prepare` computes it, possibly in another process (see ingest)."""
+    """The per-post work that needs no database: :func:`prepare` computes it, possibly
+    in another process (see ingest), which takes it off the writer's hands."""
 
     content_hash: str
     raw_json: str | None
+    raw_sha256: str | None
     terms: str
+    created_at: str | None  # the snapshot's times as stored (model.iso)
+    edited_at: str | None
+    observed_at: str | None
 
 
 def raw_json(raw: Any) -> str:
@@ -34,6 +38,9 @@ def raw_json(raw: Any) -> str:
 
 def prepare(sn: PostSnapshot) -> Prepared:
     raw = None if sn.raw is None else raw_json(sn.raw)
-    return Prepared(sn.content_hash(), raw, index_terms(sn.text))
+    return Prepared(
+        sn.content_hash(), raw, None if raw is None else sha256_hex(raw.encode("utf-8")),
+        index_terms(sn.text), iso(sn.created_at), iso(sn.edited_at), iso(sn.observed_at),
+    )
 
 

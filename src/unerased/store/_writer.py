@@ -328,10 +328,11 @@ class Writer:
         out: list[PostResult] = []
         touched: dict[int, dict[str, Any]] = {}
         for n, sn in enumerate(snaps):
-            at = iso(sn.observed_at) or self.now
-            post = known.get(sn.post_id)
+            # prepared by the import's reader; else only what an unchanged post needs
             prep = prepared[n] if prepared is not None else None
-            chash = prep.content_hash if prep is not None else sn.content_hash()
+            at = (prep.observed_at if prep else iso(sn.observed_at)) or self.now
+            post = known.get(sn.post_id)
+            chash = prep.content_hash if prep else sn.content_hash()
             vkey = sn.version_key or chash
             if post is None:
                 post = {
@@ -340,7 +341,7 @@ class Writer:
                     "platform": sn.platform,
                     "post_id": sn.post_id,
                     "url": sn.url,
-                    "created_at": iso(sn.created_at),
+                    "created_at": prep.created_at if prep else iso(sn.created_at),
                     "kind": sn.kind,
                     "reply_to": sn.reply_to,
                     "repost_of": sn.repost_of,
@@ -436,7 +437,7 @@ class Writer:
             "text": sn.text,
             "html": sn.html,
             "lang": sn.lang,
-            "edited_at": iso(sn.edited_at),
+            "edited_at": prep.edited_at,
             "observed_at": at,
             "source": source,
             "raw_json": prep.raw_json,
@@ -458,7 +459,8 @@ class Writer:
         if mrows:
             self._leaf("post_versions", vpk, rec.post_version_record(vrow, post, account, mrows))
         else:
-            self._append_leaf("post_versions", vpk, rec.post_version_json(vrow, post, account))
+            self._append_leaf("post_versions", vpk,
+                              rec.post_version_json(vrow, post, account, prep.raw_sha256))
         if self._fts.add((vpk, prep.terms)):
             self._insert_many(self._fts.sql, self._fts.take())
         return vpk
