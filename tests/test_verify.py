@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 
 from unerased.ledger import log, merkle, note
 from unerased.ledger.verify import VerifyReport, verify_archive
@@ -120,7 +120,7 @@ def test_clean_archive_verifies(store: Store) -> None:
     assert rep.blobs == 4  # media, two response bodies, one request body
     assert rep.media == 1
     assert rep.orphan_blobs == 0
-    assert rep.nodes == sum(n >> k for k in range(n.bit_length()))
+    assert rep.nodes == sum(n >> k for k in range(1, n.bit_length()))  # levels >= 1
     assert "archive verified" in rep.summary()
     assert b.media_sha in {d for d in store.blobs.iter_digests()}
 
@@ -385,12 +385,40 @@ def test_salt_changed(store: Store) -> None:
     assert (p.code, p.leaf, p.table, p.row) == ("leaf_mismatch", idx, "events", str(b.event_pk))
 
 
-def test_leaf_hash_column_changed(store: Store) -> None:
+@pytest.mark.parametrize("idx", [3, 4])  # an odd leaf (sibling seen) and an even one
+def test_leaf_hash_column_changed(store: Store, idx: int) -> None:
     build(store)
-    sql(store, update(schema.ledger_leaves).where(schema.ledger_leaves.c.idx == 3)
+    sql(store, update(schema.ledger_leaves).where(schema.ledger_leaves.c.idx == idx)
+        .values(leaf_hash=b"\x00" * 32))
+    rep = verify_archive(store)
+    p = first(rep)
+    assert (p.code, p.leaf) == ("leaf_hash", idx)
+    assert len(rep.problems) == 1  # the tree above is intact: nothing cascades
+
+
+def test_lone_last_leaf_hash_changed_is_named(store: Store) -> None:
+    """The last leaf of an odd-sized tree has no level-1 node above it to tell whether its
+    row or its stored hash changed: the problem still names the leaf and its row."""
+    b = build(store, checkpoints=False)
+    if log.tree_size(store) % 2 == 0:
+        with store.writer() as w:
+            w.add_import("twitter-archive", "second.zip", "cd" * 32, 99, b.account_pk, {})
+    n = log.tree_size(store)
+    assert n % 2 == 1
+    sql(store, update(schema.ledger_leaves).where(schema.ledger_leaves.c.idx == n - 1)
         .values(leaf_hash=b"\x00" * 32))
     p = first(verify_archive(store))
-    assert (p.code, p.leaf) == ("leaf_hash", 3)
+    assert (p.code, p.leaf) == ("leaf_mismatch", n - 1) and p.table and p.row
+    assert "stored hash" in str(p)
+
+
+def test_row_changed_beside_intact_ledger_does_not_cascade(store: Store) -> None:
+    b = build(store)
+    idx = leaf_of(store, "events", b.event_pk)
+    sql(store, update(schema.events).where(schema.events.c.id == b.event_pk)
+        .values(detail_json='{"reason": "forged"}'))
+    rep = verify_archive(store)
+    assert [(q.code, q.leaf) for q in rep.problems] == [("leaf_mismatch", idx)]
 
 
 def test_leaf_row_deleted(store: Store) -> None:
@@ -409,7 +437,7 @@ def test_last_leaf_row_deleted(store: Store) -> None:
     assert (p.code, p.leaf) == ("leaf_missing", n - 1)
 
 
-@pytest.mark.parametrize("level,idx", [(0, 2), (1, 3), (3, 0), (4, 0)])
+@pytest.mark.parametrize("level,idx", [(1, 0), (1, 3), (3, 0), (4, 0)])
 def test_ledger_node_changed(store: Store, level: int, idx: int) -> None:
     build(store)
     sql(store, update(schema.ledger_nodes).where(schema.ledger_nodes.c.level == level,
@@ -429,11 +457,12 @@ def test_ledger_node_deleted_and_added(store: Store) -> None:
     assert first(verify_archive(store)).code == "node_mismatch"
 
 
-def test_extra_ledger_node(store: Store) -> None:
+@pytest.mark.parametrize("level,idx", [(3, 7), (0, 2)])  # level 0 is never a node row
+def test_extra_ledger_node(store: Store, level: int, idx: int) -> None:
     build(store)
-    sql(store, insert(schema.ledger_nodes).values(level=3, idx=7, hash=b"\x00" * 32))
+    sql(store, insert(schema.ledger_nodes).values(level=level, idx=idx, hash=b"\x00" * 32))
     p = first(verify_archive(store))
-    assert p.code == "node_extra" and "level 3, index 7" in str(p)
+    assert p.code == "node_extra" and f"level {level}, index {idx}" in str(p)
 
 
 @pytest.mark.parametrize("table", ["post_versions", "events", "captures", "account_status",
@@ -593,7 +622,7 @@ def _rewrite_history(store: Store, b: Built) -> None:
         conn.execute(delete(schema.ledger_nodes))
         conn.execute(insert(schema.ledger_nodes), [
             {"level": lv, "idx": i, "hash": h}
-            for lv, level in enumerate(mem.levels) for i, h in enumerate(level)])
+            for lv, level in enumerate(mem.levels) for i, h in enumerate(level) if lv])
 
 
 def test_history_rewritten_consistently_is_caught_by_the_checkpoints(store: Store) -> None:
@@ -794,3 +823,29 @@ def test_a_damaged_database_is_a_problem_not_a_traceback(store: Store, home: Pat
     assert first(rep).code == "malformed" and "cannot be checked" in str(first(rep))
     r = invoke(monkeypatch, _args(home, db_url, "verify"))
     assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1
+
+
+def test_archive_from_schema_0001_migrates_and_verifies(home: Path, db_url: str | None) -> None:
+    """Revision 0001 kept each leaf's hash twice (also as a level-0 ledger_nodes row);
+    0002 removes the copy, and the archive verifies after the upgrade."""
+    st = Store.open(home, db_url)
+    try:
+        build(st)
+        with st.engine.begin() as conn:
+            conn.execute(text("INSERT INTO ledger_nodes (level, idx, hash) "
+                              "SELECT 0, idx, leaf_hash FROM ledger_leaves"))
+            conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+        assert first(verify_archive(st)).code == "node_extra"  # what 0001 left, seen by 0002
+    finally:
+        st.close()
+    st = Store.open(home, db_url)
+    try:
+        with st.reader() as conn:
+            assert conn.execute(text("SELECT count(*) FROM ledger_nodes WHERE level = 0")
+                                ).scalar_one() == 0
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() \
+                == "0002"
+        rep = verify_archive(st)
+        assert rep.ok and rep.checkpoints == 2
+    finally:
+        st.close()

@@ -1,6 +1,7 @@
 """The store-backed Merkle log: nodes, roots, proofs, the signing key and checkpoints.
 
-The tree itself lives in the store (``ledger_leaves``, ``ledger_nodes``, ``ledger_head``,
+The tree itself lives in the store (``ledger_leaves``: each leaf's row, salt and hash,
+the tree's level 0; ``ledger_nodes``: the perfect subtrees of level 1 and up; ``ledger_head``,
 written by ``store/_writer.py`` in the same transaction as the rows the leaves cover).
 This module reads it through :mod:`unerased.ledger.merkle` and signs checkpoints.
 
@@ -87,7 +88,8 @@ class LedgerError(Exception):
 
 
 def fetch_nodes(conn: Connection, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """The stored perfect nodes ``(level, idx)`` among ``ids``, in as few queries as possible.
+    """The stored perfect nodes ``(level, idx)`` among ``ids``, in as few queries as possible
+    (level 0, a leaf's hash, from ``ledger_leaves``; the others from ``ledger_nodes``).
 
     Written as ``level = L AND idx IN (…) OR …`` (one term per level): both backends
     answer that from the primary key, which a row-value ``IN`` is not on SQLite. The
@@ -99,17 +101,22 @@ def fetch_nodes(conn: Connection, ids: Iterable[tuple[int, int]]) -> dict[tuple[
         by_level: dict[int, list[str]] = {}
         for level, idx in want[i : i + _FETCH_CHUNK]:
             by_level.setdefault(level, []).append(str(idx))
-        where = " OR ".join(f"(level = {lv} AND idx IN ({','.join(ix)}))"
-                            for lv, ix in by_level.items())
-        for level, idx, h in conn.exec_driver_sql(
-            f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}"  # noqa: S608 - ints
-        ):
+        parts = []
+        leaves = by_level.pop(0, None)
+        if leaves:  # level 0: a leaf's hash is kept in its ledger_leaves row only
+            parts.append(f"SELECT 0, idx, leaf_hash FROM ledger_leaves "  # noqa: S608 - ints
+                         f"WHERE idx IN ({','.join(leaves)})")
+        if by_level:
+            where = " OR ".join(f"(level = {lv} AND idx IN ({','.join(ix)}))"
+                                for lv, ix in by_level.items())
+            parts.append(f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}")  # noqa: S608
+        for level, idx, h in conn.exec_driver_sql(" UNION ALL ".join(parts)):
             out[(int(level), int(idx))] = bytes(h)
     return out
 
 
 class NodeReader:
-    """``get_node(level, idx)`` over the ``ledger_nodes`` table, with a small LRU cache.
+    """``get_node(level, idx)`` over the stored tree, with a small LRU cache.
 
     ``prefetch`` loads many nodes in one query (what a proof or a root will read), so a
     proof costs one round-trip instead of one per node."""

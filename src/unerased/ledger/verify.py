@@ -10,7 +10,8 @@ In one read snapshot of the database it
    event) and hashed with the leaf's salt — a leaf without a row, a row without a leaf,
    a missing or duplicated leaf index are all reported;
 2. rebuilds every perfect node of the tree from the leaves and compares it with
-   ``ledger_nodes`` (missing, changed and extra nodes);
+   ``ledger_nodes`` (levels 1 and up: missing, changed and extra nodes; level 0 is each
+   leaf's own ``leaf_hash``, compared in step 1);
 3. recomputes the sha256 of every blob a row names (capture bodies, request bodies,
    media) and notes blobs no row names (orphans: reported, harmless);
 4. checks every checkpoint: its signature with the home's public key, its note against
@@ -333,11 +334,11 @@ class _Verifier:
     # -- 1. leaves, rows and nodes
 
     def _stored_nodes(self, a: int, b: int) -> dict[tuple[int, int], bytes]:
-        """Stored nodes completed by leaves a..b (inclusive): level 0 for each leaf, and
-        every perfect node whose last leaf is in the range."""
+        """Stored nodes completed by leaves a..b (inclusive): every perfect node of level
+        1 and up whose last leaf is in the range."""
         n = s.ledger_nodes.c
         conds = []
-        level = 0
+        level = 1
         while (1 << level) <= b + 1:
             lo = -(-(a + 1) // (1 << level)) - 1
             hi = (b + 1) // (1 << level) - 1
@@ -361,6 +362,7 @@ class _Verifier:
             if not rows:
                 break
             stored = self._stored_nodes(int(rows[0][0]), int(rows[-1][0]))
+            page = {int(r[0]): _b(r[4]) for r in rows}  # stored leaf hashes: level 0
             for idx, kind, ref, salt, lh in rows:
                 idx = int(idx)
                 if idx != expected:
@@ -371,7 +373,7 @@ class _Verifier:
                                  "the head was changed or a leaf added outside a transaction",
                                  leaf=idx)
                 h = self._leaf(idx, str(kind), str(ref), _b(salt))
-                self._tree_add(idx, str(kind), str(ref), h, _b(lh), stored)
+                self._tree_add(idx, str(kind), str(ref), h, _b(lh), stored, page)
                 expected = idx + 1
             rep.leaves = expected
             self._check_blobs()
@@ -472,33 +474,25 @@ class _Verifier:
 
     def _tree_add(
         self, idx: int, kind: str, ref: str, h: bytes | None, stored_leaf: bytes,
-        stored: dict[tuple[int, int], bytes],
+        stored: dict[tuple[int, int], bytes], page: dict[int, bytes],
     ) -> None:
-        node0 = stored.get((0, idx))
         if h is not None and h != stored_leaf:
-            if h == node0:
-                self.problem("leaf_hash", f"ledger leaf {idx} ({kind} row {ref}): its stored leaf "
-                             "hash was changed", table=kind, row=ref, leaf=idx)
-            else:
-                self.problem("leaf_mismatch", f"{kind} row {ref} does not match ledger leaf {idx}: "
-                             "the row (or its post, account or media rows) or the leaf's salt "
-                             "was changed", table=kind, row=ref, leaf=idx)
-                if node0 is not None and node0 == stored_leaf:
-                    h = node0  # the ledger itself is intact: do not cascade up the tree
+            h = self._leaf_differs(idx, kind, ref, h, stored_leaf, stored, page)
         if h is None:  # no row to rebuild from (named already): use the ledger's own hash
-            h = node0 if node0 is not None else stored_leaf
+            h = stored_leaf
         if not self.tree_ok:
             return
         level, i = 0, idx
         while True:
-            got = stored.get((level, i))
-            self.report.nodes += got is not None
-            if got is None:
-                self.problem("node_missing", f"ledger node (level {level}, index {i}) is missing",
-                             leaf=idx)
-            elif got != h:
-                self.problem("node_mismatch", f"ledger node (level {level}, index {i}) was "
-                             "changed: it is not the hash of the leaves below it", leaf=idx)
+            if level:
+                got = stored.get((level, i))
+                self.report.nodes += got is not None
+                if got is None:
+                    self.problem("node_missing",
+                                 f"ledger node (level {level}, index {i}) is missing", leaf=idx)
+                elif got != h:
+                    self.problem("node_mismatch", f"ledger node (level {level}, index {i}) was "
+                                 "changed: it is not the hash of the leaves below it", leaf=idx)
             if (level, i) in self.keep:
                 self.kept[(level, i)] = h
             if len(self.left) <= level:
@@ -512,6 +506,35 @@ class _Verifier:
             h = merkle.node_hash(left, h)
             level += 1
             i >>= 1
+
+    def _leaf_differs(
+        self, idx: int, kind: str, ref: str, h: bytes, stored_leaf: bytes,
+        stored: dict[tuple[int, int], bytes], page: dict[int, bytes],
+    ) -> bytes:
+        """The row rebuilt hashes to ``h``, not to the leaf's stored hash: find out which
+        of the two was changed from the level-1 node above them (the hash of this leaf and
+        its sibling), and return the hash the tree above should be rebuilt with."""
+        parent = stored.get((1, idx >> 1))
+        if idx & 1:
+            sib = self.left[0] if self.left and self.tree_ok else None
+        else:
+            sib = page.get(idx + 1)
+        if parent is not None and sib is not None:
+            def up(x: bytes) -> bytes:
+                return merkle.node_hash(sib, x) if idx & 1 else merkle.node_hash(x, sib)
+            if up(h) == parent:
+                self.problem("leaf_hash", f"ledger leaf {idx} ({kind} row {ref}): its stored leaf "
+                             "hash was changed", table=kind, row=ref, leaf=idx)
+                return h
+            if up(stored_leaf) == parent:
+                self.problem("leaf_mismatch", f"{kind} row {ref} does not match ledger leaf {idx}: "
+                             "the row (or its post, account or media rows) or the leaf's salt "
+                             "was changed", table=kind, row=ref, leaf=idx)
+                return stored_leaf  # the ledger itself is intact: do not cascade up the tree
+        self.problem("leaf_mismatch", f"{kind} row {ref} does not match ledger leaf {idx}: the "
+                     "row (or its post, account or media rows), the leaf's salt or its stored "
+                     "hash was changed", table=kind, row=ref, leaf=idx)
+        return h
 
     # -- blobs
 
@@ -578,9 +601,9 @@ class _Verifier:
         total = int(self.conn.execute(select(func.count()).select_from(s.ledger_nodes)).scalar_one())
         if total <= self.report.nodes or not self.tree_ok:
             return
-        n = s.ledger_nodes.c
-        conds = [and_(n.level == lv, n.idx >= (size >> lv)) for lv in range(level)]
-        conds += [n.level >= level, n.level < 0, n.idx < 0]
+        n = s.ledger_nodes.c  # level 0 (the leaves' hashes) is never stored here
+        conds = [and_(n.level == lv, n.idx >= (size >> lv)) for lv in range(1, level)]
+        conds += [n.level >= max(level, 1), n.level < 1, n.idx < 0]
         extra = self.conn.execute(
             select(n.level, n.idx).where(or_(*conds)).order_by(n.level, n.idx).limit(1)
         ).first()

@@ -199,7 +199,9 @@ ledger_leaves = Table(
     Index("ix_ledger_leaves_ref", "kind", "ref"),
 )
 
-ledger_nodes = Table(  # perfect subtrees: hash of leaves [idx*2^level, (idx+1)*2^level)
+# perfect subtrees of level >= 1: hash of leaves [idx*2^level, (idx+1)*2^level); level 0
+# (a leaf's hash) is ledger_leaves.leaf_hash, kept once (migration 0002)
+ledger_nodes = Table(
     "ledger_nodes",
     metadata,
     Column("level", Integer, primary_key=True, autoincrement=False),

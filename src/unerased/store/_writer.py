@@ -124,11 +124,16 @@ class Writer:
         h = self._nodes.get((level, idx))
         if h is not None:
             return h
-        row = self.conn.execute(
-            select(s.ledger_nodes.c.hash).where(
-                s.ledger_nodes.c.level == level, s.ledger_nodes.c.idx == idx
-            )
-        ).scalar()
+        if level == 0:  # a leaf's hash is kept in its ledger_leaves row only
+            row = self.conn.execute(
+                select(s.ledger_leaves.c.leaf_hash).where(s.ledger_leaves.c.idx == idx)
+            ).scalar()
+        else:
+            row = self.conn.execute(
+                select(s.ledger_nodes.c.hash).where(
+                    s.ledger_nodes.c.level == level, s.ledger_nodes.c.idx == idx
+                )
+            ).scalar()
         if row is None:
             raise RuntimeError(f"ledger node ({level}, {idx}) is missing")
         h = bytes(row)
@@ -146,7 +151,7 @@ class Writer:
         for level, idx, h in nodes:
             self._nodes[(level, idx)] = h
         # ledger rows are plain tuples in column order: a leaf is on every write's hot path
-        if self._tree.extend(nodes):
+        if len(nodes) > 1 and self._tree.extend(nodes[1:]):  # level 0 is the leaf's own row
             self._insert_many(self._tree.sql, self._tree.take())
         if self._leaves.add((self.size, kind, str(ref), salt, lh)):
             self._insert_many(self._leaves.sql, self._leaves.take())
