@@ -295,3 +295,41 @@ def test_version_counts_hold_across_insert_chunks(store: Store) -> None:
         versions = conn.execute(text("SELECT count(*) FROM post_versions")).scalar_one()
     assert len(got) == 1500 and versions == len(snaps)
     assert got == want
+
+
+@pytest.mark.parametrize("batches", [[1, 1, 1], [3, 5, 2, 7], [1, 16, 15, 33]])
+def test_stored_tree_is_the_rfc9162_tree_across_transactions(
+    store: Store, batches: list[int]
+) -> None:
+    """The writer's hand-inlined append (level 0 in ledger_leaves, levels >= 1 in
+    ledger_nodes, the right edge read back from the database at each new transaction)
+    stores exactly merkle.MemoryTree's nodes, and the root the ledger reports is its root."""
+    from sqlalchemy import select
+
+    from unerased.ledger import log, merkle
+    from unerased.store import schema
+
+    n = 0
+    for k in batches:
+        with store.writer() as w:
+            a = w.upsert_account(acc(handle=f"h{n}"), f"import:{n}")  # one leaf
+            for i in range(k - 1):
+                w.add_import("twitter-archive", f"{n}-{i}.zip", "ab" * 32, i, a["id"], {})
+        n += k
+    with store.reader() as conn:
+        leaves = [bytes(h) for (h,) in conn.execute(
+            select(schema.ledger_leaves.c.leaf_hash).order_by(schema.ledger_leaves.c.idx))]
+        nodes = {(int(lv), int(ix)): bytes(h) for lv, ix, h in conn.execute(
+            select(schema.ledger_nodes.c.level, schema.ledger_nodes.c.idx,
+                   schema.ledger_nodes.c.hash))}
+    assert len(leaves) == n == log.tree_size(store)
+    mem = merkle.MemoryTree()
+    for h in leaves:
+        mem.append_hash(h)
+    want = {(lv, i): h for lv, level in enumerate(mem.levels) if lv
+            for i, h in enumerate(level)}
+    assert nodes == want
+    assert log.tree_root(store) == mem.root()
+    with store.reader() as conn:
+        for i in range(n):
+            assert log.inclusion_proof_at(conn, i, n) == mem.inclusion_proof(i, n)

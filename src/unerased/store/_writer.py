@@ -14,12 +14,12 @@ import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from hashlib import sha256 as _sha256
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Table, func, select, update
 
 from .._prepare import Prepared, prepare
-from ..ledger import merkle
 from ..model import (
     AccountSnapshot,
     Capture,
@@ -144,18 +144,31 @@ class Writer:
         self._append_leaf(kind, ref, canonical_json(record))
 
     def _append_leaf(self, kind: str, ref: str | int, record_json: bytes) -> None:
-        """Append the leaf of a row whose record serialises to ``record_json``."""
+        """Append the leaf of a row whose record serialises to ``record_json``.
+
+        ``merkle.new_nodes_for_append`` written out for the hot path (same nodes: the
+        ledger tests compare the stored tree with merkle's): the leaf's hash is level 0,
+        kept in its ``ledger_leaves`` row; each perfect node it completes is a
+        ``ledger_nodes`` row."""
         salt = self._salt()
-        lh = merkle.leaf_hash(salt + record_json)
-        nodes = merkle.new_nodes_for_append(self.size, lh, self._get_node)
-        for level, idx, h in nodes:
-            self._nodes[(level, idx)] = h
-        # ledger rows are plain tuples in column order: a leaf is on every write's hot path
-        if len(nodes) > 1 and self._tree.extend(nodes[1:]):  # level 0 is the leaf's own row
-            self._insert_many(self._tree.sql, self._tree.take())
-        if self._leaves.add((self.size, kind, str(ref), salt, lh)):
+        size = self.size
+        h = _sha256(b"\x00" + salt + record_json).digest()
+        self._nodes[(0, size)] = h
+        if self._leaves.add((size, kind, str(ref), salt, h)):
             self._insert_many(self._leaves.sql, self._leaves.take())
-        self.size += 1
+        if size & 1:
+            nodes, get = self._nodes, self._nodes.get
+            level, index, done = 0, size, []
+            while index & 1:
+                left = get((level, index - 1)) or self._get_node(level, index - 1)
+                h = _sha256(b"\x01" + left + h).digest()
+                level += 1
+                index >>= 1
+                nodes[(level, index)] = h
+                done.append((level, index, h))
+            if self._tree.extend(done):
+                self._insert_many(self._tree.sql, self._tree.take())
+        self.size = size + 1
         if not self.size & 4095:
             self._trim_nodes()
 
