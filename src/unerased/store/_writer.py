@@ -38,6 +38,7 @@ from ._search import index_sql
 if TYPE_CHECKING:
     from . import Store
 
+_ANALYZE_AFTER = 20_000  # PostgreSQL: posts added before a lookup refreshes the statistics
 _MAX_TRACKED = 4_000_000  # post ids remembered per account in one transaction (~130 MB)
 _TABLES_IN_ORDER = (
     s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
@@ -74,6 +75,12 @@ class Writer:
             q = q.with_for_update()
         self.size: int = int(conn.execute(q).scalar_one())
         self._start_size = self.size
+        # PostgreSQL: the post tables' changes since their statistics were refreshed, as
+        # the server counted them before this transaction (None: not asked yet), and the
+        # posts this transaction added since (see _fresh_stats)
+        self._pg = conn.dialect.name == "postgresql"
+        self._mods_before: int | None = None
+        self._posts_added = 0
         self._next_id: dict[str, int] = {}
         # rows waiting for their INSERT, per table (see _Pending)
         self._pend = {t.name: _Pending(*_insert_sql(conn, t)) for t in _TABLES_IN_ORDER}
@@ -319,6 +326,8 @@ class Writer:
         refreshes ``last_seen``); otherwise it becomes a new version. ``prepared``, when
         given, is :func:`prepare` of each snapshot (``raw`` may then be None)."""
         ids = self._maybe_stored(account["id"], {sn.post_id for sn in snaps})
+        if ids and self._pg:
+            self._fresh_stats()
         known: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, 500):
             for r in self.conn.execute(
@@ -375,6 +384,7 @@ class Writer:
                     "state_json": "{}",
                 }
                 self._add(s.posts, post)
+                self._posts_added += 1
                 known[sn.post_id] = post
                 if (mine := self._stored_here.get(account["id"])) is not None:
                     mine.add(hash(sn.post_id))
@@ -415,6 +425,22 @@ class Writer:
         for cols, params in by_cols.items():  # in order after the inserts, on the bulk thread
             sets = ", ".join(f"{c} = {mark}" for c in cols)
             self._insert_many(f"UPDATE posts SET {sets} WHERE id = {mark}", params)
+
+    def _fresh_stats(self) -> None:
+        """PostgreSQL: refresh the post tables' statistics before a lookup when many posts
+        were added since they were computed (by this transaction, or by earlier ones on a
+        server whose autovacuum is off or behind). Without them the planner reads all of
+        an account's posts for every batch's lookup instead of using (account_pk,
+        post_id), and a large import into an account that has posts turns quadratic.
+        ANALYZE inside the transaction counts its own rows."""
+        if self._mods_before is None:
+            self._mods_before = int(self.conn.exec_driver_sql(
+                "SELECT coalesce(max(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
+                "WHERE relid = 'posts'::regclass"
+            ).scalar() or 0)
+        if self._mods_before + self._posts_added >= _ANALYZE_AFTER:
+            self.conn.exec_driver_sql("ANALYZE posts, post_versions")
+            self._mods_before = self._posts_added = 0
 
     def _maybe_stored(self, account_pk: int, post_ids: set[str]) -> list[str]:
         """Which of these post ids may already be stored for the account: all of them,
