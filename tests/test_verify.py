@@ -169,6 +169,13 @@ def test_roots_and_proofs_match_a_memory_tree(store: Store) -> None:
                                       log.consistency_proof(store, old, size))
     with pytest.raises(log.LedgerError, match="outside the ledger"):
         log.tree_root(store, n + 1)
+    for bigger in (n + 1, 2 * n, 1 << 40):  # the head is read only once a node is missing
+        with pytest.raises(log.LedgerError, match=f"tree size {bigger} is outside the ledger"):
+            log.inclusion_proof(store, 0, bigger)
+        with pytest.raises(log.LedgerError, match=f"tree size {bigger} is outside the ledger"):
+            log.consistency_proof(store, n, bigger)
+    with pytest.raises(log.LedgerError, match="outside the ledger"):
+        log.tree_root(store, -1)
     with pytest.raises(log.LedgerError, match="outside a tree"):
         log.inclusion_proof(store, n, n)
     with pytest.raises(log.LedgerError, match="no consistency proof"):

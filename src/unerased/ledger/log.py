@@ -26,10 +26,10 @@ import contextlib
 import os
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -75,7 +75,14 @@ META_ORIGIN = "ledger_origin"
 META_KEY = "ledger_key"
 ORIGIN_PREFIX = "unerased/"
 CACHE_NODES = 4096
+_T = TypeVar("_T")
 _FETCH_CHUNK = 400  # (level, idx) pairs per query: 800 bind parameters
+_PG_FETCH = (
+    "SELECT w.level, w.idx, coalesce(n.hash, l.leaf_hash) "
+    "FROM unnest(%(l)s::int[], %(i)s::bigint[]) AS w(level, idx) "
+    "LEFT JOIN ledger_nodes n ON w.level > 0 AND n.level = w.level AND n.idx = w.idx "
+    "LEFT JOIN ledger_leaves l ON w.level = 0 AND l.idx = w.idx"
+)
 
 
 class LedgerError(Exception):
@@ -97,6 +104,14 @@ def fetch_nodes(conn: Connection, ids: Iterable[tuple[int, int]]) -> dict[tuple[
     costs more than the query: a proof must take well under a millisecond)."""
     want = sorted({(int(lv), int(ix)) for lv, ix in ids})
     out: dict[tuple[int, int], bytes] = {}
+    if conn.dialect.name == "postgresql" and want:
+        # one statement text whatever the proof: psycopg prepares it, and the planner
+        # joins the wanted ids to the primary keys (the OR form cost 0.5 ms of planning)
+        for level, idx, h in conn.exec_driver_sql(_PG_FETCH, {"l": [k[0] for k in want],
+                                                              "i": [k[1] for k in want]}):
+            if h is not None:
+                out[(int(level), int(idx))] = bytes(h)
+        return out
     for i in range(0, len(want), _FETCH_CHUNK):
         by_level: dict[int, list[str]] = {}
         for level, idx in want[i : i + _FETCH_CHUNK]:
@@ -161,38 +176,60 @@ def _check_size(conn: Connection, size: int) -> None:
         raise LedgerError(f"tree size {size} is outside the ledger (it holds {head} leaves)")
 
 
+def _within(conn: Connection, size: int, compute: Callable[[], _T]) -> _T:
+    """``compute()`` over the tree of ``size`` leaves. The ledger's head is read only when
+    a node is missing, to say why (a tree beyond the head always lacks a node covering
+    its last leaf): one round-trip less per proof."""
+    if size < 0:
+        raise LedgerError(f"tree size {size} is outside the ledger")
+    try:
+        return compute()
+    except LedgerError:
+        _check_size(conn, size)
+        raise
+
+
 def root_at(conn: Connection, size: int, reader: NodeReader | None = None) -> bytes:
     """The root of the first ``size`` leaves, read in one query."""
-    _check_size(conn, size)
     r = reader or NodeReader(conn)
-    r.prefetch(merkle.subtree_node_ids(0, size))
-    return merkle.root(size, r.get_node)
+
+    def compute() -> bytes:
+        r.prefetch(merkle.subtree_node_ids(0, size))
+        return merkle.root(size, r.get_node)
+
+    return _within(conn, size, compute)
 
 
 def inclusion_proof_at(
     conn: Connection, leaf_idx: int, size: int, reader: NodeReader | None = None
 ) -> list[bytes]:
-    _check_size(conn, size)
     if not 0 <= leaf_idx < size:
+        _check_size(conn, size)
         raise LedgerError(f"leaf {leaf_idx} is outside a tree of size {size}")
     r = reader or NodeReader(conn)
-    ids = [i for a, b in merkle.inclusion_proof_ranges(leaf_idx, size)
-           for i in merkle.subtree_node_ids(a, b)]
-    r.prefetch(ids)
-    return merkle.inclusion_proof(leaf_idx, size, r.get_node)
+
+    def compute() -> list[bytes]:
+        r.prefetch([i for a, b in merkle.inclusion_proof_ranges(leaf_idx, size)
+                    for i in merkle.subtree_node_ids(a, b)])
+        return merkle.inclusion_proof(leaf_idx, size, r.get_node)
+
+    return _within(conn, size, compute)
 
 
 def consistency_proof_at(
     conn: Connection, old: int, new: int, reader: NodeReader | None = None
 ) -> list[bytes]:
-    _check_size(conn, new)
     if not 0 < old <= new:
+        _check_size(conn, new)
         raise LedgerError(f"no consistency proof from size {old} to size {new}")
     r = reader or NodeReader(conn)
-    ids = [i for a, b in merkle.consistency_proof_ranges(old, new)
-           for i in merkle.subtree_node_ids(a, b)]
-    r.prefetch(ids)
-    return merkle.consistency_proof(old, new, r.get_node)
+
+    def compute() -> list[bytes]:
+        r.prefetch([i for a, b in merkle.consistency_proof_ranges(old, new)
+                    for i in merkle.subtree_node_ids(a, b)])
+        return merkle.consistency_proof(old, new, r.get_node)
+
+    return _within(conn, new, compute)
 
 
 def tree_size(store: Store) -> int:
