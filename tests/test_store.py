@@ -369,3 +369,41 @@ def test_postgres_statistics_refreshed_before_lookups_in_a_big_transaction(
     finally:
         st.close()
         pg_server.drop_database(url)  # type: ignore[attr-defined]
+
+
+def test_long_transaction_keeps_the_right_edge_cached(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Across the writer's periodic cache trims, every left sibling a new node needs is
+    still cached: none is read back from the database (which would first wait for all the
+    pending inserts), and the tree is still RFC 9162's."""
+    from sqlalchemy import select
+
+    from unerased.ledger import log, merkle
+    from unerased.store import _writer, schema
+
+    reads: list[tuple[int, int]] = []
+    real = _writer.Writer._get_node
+
+    def counting(self: _writer.Writer, level: int, idx: int) -> bytes:
+        if (level, idx) not in self._nodes:
+            reads.append((level, idx))
+        return real(self, level, idx)
+
+    monkeypatch.setattr(_writer.Writer, "_get_node", counting)
+    monkeypatch.setattr(_writer, "_TRIM_MASK", 15)  # trim every 16 leaves, not 4096
+    with store.writer() as w:
+        a = w.upsert_account(acc(), "import:a")
+        for start in range(0, 1500, 100):
+            w.add_posts(a, [post(str(i), f"p {i}") for i in range(start, start + 100)],
+                        "import:a")
+            assert len(w._nodes) < 200  # trimmed all along
+    n = log.tree_size(store)
+    assert n > 1024 and reads == []
+    with store.reader() as conn:
+        leaves = [bytes(h) for (h,) in conn.execute(
+            select(schema.ledger_leaves.c.leaf_hash).order_by(schema.ledger_leaves.c.idx))]
+    mem = merkle.MemoryTree()
+    for h in leaves:
+        mem.append_hash(h)
+    assert log.tree_root(store) == mem.root()

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from . import Store
 
 _ANALYZE_AFTER = 20_000  # PostgreSQL: posts added before a lookup refreshes the statistics
+_TRIM_MASK = 4095  # the node cache is trimmed every 4096 leaves
 _MAX_TRACKED = 4_000_000  # post ids remembered per account in one transaction (~130 MB)
 _TABLES_IN_ORDER = (
     s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
@@ -176,7 +177,7 @@ class Writer:
             if self._tree.extend(done):
                 self._insert_many(self._tree.sql, self._tree.take())
         self.size = size + 1
-        if not self.size & 4095:
+        if not self.size & _TRIM_MASK:
             self._trim_nodes()
 
     def _salt(self) -> bytes:
@@ -201,9 +202,14 @@ class Writer:
                 self._insert_many(p.sql, p.take(everything=True))
 
     def _trim_nodes(self) -> None:
-        """Keep only the right edge of the tree cached: what future appends can need."""
+        """Keep only what future appends can need cached: the perfect subtrees the tree's
+        size decomposes into (each is the left sibling of a node to come; reading one back
+        from the database would wait for every pending insert) and the last few leaves."""
+        size = self.size
+        edge = {(lv, (size >> lv) - 1) for lv in range(size.bit_length()) if size >> lv & 1}
         self._nodes = {
-            k: v for k, v in self._nodes.items() if ((k[1] + 1) << k[0]) >= self.size - 64
+            k: v for k, v in self._nodes.items()
+            if k in edge or ((k[1] + 1) << k[0]) >= size - 64
         }
 
     def finish(self) -> None:
