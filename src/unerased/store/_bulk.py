@@ -85,10 +85,31 @@ def execute_rows(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> N
     if len(rows) < 2 or not sql.startswith("INSERT INTO ") or " VALUES (" not in sql:
         conn.exec_driver_sql(sql, list(rows))
         return
+    if conn.dialect.name == "postgresql":
+        copy = _pg_copy(sql)
+        if copy is not None:  # COPY: no statement to parse and plan per chunk
+            cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                with cur.copy(copy) as cp:
+                    for row in rows:
+                        cp.write_row(row)
+            finally:
+                cur.close()
+            return
     per = max(1, _MAX_PARAMS.get(conn.dialect.name, 999) // len(rows[0]))
     for i in range(0, len(rows), per):
         chunk = rows[i : i + per]
         conn.exec_driver_sql(_multi(sql, len(chunk)), tuple(chain.from_iterable(chunk)))
+
+
+@functools.lru_cache(maxsize=256)
+def _pg_copy(sql: str) -> str | None:
+    """``COPY t (cols) FROM STDIN`` for a plain ``INSERT INTO t (cols) VALUES (%s, …)``;
+    None when a value is an expression (``to_tsvector(…)``)."""
+    head, group = sql.split(" VALUES ", 1)
+    if group.replace("%s", "").strip("(), ") != "":
+        return None
+    return f"COPY {head[len('INSERT INTO '):]} FROM STDIN"
 
 
 @functools.lru_cache(maxsize=256)
