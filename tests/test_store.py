@@ -433,3 +433,33 @@ def test_bulk_rows_keep_every_character(store: Store) -> None:
     assert {k: v[0] for k, v in got.items()} == {str(i): t for i, t in enumerate(texts)}
     assert all(json.loads(raw)["t"] == texts[int(k)] for k, (_, raw) in got.items())
     assert verify_archive(store).ok
+
+
+def test_lone_surrogates_from_a_platform_are_stored_not_fatal(store: Store) -> None:
+    """Half an emoji ("\\ud83d") decodes in Python but cannot be stored as UTF-8: text
+    columns get U+FFFD in its place, JSON columns keep it escaped (exactly), and the
+    archive verifies."""
+    from sqlalchemy import select
+
+    from unerased.ledger.verify import verify_archive
+    from unerased.store import schema
+
+    half = "\ud83d"
+    raw = {"id": "1", "text": f"broken {half} emoji", "nested": [{"x": half}]}
+    with store.writer() as w:
+        a = w.upsert_account(AccountSnapshot("x", "42", handle=f"h{half}",
+                                             display_name=f"名{half}",
+                                             profile={"bio": f"bio {half}"}), "watch")
+        w.add_posts(a, [post("1", f"broken {half} emoji", html=f"<p>{half}</p>", raw=raw,
+                             media=[MediaItem(filename="1.png", content=b"png", alt=half)])],
+                    "watch")
+    with store.reader() as conn:
+        v = conn.execute(select(schema.post_versions)).mappings().one()
+        acct = conn.execute(select(schema.accounts)).mappings().one()
+        st = conn.execute(select(schema.account_status)).mappings().one()
+        m = conn.execute(select(schema.media)).mappings().one()
+    assert v["text"] == "broken \ufffd emoji" and v["html"] == "<p>\ufffd</p>"
+    assert json.loads(v["raw_json"]) == raw  # the raw object exactly, surrogate included
+    assert acct["handle"] == "h\ufffd" and m["alt"] == "\ufffd"
+    assert json.loads(st["profile_json"]) == {"bio": f"bio {half}"}
+    assert verify_archive(store).ok

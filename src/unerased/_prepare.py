@@ -29,11 +29,17 @@ class Prepared(NamedTuple):
 def raw_json(raw: Any) -> str:
     """A platform's object as compact JSON text (what ``post_versions.raw_json`` keeps).
     orjson is six times faster than ``json`` here, on every post of every import; what it
-    refuses (a lone surrogate, an integer past 64 bits) goes through ``json``."""
+    refuses (a lone surrogate, an integer past 64 bits) goes through ``json``; a lone
+    surrogate is then kept as its ``\\uXXXX`` escape (exact, and storable as UTF-8)."""
     try:
         return orjson.dumps(raw).decode("utf-8")
     except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        s = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: keep it, escaped (\ud83d)
+            return json.dumps(raw, ensure_ascii=True, separators=(",", ":"))
+        return s
 
 
 def prepare(sn: PostSnapshot) -> Prepared:

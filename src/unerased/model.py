@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,6 +92,32 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(s: str) -> str:
+    """``s`` with U+FFFD in place of any lone surrogate. A platform's JSON may carry half
+    of an emoji (``"\\ud83d"``): Python decodes it, but no UTF-8 database column can
+    store it, and one such post must not stop an account's archive. (The raw answer, as
+    received, stays in its capture.)"""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
+    return s
+
+
+def _clean_fields(obj: Any, names: tuple[str, ...]) -> None:
+    for name in names:
+        v = getattr(obj, name)
+        if v.__class__ is str and not v.isascii():
+            c = clean_text(v)
+            if c is not v:
+                object.__setattr__(obj, name, c)
+
+
 @dataclass(frozen=True, slots=True)
 class MediaItem:
     """A media file attached to a post. ``content`` holds the bytes when the producer has
@@ -102,6 +129,9 @@ class MediaItem:
     content: bytes | None = None
     alt: str | None = None
     kind: str | None = None  # image | video | gif | audio | other
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, ("url", "filename", "mime", "alt", "kind"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +145,9 @@ class AccountSnapshot:
     url: str | None = None
     created_at: datetime | None = None
     observed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, ("platform", "account_id", "handle", "display_name", "url"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +178,9 @@ class PostSnapshot:
     raw: Mapping[str, Any] | None = None  # the platform's JSON for this post
     deleted: bool = False  # known deleted at the source (X deleted-tweets.js)
     observed_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _clean_fields(self, _POST_TEXT_FIELDS)
 
     def content_hash(self) -> str:
         """What makes two versions 'the same content': text and media identity."""
@@ -275,3 +311,7 @@ class Listing:
     window_start: datetime | None = None
     error: str | None = None
     capture_ids: Sequence[str] = ()
+
+
+_POST_TEXT_FIELDS = ("platform", "account_id", "post_id", "text", "url", "html", "kind",
+                     "reply_to", "repost_of", "quote_of", "lang", "version_key")

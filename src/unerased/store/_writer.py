@@ -48,7 +48,13 @@ _TABLES_IN_ORDER = (
 
 
 def _dumps(v: Any) -> str:
-    return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    s = json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: keep it, escaped (\ud83d)
+            return json.dumps(v, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
+    return s
 
 
 @dataclass(slots=True)
