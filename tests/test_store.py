@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger_rows import stored_leaf_hashes
 from unerased.model import (
     AccountSnapshot,
     AccountStatus,
@@ -317,16 +318,13 @@ def test_stored_tree_is_the_rfc9162_tree_across_transactions(
             for i in range(k - 1):
                 w.add_import("twitter-archive", f"{n}-{i}.zip", "ab" * 32, i, a["id"], {})
         n += k
+    leaves = stored_leaf_hashes(store)
     with store.reader() as conn:
-        leaves = [bytes(h) for (h,) in conn.execute(
-            select(schema.ledger_leaves.c.leaf_hash).order_by(schema.ledger_leaves.c.idx))]
         nodes = {(int(lv), int(ix)): bytes(h) for lv, ix, h in conn.execute(
             select(schema.ledger_nodes.c.level, schema.ledger_nodes.c.idx,
                    schema.ledger_nodes.c.hash))}
     assert len(leaves) == n == log.tree_size(store)
-    mem = merkle.MemoryTree()
-    for h in leaves:
-        mem.append_hash(h)
+    mem = merkle.MemoryTree.from_hashes(leaves)
     want = {(lv, i): h for lv, level in enumerate(mem.levels) if lv
             for i, h in enumerate(level)}
     assert nodes == want
@@ -378,10 +376,8 @@ def test_long_transaction_keeps_the_right_edge_cached(
     """Across the writer's periodic cache trims, every left sibling a new node needs is
     still cached: none is read back from the database (which would first wait for all the
     pending inserts), and the tree is still RFC 9162's."""
-    from sqlalchemy import select
-
     from unerased.ledger import log, merkle
-    from unerased.store import _writer, schema
+    from unerased.store import _writer
 
     reads: list[tuple[int, int]] = []
     real = _writer.Writer._get_node
@@ -401,13 +397,7 @@ def test_long_transaction_keeps_the_right_edge_cached(
             assert len(w._nodes) < 200  # trimmed all along
     n = log.tree_size(store)
     assert n > 1024 and reads == []
-    with store.reader() as conn:
-        leaves = [bytes(h) for (h,) in conn.execute(
-            select(schema.ledger_leaves.c.leaf_hash).order_by(schema.ledger_leaves.c.idx))]
-    mem = merkle.MemoryTree()
-    for h in leaves:
-        mem.append_hash(h)
-    assert log.tree_root(store) == mem.root()
+    assert log.tree_root(store) == merkle.MemoryTree.from_hashes(stored_leaf_hashes(store)).root()
 
 
 def test_bulk_rows_keep_every_character(store: Store) -> None:

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import delete, insert, select, text, update
 
+from ledger_rows import stored_leaf_hashes
 from unerased.ledger import log, merkle, note
 from unerased.ledger.verify import VerifyReport, verify_archive
 from unerased.model import (
@@ -151,12 +152,8 @@ def test_small_pages_give_the_same_result(store: Store) -> None:
 
 def test_roots_and_proofs_match_a_memory_tree(store: Store) -> None:
     build(store, checkpoints=False)
-    with store.reader() as conn:
-        hashes = [bytes(h) for (h,) in conn.execute(
-            select(schema.ledger_leaves.c.leaf_hash).order_by(schema.ledger_leaves.c.idx))]
-    mem = merkle.MemoryTree()
-    for h in hashes:
-        mem.append_hash(h)
+    hashes = stored_leaf_hashes(store)
+    mem = merkle.MemoryTree.from_hashes(hashes)
     n = len(hashes)
     assert log.tree_root(store) == mem.root()
     for size in range(1, n + 1):
@@ -619,9 +616,7 @@ def _rewrite_history(store: Store, b: Built) -> None:
             r = leaf_record(conn, lf["kind"], lf["ref"])
             assert r is not None
             new_hashes.append(merkle.leaf_hash(rec.leaf_data(bytes(lf["salt"]), r)))
-    mem = merkle.MemoryTree()
-    for h in new_hashes:
-        mem.append_hash(h)
+    mem = merkle.MemoryTree.from_hashes(new_hashes)
     with store.engine.begin() as conn:
         for lf, h in zip(leaves, new_hashes, strict=True):
             conn.execute(update(schema.ledger_leaves).where(

@@ -367,6 +367,14 @@ class MemoryTree:
             tree.append(data)
         return tree
 
+    @classmethod
+    def from_hashes(cls, hashes: Sequence[bytes]) -> MemoryTree:
+        """A tree whose leaf hashes are ``hashes`` (as the store keeps them)."""
+        tree = cls()
+        for h in hashes:
+            tree.append_hash(h)
+        return tree
+
     @property
     def size(self) -> int:
         return len(self.levels[0])
