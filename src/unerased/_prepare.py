@@ -4,12 +4,11 @@ this module imports nothing heavy: the reader is forked before SQLAlchemy is loa
 
 from __future__ import annotations
 
-import json
 from typing import Any, NamedTuple
 
 import orjson
 
-from .model import PostSnapshot, iso, sha256_hex
+from .model import PostSnapshot, iso, sha256_hex, storable_json
 from .text.tokenize import index_terms
 
 
@@ -34,12 +33,7 @@ def raw_json(raw: Any) -> str:
     try:
         return orjson.dumps(raw).decode("utf-8")
     except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
-        s = json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: keep it, escaped (\ud83d)
-            return json.dumps(raw, ensure_ascii=True, separators=(",", ":"))
-        return s
+        return storable_json(raw)
 
 
 def prepare(sn: PostSnapshot) -> Prepared:

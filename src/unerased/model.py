@@ -109,6 +109,19 @@ def clean_text(s: str) -> str:
     return s
 
 
+def storable_json(value: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON text that a UTF-8 column can store: as written (``ensure_ascii``
+    off), unless a lone surrogate is in it; then every non-ASCII character is escaped,
+    which keeps the value exact (``\\ud83d``)."""
+    s = json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, separators=(",", ":"))
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(value, ensure_ascii=True, sort_keys=sort_keys, separators=(",", ":"))
+    return s
+
+
 def _clean_fields(obj: Any, names: tuple[str, ...]) -> None:
     for name in names:
         v = getattr(obj, name)

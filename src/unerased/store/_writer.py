@@ -8,7 +8,6 @@ same transaction. Either all of it commits or none of it does.
 
 from __future__ import annotations
 
-import json
 import operator
 import os
 from collections import defaultdict
@@ -28,6 +27,7 @@ from ..model import (
     PostStatus,
     canonical_json,
     iso,
+    storable_json,
     utcnow,
 )
 from . import _records as rec
@@ -48,13 +48,7 @@ _TABLES_IN_ORDER = (
 
 
 def _dumps(v: Any) -> str:
-    s = json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    if not s.isascii():
-        try:
-            s.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate: keep it, escaped (\ud83d)
-            return json.dumps(v, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
-    return s
+    return storable_json(v, sort_keys=True)
 
 
 @dataclass(slots=True)
