@@ -112,7 +112,7 @@ def _handle(home: Path) -> str:
 
 def test_watch_add_bad_uri_is_one_line(home: Path) -> None:
     r = CliRunner().invoke(cli, ["--home", str(home), "watch", "add", "nonsense"])
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a usage error (DESIGN.md: exit 2)
     assert r.stderr.strip().count("\n") == 0 and "watch URI" in r.stderr
 
 

@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from pds_fixture import Account, RunningPds, free_port, pds_server  # noqa: F401  (fixture "pds")
+from unerased.errors import SourceError
 from unerased.model import AccountStatus, DeletionReason, LookupResult
-from unerased.sources._base import Recorder, SourceError
+from unerased.sources._base import Recorder
 from unerased.sources.bluesky import BlueskySource
 
 pytestmark = pytest.mark.pds

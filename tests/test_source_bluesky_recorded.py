@@ -19,8 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from unerased.errors import SourceError
 from unerased.model import AccountStatus, DeletionReason, LookupResult
-from unerased.sources._base import Recorder, SourceError
+from unerased.sources._base import Recorder
 from unerased.sources.bluesky import (
     BlueskySource,
     mst_lookup,

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from recorded import Exchange, Replay, load, make, raising, truncated
+from unerased.errors import SourceError
 from unerased.model import (
     AccountStatus,
     DeletionReason,
@@ -24,9 +25,9 @@ from unerased.model import (
     canonical_json,
     parse_iso,
 )
-from unerased.sources._base import Recorder, SourceError
-from unerased.sources._errors import html_to_text
+from unerased.sources._base import Recorder
 from unerased.sources.mastodon import MastodonSource, parse_account_id, parse_handle
+from unerased.text.hostile import html_to_text
 
 SERVICE = "http://localhost:3000"
 ME = "117020565966271181"  # mastodonpy_test on the recorded dev server

@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from recorded import Replay, load, make, raising, truncated
+from unerased.errors import SourceError
 from unerased.model import AccountStatus, DeletionReason, LookupResult, parse_iso
-from unerased.sources._base import Recorder, SourceError
+from unerased.sources._base import Recorder
 from unerased.sources.rss import RssSource, feed_url, parse_feed
 
 FEED = "https://quitter.no/api/statuses/user_timeline/7477.atom"

@@ -18,8 +18,9 @@ import httpx
 import pytest
 
 from recorded import TESTDATA, Exchange, Replay, load, make, raising, truncated
+from unerased.errors import SourceError
 from unerased.model import AccountStatus, DeletionReason, LookupResult, canonical_json, parse_iso
-from unerased.sources._base import Recorder, SourceError
+from unerased.sources._base import Recorder
 from unerased.sources.x import XSource, parse_username, problems, snowflake_time
 
 TOKEN = "AAAA-test-bearer-token-0123456789"

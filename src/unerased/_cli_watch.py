@@ -61,12 +61,9 @@ def register(cli: click.Group) -> None:
             proxy: str | None, as_json: bool) -> None:
         """Watch an account: bluesky:HANDLE_OR_DID, mastodon:@user@host, rss:URL, x:USERNAME."""
         from .watch.runner import add_watch
-        from .watch.uri import UriError, parse_uri
+        from .watch.uri import parse_uri
 
-        try:
-            wu = parse_uri(uri)
-        except UriError as e:
-            raise UserError(str(e)) from None
+        wu = parse_uri(uri)
         kv: dict[str, str] = {}
         for t in tags:
             if "=" not in t:

@@ -53,33 +53,29 @@ class UserError(click.ClickException):
         click.echo(f"unerased: error: {self.format_message()}", err=True)
 
 
+class BadUsage(UserError):
+    """One line on stderr, exit 2 (a bad argument or option value)."""
+
+    exit_code = 2
+
+
 def handle_errors(f: F) -> F:
-    """Turn our known error types into one clear line and exit 1."""
+    """The one place the error tree (:mod:`unerased.errors`) becomes what the user sees:
+    one clear line on stderr and the error's exit code (1, or 2 for a usage error)."""
 
     @functools.wraps(f)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import UnerasedError
+
         try:
             return f(*args, **kwargs)
         except KeyboardInterrupt:
             click.echo("unerased: interrupted; nothing uncommitted was kept", err=True)
             sys.exit(130)
-        except Exception as e:
-            if isinstance(e, _user_errors()):
-                raise UserError(str(e)) from None
-            raise
+        except UnerasedError as e:
+            raise (BadUsage if e.exit_code == 2 else UserError)(str(e)) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """The error types that are the user's to fix (imported only when one is raised)."""
-    from .export import ExportError
-    from .importers._errors import ArchiveError
-    from .sources._base import SourceError
-    from .store import StoreError
-    from .text.tokenize import SearchQueryError
-
-    return (StoreError, ArchiveError, SourceError, ExportError, SearchQueryError)
 
 
 def json_option(f: F) -> F:
@@ -130,7 +126,7 @@ def _import_cmd(kind: str, help_text: str) -> None:
     @pass_ctx
     @handle_errors
     def cmd(c: Context, path: Path, as_json: bool) -> None:
-        from .importers._errors import ArchiveError
+        from .errors import ArchiveError
         from .ingest import import_archive, start_reading
 
         if not path.is_file():

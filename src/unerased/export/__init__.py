@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import ExportError
 from ..store import Store
 
 ProgressFn = Callable[[int, int], None]
 FORMATS = ("jsonl", "csv", "warc")
-
-
-class ExportError(Exception):
-    pass
 
 
 def run_export(

@@ -44,8 +44,9 @@ from urllib.parse import quote, urlsplit
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from unerased.export import ExportError
 from unerased.model import Capture, iso, utcnow
+
+from ..errors import ExportError
 
 __all__ = ["WarcExportError", "write_warc"]
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import ijson
 
 from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
-from ..sources._errors import html_to_text, iso_version
+from ..text.hostile import html_to_text, iso_version
 from ._errors import ArchiveError
 from ._meter import Meter
 from ._zipsafe import SafeZip

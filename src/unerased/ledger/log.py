@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import LedgerError
 from ..model import iso, utcnow
 from ..store import schema as s
 from . import merkle, note
@@ -83,12 +84,6 @@ _PG_FETCH = (
     "LEFT JOIN ledger_nodes n ON w.level > 0 AND n.level = w.level AND n.idx = w.idx "
     "LEFT JOIN ledger_leaves l ON w.level = 0 AND l.idx = w.idx"
 )
-
-
-class LedgerError(Exception):
-    """The ledger cannot do what was asked (bad size, inconsistent tree, missing key).
-
-    ``str(err)`` is one line."""
 
 
 # --------------------------------------------------------------------------- nodes

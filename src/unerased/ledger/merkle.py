@@ -29,6 +29,8 @@ import hashlib
 import hmac
 from collections.abc import Callable, Sequence
 
+from ..errors import MerkleError, ProofError
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
@@ -56,14 +58,6 @@ _sha256 = hashlib.sha256
 
 NodeGetter = Callable[[int, int], bytes]
 """``get_node(level, index)``: hash of leaves ``[index << level, (index + 1) << level)``."""
-
-
-class MerkleError(ValueError):
-    """Bad arguments to a tree operation (index out of range, wrong hash size...)."""
-
-
-class ProofError(MerkleError):
-    """A proof does not verify."""
 
 
 def leaf_hash(data: bytes) -> bytes:

@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from ..errors import NoteError
+
 __all__ = [
     "ALG_ED25519",
     "MAX_SIGNATURES",
@@ -49,10 +51,6 @@ ALG_ED25519 = 0x01
 MAX_SIGNATURES = 100  # as Go's note.Open; the spec asks to accept at least 16
 _SIG_PREFIX = "\u2014 "  # em dash, space
 _MAX_TREE_SIZE = (1 << 64) - 1
-
-
-class NoteError(ValueError):
-    """A malformed key, note or checkpoint, or a signature that does not verify."""
 
 
 # --------------------------------------------------------------------------- keys

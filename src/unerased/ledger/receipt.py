@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, or_, select
 
+from ..errors import ReceiptError
 from ..importers._errors import ArchiveError
 from ..importers._zipsafe import SafeZip
 from ..model import canonical_json
@@ -71,10 +72,6 @@ _README_TEXT = (
     "log (RFC 9162) whose signed checkpoint is checkpoint.note, signed by key.pub.\n"
     "Check that key.pub is the archive's published key.\n"
 )
-
-
-class ReceiptError(Exception):
-    """A receipt cannot be written (unknown post, damaged archive, no key). One line."""
 
 
 # --------------------------------------------------------------------------- writing

@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from ..errors import TimestampError
+
 __all__ = [
     "TimestampError",
     "TimestampInfo",
@@ -64,10 +66,6 @@ class _TimeStampResp(core.Sequence):  # type: ignore[misc]
         ("status", tsp.PKIStatusInfo),
         ("time_stamp_token", cms.ContentInfo, {"optional": True}),
     ]
-
-
-class TimestampError(ValueError):
-    """A timestamp request or response that is malformed, refused or does not verify."""
 
 
 @dataclass(frozen=True)

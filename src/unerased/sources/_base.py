@@ -12,11 +12,6 @@ import httpx
 from ..model import AccountCheck, AccountSnapshot, Capture, Listing, PostLookup, utcnow
 
 
-class SourceError(Exception):
-    """A problem the user can act on (unknown handle, wrong --service, bad token,
-    platform unreachable). The message is one clear line."""
-
-
 class Recorder:
     """Wraps an injected ``httpx.AsyncClient``; every exchange, failed ones included,
     is kept as a Capture in ``self.captures`` (the runner stores them)."""

@@ -13,12 +13,15 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
 
-from ..model import Capture, iso, parse_iso
+from ..model import Capture, iso
+from ..text.hostile import (
+    first_line,
+    safe_datetime,
+)
 
 Clock = Callable[[], datetime]
 
@@ -46,33 +49,6 @@ def json_body(resp: httpx.Response) -> tuple[Any, str | None]:
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         ctype = resp.headers.get("content-type", "no content-type")
         return None, f"body is not JSON ({ctype}; {type(e).__name__}: {str(e)[:80]})"
-
-
-def safe_datetime(value: Any) -> datetime | None:
-    """ISO 8601 from a platform, or None when absent or not a date."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_iso(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def safe_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def safe_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def safe_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def iso_version(dt: datetime) -> str:
-    """A timestamp as a version key: ISO 8601 UTC, millisecond precision, ``Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 # --- rate limits --------------------------------------------------------------------
@@ -189,61 +165,6 @@ def rate_limited_text(platform: str, until: datetime | None) -> str:
     return f"{platform}: rate limited; retry after {iso(until) or 'a while'}"
 
 
-# --- HTML to text -------------------------------------------------------------------
-
-_BLOCK = frozenset(
-    {"p", "div", "blockquote", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "pre",
-     "table", "tr", "section", "article", "header", "footer", "figure"}
-)
-_SKIP = frozenset({"script", "style", "template", "head", "title"})
-
-
-class _TextParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP:
-            self._skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in _BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Plain text of platform HTML: paragraphs become blank-line separated, ``<br>``
-    a newline, every text node kept (Mastodon's "invisible" URL parts too, so links
-    read in full), entities decoded, scripts/styles dropped. Never raises."""
-    p = _TextParser()
-    try:
-        p.feed(html)
-        p.close()
-    except Exception:  # html.parser is lenient, but the input is hostile
-        return re.sub(r"<[^>]*>", "", html).strip()
-    text = "".join(p.parts)
-    lines = [ln.rstrip() for ln in text.replace("\r\n", "\n").split("\n")]
-    text = "\n".join(lines)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
-
-
 def describe_status(resp: httpx.Response) -> str:
     """``HTTP 503 Service Unavailable`` and the platform's own words when it sent JSON
     with an ``error``/``detail``/``title`` field."""
@@ -258,6 +179,3 @@ def describe_status(resp: httpx.Response) -> str:
     return f"HTTP {resp.status_code}{(' ' + resp.reason_phrase) if resp.reason_phrase else ''}{words}"
 
 
-def first_line(text: str) -> str:
-    """Error messages are one line."""
-    return " ".join(text.split())

@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import libipld
 
+from ..errors import SourceError
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -48,8 +49,8 @@ from ..model import (
     PostSnapshot,
     utcnow,
 )
-from ._base import Recorder, SourceError
-from ._errors import safe_datetime, safe_dict, safe_list, safe_str
+from ..text.hostile import safe_datetime, safe_dict, safe_list, safe_str
+from ._base import Recorder
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"

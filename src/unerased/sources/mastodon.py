@@ -44,6 +44,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 
+from ..errors import SourceError
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -57,21 +58,17 @@ from ..model import (
     PostSnapshot,
     utcnow,
 )
-from ._base import Recorder, SourceError
-from ._errors import (
-    Backoff,
-    describe_status,
-    failure_text,
+from ..text.hostile import (
     first_line,
     html_to_text,
     iso_version,
-    json_body,
-    rate_limited_text,
     safe_datetime,
     safe_dict,
     safe_list,
     safe_str,
 )
+from ._base import Recorder
+from ._errors import Backoff, describe_status, failure_text, json_body, rate_limited_text
 
 PLATFORM = "mastodon"
 

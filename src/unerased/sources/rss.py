@@ -44,6 +44,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 import httpx
 
+from ..errors import SourceError
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -57,15 +58,9 @@ from ..model import (
     iso,
     utcnow,
 )
-from ._base import Recorder, SourceError
-from ._errors import (
-    Backoff,
-    describe_status,
-    failure_text,
-    first_line,
-    html_to_text,
-    rate_limited_text,
-)
+from ..text.hostile import first_line, html_to_text
+from ._base import Recorder
+from ._errors import Backoff, describe_status, failure_text, rate_limited_text
 
 PLATFORM = "rss"
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..errors import SourceError
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -62,19 +63,9 @@ from ..model import (
     PostSnapshot,
     utcnow,
 )
-from ._base import Recorder, SourceError
-from ._errors import (
-    Backoff,
-    describe_status,
-    failure_text,
-    first_line,
-    json_body,
-    rate_limited_text,
-    safe_datetime,
-    safe_dict,
-    safe_list,
-    safe_str,
-)
+from ..text.hostile import first_line, safe_datetime, safe_dict, safe_list, safe_str
+from ._base import Recorder
+from ._errors import Backoff, describe_status, failure_text, json_body, rate_limited_text
 
 PLATFORM = "x"
 DEFAULT_SERVICE = "https://api.x.com"

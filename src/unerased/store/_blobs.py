@@ -20,11 +20,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from ..errors import BlobError
+
 CHUNK = 1 << 20
-
-
-class BlobError(Exception):
-    pass
 
 
 def _is_hex64(s: str) -> bool:

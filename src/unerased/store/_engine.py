@@ -8,11 +8,9 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from ..errors import StoreError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class StoreError(Exception):
-    """The archive cannot be opened or used; the message is one clear line."""
 
 
 def normalise_url(url: str) -> str:

@@ -33,6 +33,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+from ..errors import SearchQueryError
+
 __all__ = [
     "matches",
     "MAX_QUERY_TERMS",
@@ -56,10 +58,6 @@ not be able to make the database chew on megabyte-sized expressions."""
 TERMS_VERSION = 1
 """Bumped whenever :func:`index_terms` changes its output: stored term strings made by
 an older version must then be rebuilt, or queries will not find them."""
-
-
-class SearchQueryError(ValueError):
-    """The query cannot be searched (it holds no searchable word)."""
 
 
 # --- character classes ---------------------------------------------------------------

@@ -7,7 +7,8 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, cast
 
-from ..sources._base import Recorder, Source, SourceError
+from ..errors import SourceError
+from ..sources._base import Recorder, Source
 
 _CLASSES = {
     "bluesky": ("unerased.sources.bluesky", "BlueskySource"),

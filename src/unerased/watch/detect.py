@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from ..errors import DetectError
 from ..model import (
     AccountCheck,
     AccountStatus,
@@ -63,11 +64,6 @@ _STATUS_EVENT = {
 }
 _E = TypeVar("_E", AccountStatus, LookupResult, DeletionReason, PostStatus)
 _MAX_WORDS = 1000  # the platform's words are hostile input: keep them bounded
-
-
-class DetectError(ValueError):
-    """Inputs that cannot belong together (another account's check, a bad config, a
-    corrupt stored state). The message is one clear line."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from ..errors import SourceError
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -32,7 +33,7 @@ from ..model import (
     parse_iso,
     utcnow,
 )
-from ..sources._base import Recorder, Source, SourceError
+from ..sources._base import Recorder, Source
 from ..store import Store, schema
 from . import detect as d
 from ._sources import make_source

@@ -6,11 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..errors import UriError
 from ..model import PLATFORMS
-
-
-class UriError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)
