@@ -13,8 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from pg import PgServer, throwaway_cluster  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+from shared_data import SHARED  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Serve recorded platform exchanges (``/work/shared/testdata/platforms``) to a source
+"""Serve recorded platform exchanges (``testdata/platforms`` in the shared folder, see shared_data.py) to a source
 through ``httpx.MockTransport``.
 
     replay = Replay()
@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-TESTDATA = Path("/work/shared/testdata/platforms")
+from shared_data import PLATFORMS
+
+TESTDATA = PLATFORMS
 
 _DROP = frozenset({"content-length", "content-encoding", "transfer-encoding"})
 

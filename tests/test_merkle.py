@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared_data import RFC9162
 from unerased.ledger import merkle
 from unerased.ledger.merkle import (
     EMPTY_ROOT,
@@ -32,8 +33,7 @@ from unerased.ledger.merkle import (
     verify_inclusion,
 )
 
-# ../shared beside the repository (as tests/conftest.py SHARED), here and in CI
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "rfc9162"
+VECTORS = RFC9162  # the shared folder's vectors (tests/shared_data.py)
 
 
 def _vector_dir() -> Path:

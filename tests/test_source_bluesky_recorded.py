@@ -1,5 +1,5 @@
 """BlueskySource classification against answers recorded from the reference PDS
-(/work/shared/testdata/platforms/bluesky), served through httpx.MockTransport. No Node."""
+(testdata/platforms/bluesky in the shared folder), served through httpx.MockTransport. No Node."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared_data import PLATFORMS
 from unerased.errors import SourceError
 from unerased.model import AccountStatus, DeletionReason, LookupResult
 from unerased.sources._base import Recorder
@@ -31,7 +31,7 @@ from unerased.sources.bluesky import (
     tid_time,
 )
 
-DATA = Path("/work/shared/testdata/platforms/bluesky/reference-pds-responses.jsonl")
+DATA = PLATFORMS / "bluesky" / "reference-pds-responses.jsonl"
 PDS = "http://localhost:2583"  # what the recorded DID documents name
 PLC = "https://plc.test"
 T = TypeVar("T")
