@@ -217,7 +217,7 @@ def test_not_a_zip(tmp_path: Path) -> None:
     p.write_bytes(b"")
     _error(p)
     p.write_bytes(b"\x1f\x8b\x08\x00rest of a tar.gz")
-    assert "tar.gz" in _error(p).problem
+    assert "gzip" in _error(p).problem  # read as a .tar.gz (older archives), found corrupt
     _error(tmp_path / "absent.zip")
 
 

@@ -24,7 +24,7 @@ from typing import IO, Any, cast
 import ijson
 
 from ._errors import ArchiveError
-from ._zipsafe import SafeZip
+from .safezip import SafeZip
 
 _CHUNK = 1 << 16
 MAX_DEPTH = 256

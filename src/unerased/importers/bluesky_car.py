@@ -32,7 +32,8 @@ from urllib.parse import urlencode
 
 import libipld
 
-from ..model import AccountSnapshot, MediaItem, PostSnapshot, parse_iso
+from ..model import AccountSnapshot, MediaItem, PostSnapshot
+from ..text.hostile import safe_datetime, safe_str
 from ._errors import ArchiveError
 from ._meter import Meter
 
@@ -425,30 +426,17 @@ def _json(car: _Car, value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _date(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return parse_iso(value)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _uri_of(value: Any) -> str | None:
     """``{uri, cid}`` strong ref -> uri."""
     if isinstance(value, dict):
-        return _str(value.get("uri"))
+        return safe_str(value.get("uri"))
     return None
 
 
 def _blob_cid(blob: Any) -> tuple[str, str | None] | None:
     if not isinstance(blob, dict):
         return None
-    mime = _str(blob.get("mimeType"))
+    mime = safe_str(blob.get("mimeType"))
     if blob.get("$type") == "blob":
         ref = blob.get("ref")
         cid = _cid_string(ref)
@@ -477,7 +465,7 @@ def _embed_media(embed: Any, did: str, pds: str | None) -> list[MediaItem]:
         ref = _blob_cid(blob)
         if ref is not None:
             out.append(MediaItem(url=_blob_url(pds, did, ref[0]), filename=ref[0], mime=ref[1],
-                                 alt=_str(alt) or None, kind=kind))
+                                 alt=safe_str(alt) or None, kind=kind))
 
     etype = embed.get("$type")
     if etype == "app.bsky.embed.images":
@@ -501,7 +489,7 @@ def _post(car: _Car, did: str, rec: RepoRecord, pds: str | None) -> PostSnapshot
     post_id = f"at://{did}/{rec.collection}/{rec.rkey}"
     # the record as com.atproto.repo.getRecord / listRecords give it (JSON form)
     raw = {"uri": post_id, "cid": rec.cid, "value": _json(car, value)}
-    created = _date(value.get("createdAt"))
+    created = safe_datetime(value.get("createdAt"))
     if rec.collection == REPOST:
         return PostSnapshot(
             platform="bluesky", account_id=did, post_id=post_id, text="",
@@ -522,7 +510,7 @@ def _post(car: _Car, did: str, rec: RepoRecord, pds: str | None) -> PostSnapshot
             inner = embed.get("record")
             quote_of = _uri_of(inner.get("record")) if isinstance(inner, dict) else None
     return PostSnapshot(
-        platform="bluesky", account_id=did, post_id=post_id, text=_str(value.get("text")) or "",
+        platform="bluesky", account_id=did, post_id=post_id, text=safe_str(value.get("text")) or "",
         created_at=created, url=f"https://bsky.app/profile/{did}/post/{rec.rkey}",
         kind="reply" if reply_to else ("quote" if quote_of else "post"),
         reply_to=reply_to, quote_of=quote_of, lang=lang, version_key=rec.cid,
@@ -538,9 +526,9 @@ def _account(did: str, rec: RepoRecord | None, pds: str | None) -> AccountSnapsh
         profile["pds"] = pds
     if rec is not None:
         value: dict[str, Any] = rec.value
-        display_name = _str(value.get("displayName"))
-        created = _date(value.get("createdAt"))
-        if (desc := _str(value.get("description"))) is not None:
+        display_name = safe_str(value.get("displayName"))
+        created = safe_datetime(value.get("createdAt"))
+        if (desc := safe_str(value.get("description"))) is not None:
             profile["description"] = desc
         for field in ("avatar", "banner"):
             ref = _blob_cid(value.get(field))

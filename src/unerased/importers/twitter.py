@@ -40,12 +40,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
+from ..text.hostile import safe_dict, safe_list, safe_str
 from ._errors import ArchiveError
 from ._twitter_json import MAX_DEPTH as MAX_DEPTH
 from ._twitter_json import MAX_ITEM_BYTES as MAX_ITEM_BYTES
 from ._twitter_json import SMALL_FILE_LIMIT as SMALL_FILE_LIMIT
 from ._twitter_json import _items, _load_small
-from ._zipsafe import SafeZip
+from .safezip import SafeZip
 
 __all__ = ["ArchiveError", "iter_twitter_archive", "parse_twitter_date", "PLATFORM"]
 
@@ -105,18 +106,6 @@ def _ids(value: Any) -> list[str]:
         if i is not None:
             out.append(i)
     return out
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def parse_twitter_date(value: Any) -> datetime | None:
@@ -204,8 +193,8 @@ def _layout(zf: SafeZip) -> _Layout:
 
 
 def _first_record(value: Any, key: str) -> dict[str, Any]:
-    for item in _list(value):
-        inner = _dict(item).get(key)
+    for item in safe_list(value):
+        inner = safe_dict(item).get(key)
         if isinstance(inner, dict):
             return inner
     return {}
@@ -221,26 +210,26 @@ class _Account:
 
 def _account(zf: SafeZip, lay: _Layout) -> _Account:
     acc = _first_record(_load_small(zf, lay.account), "account") if lay.account else {}
-    man = _dict(_load_small(zf, lay.manifest)) if lay.manifest else {}
-    user = _dict(man.get("userInfo"))
-    generated = parse_twitter_date(_dict(man.get("archiveInfo")).get("generationDate"))
+    man = safe_dict(_load_small(zf, lay.manifest)) if lay.manifest else {}
+    user = safe_dict(man.get("userInfo"))
+    generated = parse_twitter_date(safe_dict(man.get("archiveInfo")).get("generationDate"))
     account_id = _id(acc.get("accountId")) or _id(user.get("accountId"))
     if account_id is None:
         where = "data/account.js" if lay.account else "no data/account.js"
         raise ArchiveError(zf.path, f"{where}: no accountId (is this an X archive?)")
-    username = _str(acc.get("username")) or _str(user.get("userName"))
+    username = safe_str(acc.get("username")) or safe_str(user.get("userName"))
     if username is not None and not _USERNAME.fullmatch(username):
         username = None
-    display = _str(acc.get("accountDisplayName")) or _str(user.get("displayName"))
+    display = safe_str(acc.get("accountDisplayName")) or safe_str(user.get("displayName"))
     prof = _first_record(_load_small(zf, lay.profile), "profile") if lay.profile else {}
-    desc = _dict(prof.get("description"))
+    desc = safe_dict(prof.get("description"))
     profile: dict[str, Any] = {
         k: v for k, v in {
-            "bio": _str(desc.get("bio")), "website": _str(desc.get("website")),
-            "location": _str(desc.get("location")),
-            "avatar_url": _str(prof.get("avatarMediaUrl")),
-            "header_url": _str(prof.get("headerMediaUrl")),
-            "created_via": _str(acc.get("createdVia")),
+            "bio": safe_str(desc.get("bio")), "website": safe_str(desc.get("website")),
+            "location": safe_str(desc.get("location")),
+            "avatar_url": safe_str(prof.get("avatarMediaUrl")),
+            "header_url": safe_str(prof.get("headerMediaUrl")),
+            "created_via": safe_str(acc.get("createdVia")),
             "source": "archive",
         }.items() if v is not None
     }
@@ -271,9 +260,9 @@ class _Note:
 
 def _expand(text: str, urls: Sequence[Any]) -> str:
     for u in urls:
-        d = _dict(u)
-        short = _str(d.get("url")) or _str(d.get("shortUrl"))
-        long = _str(d.get("expanded_url")) or _str(d.get("expandedUrl"))
+        d = safe_dict(u)
+        short = safe_str(d.get("url")) or safe_str(d.get("shortUrl"))
+        long = safe_str(d.get("expanded_url")) or safe_str(d.get("expandedUrl"))
         if short and long and short.startswith("http"):
             text = text.replace(short, long)
     return text
@@ -284,15 +273,15 @@ def _load_notes(zf: SafeZip, lay: _Layout, on_bytes: Callable[[int], None]
     notes: dict[int, list[_Note]] = {}
     for member in lay.notes:
         for item in _items(zf, member, on_bytes):
-            d = _dict(item)
-            nt = _dict(d.get("noteTweet")) or d
-            core = _dict(nt.get("core")) or _dict(nt.get("noteTweetResults"))
-            text = _str(core.get("text"))
+            d = safe_dict(item)
+            nt = safe_dict(d.get("noteTweet")) or d
+            core = safe_dict(nt.get("core")) or safe_dict(nt.get("noteTweetResults"))
+            text = safe_str(core.get("text"))
             created = parse_twitter_date(nt.get("createdAt"))
             if text is None or created is None:
                 continue
-            text = html.unescape(_expand(text, _list(core.get("urls"))))
-            tid = _id(nt.get("tweetId")) or _id(_dict(nt.get("lifecycle")).get("initialTweetId"))
+            text = html.unescape(_expand(text, safe_list(core.get("urls"))))
+            tid = _id(nt.get("tweetId")) or _id(safe_dict(nt.get("lifecycle")).get("initialTweetId"))
             notes.setdefault(int(created.timestamp()), []).append(_Note(text, _match_key(text), tid))
     return notes
 
@@ -334,7 +323,7 @@ def _chain(tweet: dict[str, Any], tid: str) -> tuple[str, list[str]]:
         if isinstance(edit, dict):
             initial = _id(edit.get("initialTweetId"))
             if initial is not None:
-                ids = _ids(_dict(edit.get("editControlInitial")).get("editTweetIds"))
+                ids = _ids(safe_dict(edit.get("editControlInitial")).get("editTweetIds"))
                 return initial, ids or [initial, tid]
         first = info.get("initial")
         if isinstance(first, dict):
@@ -396,17 +385,17 @@ def _classify(tweet: dict[str, Any], full_text: str, urls: Sequence[Any]
     if quote_of is None and (v := get("quoted_status_id")) is not None:
         quote_of = _id(v)
     if quote_of is None and "quoted_status" in tweet:
-        quote_of = _id_of(_dict(tweet["quoted_status"]), "id_str", "id")
+        quote_of = _id_of(safe_dict(tweet["quoted_status"]), "id_str", "id")
     if quote_of is None and "quoted_status_permalink" in tweet:
-        permalink = _str(_dict(tweet["quoted_status_permalink"]).get("expanded"))
+        permalink = safe_str(safe_dict(tweet["quoted_status_permalink"]).get("expanded"))
         m = _STATUS_URL.match(permalink or "")
         quote_of = m.group(1) if m else None
     if quote_of is None and not is_rt and urls:
         # Archives keep no quote field: a quote is a tweet ending in a link to a status.
         tail = full_text.rstrip()
         for u in urls:
-            d = _dict(u)
-            short, m = _str(d.get("url")), _STATUS_URL.match(_str(d.get("expanded_url")) or "")
+            d = safe_dict(u)
+            short, m = safe_str(d.get("url")), _STATUS_URL.match(safe_str(d.get("expanded_url")) or "")
             if short and m and tail.endswith(short):
                 quote_of = m.group(1)
     if is_rt:
@@ -475,13 +464,13 @@ class _Builder:
         items: list[MediaItem] = []
         used: set[str] = set()
         for ent in entities:
-            url = _str(ent.get("media_url_https")) or _str(ent.get("media_url"))
-            variants = _list(_dict(ent.get("video_info")).get("variants"))
-            bases = [_basename(url)] + [_basename(_str(_dict(v).get("url"))) for v in variants]
+            url = safe_str(ent.get("media_url_https")) or safe_str(ent.get("media_url"))
+            variants = safe_list(safe_dict(ent.get("video_info")).get("variants"))
+            bases = [_basename(url)] + [_basename(safe_str(safe_dict(v).get("url"))) for v in variants]
             found = next((by_base[b] for b in bases if b and b in by_base and by_base[b] not in used),
                          None)
-            kind = _ENTITY_KIND.get(_str(ent.get("type")) or "")
-            alt = _str(ent.get("ext_alt_text"))
+            kind = _ENTITY_KIND.get(safe_str(ent.get("type")) or "")
+            alt = safe_str(ent.get("ext_alt_text"))
             if found is None:
                 items.append(MediaItem(url=url, kind=kind, alt=alt))
                 continue

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, or_, select
 
 from ..errors import ReceiptError
 from ..importers._errors import ArchiveError
-from ..importers._zipsafe import SafeZip
+from ..importers.safezip import SafeZip
 from ..model import canonical_json
 from ..store import BlobError
 from ..store import _records as rec
