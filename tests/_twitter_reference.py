@@ -45,7 +45,7 @@ from typing import IO, Any
 
 import ijson
 
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.safezip import SafeZip
 from unerased.model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
 

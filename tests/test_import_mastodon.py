@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.mastodon import iter_mastodon_archive, mastodon_visibility
 from unerased.model import AccountSnapshot, AccountStatus, PostSnapshot, canonical_json
 from unerased.sim.archives_fedi import make_mastodon_archive

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.twitter import iter_twitter_archive, parse_twitter_date
 from unerased.model import AccountSnapshot, PostSnapshot
 from unerased.sim.archives import (

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import _twitter_reference as reference  # tests/ is on sys.path (rootdir conftest)
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.twitter import iter_twitter_archive
 from unerased.sim.archives import make_twitter_archive
 

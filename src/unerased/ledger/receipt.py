@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, or_, select
 
 from ..errors import ReceiptError
-from ..importers._errors import ArchiveError
+from ..errors import ArchiveError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
 from ..store import BlobError
