@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from unerased import ingest
-from unerased.export import run_export
 from unerased.errors import ArchiveError
+from unerased.export import run_export
 from unerased.sim.archives import make_twitter_archive
 from unerased.store import Store
 

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, or_, select
 
-from ..errors import ReceiptError
-from ..errors import ArchiveError
+from ..errors import ArchiveError, ReceiptError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
 from ..store import BlobError
