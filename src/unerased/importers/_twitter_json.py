@@ -24,7 +24,7 @@ from typing import IO, Any, cast
 import ijson
 
 from ._errors import ArchiveError
-from .safezip import SafeZip
+from .safetar import ArchiveFiles
 
 _CHUNK = 1 << 16
 MAX_DEPTH = 256
@@ -35,7 +35,10 @@ MAX_ITEM_BYTES = 64 << 20
 SMALL_FILE_LIMIT = 16 << 20
 """account.js, profile.js, manifest.js are read whole, up to this size."""
 
-_PREFIX = re.compile(rb"\s*window\.[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
+# ``window.YTD.tweets.part0 = `` (2019 on), ``Grailbird.data.tweets_2019_02 = `` and
+# ``var user_details = `` (the classic archive)
+_PREFIX = re.compile(
+    rb"\s*(?:var\s+)?(?:window|Grailbird|[A-Za-z_$][\w$]*)(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
 _QUOTED = re.compile(rb'"[^"]*"')
 _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
@@ -55,7 +58,7 @@ class _YtdStream:
     With ``precise_from`` it hands bytes one at a time from that offset on, so that a
     parse error's position is exact (used only to locate an error)."""
 
-    def __init__(self, zf: SafeZip, member: str, *, on_bytes: Callable[[int], None] | None = None,
+    def __init__(self, zf: ArchiveFiles, member: str, *, on_bytes: Callable[[int], None] | None = None,
                  precise_from: int | None = None) -> None:
         self._zf = zf
         self.member = member
@@ -350,7 +353,7 @@ def _fast(stream: _YtdStream) -> Iterator[Any]:
     raise _Diverge
 
 
-def _items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None = None
+def _items(zf: ArchiveFiles, member: str, on_bytes: Callable[[int], None] | None = None
            ) -> Iterator[Any]:
     """The items of one ``window.YTD… = [ … ]`` member, streamed: by the fast path, and
     when it gives up, by ijson from the start of the member, skipping the items already
@@ -371,7 +374,7 @@ def _items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None = No
     yield from _ijson_items(zf, member, on_bytes, skip=handed, reported=stream.raw_bytes)
 
 
-def _ijson_items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None, *,
+def _ijson_items(zf: ArchiveFiles, member: str, on_bytes: Callable[[int], None] | None, *,
                  skip: int = 0, reported: int = 0) -> Iterator[Any]:
     """The items after the first ``skip``, with ijson; ``reported``: bytes already passed
     to ``on_bytes`` (not passed again)."""
@@ -397,7 +400,7 @@ def _ijson_items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | Non
     finally:
         stream.close()
 
-def _locate(zf: SafeZip, member: str, approx: int, first: BaseException) -> ArchiveError:
+def _locate(zf: ArchiveFiles, member: str, approx: int, first: BaseException) -> ArchiveError:
     """Re-parse up to the failure, one byte at a time near it, to name the exact byte."""
     stream = _YtdStream(zf, member, precise_from=max(approx - 2 * _CHUNK, 0))
     err: BaseException = first
@@ -418,7 +421,7 @@ def _locate(zf: SafeZip, member: str, approx: int, first: BaseException) -> Arch
                         member=member)
 
 
-def _load_small(zf: SafeZip, member: str) -> Any:
+def _load_small(zf: ArchiveFiles, member: str) -> Any:
     """A small ``window.X = …`` member (account.js, manifest.js), parsed whole."""
     data = zf.read(member, SMALL_FILE_LIMIT)
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
