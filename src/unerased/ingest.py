@@ -75,13 +75,19 @@ class ImportCounts:
     accounts: list[str] = field(default_factory=list)
     account: str | None = None  # the canonical form of the (first) account imported
     notices: list[ImportNotice] = field(default_factory=list)  # what the summary must tell
+    media_completed: int = 0  # media files attached to versions stored without them
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "posts": self.posts, "new_posts": self.new_posts,
             "new_versions": self.new_versions, "unchanged": self.unchanged,
-            "deleted": self.deleted,
+            "deleted": self.deleted, "media_completed": self.media_completed,
         }
+
+    def media_line(self) -> str:
+        """The summary's words for completed media ("" when none)."""
+        n = self.media_completed
+        return f", {n} media file{'s' if n != 1 else ''} completed" if n else ""
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -248,6 +254,7 @@ def _import_items(
             flush()
         if account is None:
             raise ArchiveError(str(path), "no account and no posts found in the archive")
+        counts.media_completed = w.media_completed
         w.add_import(kind, path.name, sha, size, account["id"], counts.as_dict())
     return counts
 

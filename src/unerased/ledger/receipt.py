@@ -61,7 +61,7 @@ MAX_JSON = 64 << 20  # a manifest or a leaf record
 MAX_RECEIPT = 16 << 30  # everything decompressed
 _KIND_TABLE = {
     "post_version": "post_versions", "account_status": "account_status", "capture": "captures",
-    "import": "imports", "event": "events",
+    "import": "imports", "event": "events", "media_completion": "media_completions",
 }
 _README_TEXT = (
     "This is an unerased receipt: evidence about one social-media post, verifiable offline.\n"
@@ -111,6 +111,7 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
     for r in conn.execute(select(v.id, v.source).where(v.post_pk == post["id"]).order_by(v.seq)):
         out.append(("post_versions", str(r.id)))
         sources.append(r.source)
+    out += _completions(conn, [int(ref) for _, ref in out], sources)
     st = s.account_status.c
     for r in conn.execute(select(st.id, st.source).where(st.account_pk == post["account_pk"])
                           .order_by(st.id)):
@@ -138,6 +139,18 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
         for r in conn.execute(select(s.imports.c.id).where(s.imports.c.sha256.in_(shas))):
             out.append(("imports", str(r.id)))
     return list(dict.fromkeys(out))
+
+
+def _completions(conn: Connection, version_pks: Sequence[int], sources: list[str | None]
+                 ) -> list[tuple[str, str]]:
+    """The media completions of these versions (their sources join ``sources``)."""
+    c = s.media_completions.c
+    out: list[tuple[str, str]] = []
+    for r in conn.execute(select(c.id, c.source).where(c.version_pk.in_(list(version_pks)))
+                          .order_by(c.id)):
+        out.append(("media_completions", str(r.id)))
+        sources.append(r.source)
+    return out
 
 
 def _json_or_empty(text: str | None) -> dict[str, Any]:
@@ -198,6 +211,8 @@ def _blob_digests(leaves: Sequence[_Leaf]) -> list[str]:
         r = lf.record
         if r["kind"] == "post_version":
             out += [m["sha256"] for m in r["media"] if m["sha256"] is not None]
+        elif r["kind"] == "media_completion":
+            out.append(r["sha256"])
         elif r["kind"] == "capture":
             out.append(r["record"]["body_sha256"])
             if r["record"]["request_body_sha256"] != EMPTY_SHA256:
@@ -466,6 +481,8 @@ def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[st
                 if d not in blobs:
                     raise _Bad(f"names media blob {str(d)[:64]} which the receipt lacks")
                 used.add(d)
+    elif kind == "media_completion":
+        _check_completion(r, post, blobs, used)
     elif kind == "capture":
         inner = r.get("record")
         if not isinstance(inner, dict):
@@ -479,6 +496,17 @@ def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[st
             if d not in blobs:
                 raise _Bad(f"capture {key} {str(d)[:64]} is not in the receipt")
             used.add(str(d))
+
+
+def _check_completion(r: Mapping[str, Any], post: Mapping[str, str], blobs: set[str],
+                      used: set[str]) -> None:
+    p = r.get("post")
+    if not isinstance(p, dict) or any(p.get(k) != v for k, v in post.items()):
+        raise _Bad("completes media of another post than the manifest names")
+    d = r.get("sha256")
+    if d not in blobs:
+        raise _Bad(f"names media blob {str(d)[:64]} which the receipt lacks")
+    used.add(str(d))
 
 
 def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -498,6 +526,10 @@ def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
             out.append(f"{r.get('at')}  event {r.get('type')} {json.dumps(r.get('detail'), ensure_ascii=False)}")
         elif k == "account_status":
             out.append(f"{r.get('at')}  account status {r.get('status')} (handle {r.get('handle')})")
+        elif k == "media_completion":
+            out.append(f"{r.get('at')}  media completed ({r.get('source')}): media "
+                       f"{r.get('seq')} of version {r.get('version')} is {r.get('filename')} "
+                       f"sha256 {r.get('sha256')}")
         elif k == "import":
             out.append(f"{r.get('at')}  archive import {r.get('import_kind')} {r.get('filename')} "
                        f"sha256 {r.get('sha256')}")

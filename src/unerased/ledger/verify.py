@@ -145,6 +145,14 @@ _SQL_STATUS = (
     "FROM account_status st LEFT JOIN accounts a ON a.id = st.account_pk "
 )
 _SQL_MEDIA = "SELECT id, version_pk, seq, url, filename, mime, kind, alt, sha256, size FROM media "
+_SQL_COMPLETIONS = (  # a media completion with the post and account its record names
+    "SELECT c.id, c.media_pk, c.version_pk, c.seq, c.filename, c.mime, c.sha256, c.size, c.at, "
+    "c.source, m.id AS m_id, m.version_pk AS m_version_pk, m.seq AS m_seq, p.id AS p_id, "
+    "p.platform, p.post_id, a.id AS a_id, a.account_id "
+    "FROM media_completions c LEFT JOIN media m ON m.id = c.media_pk "
+    "LEFT JOIN post_versions v ON v.id = c.version_pk LEFT JOIN posts p ON p.id = v.post_pk "
+    "LEFT JOIN accounts a ON a.id = p.account_pk "
+)
 
 
 def _media_for(conn: Connection, lo: int, hi: int) -> dict[int, list[Any]]:
@@ -169,6 +177,8 @@ def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, A
         return rec.import_record(row)
     if kind == "events":
         return rec.event_record(row)
+    if kind == "media_completions":
+        return rec.media_completion_record(row, row, row)
     raise KeyError(kind)
 
 
@@ -182,6 +192,8 @@ def _select_one(conn: Connection, kind: str, ref: str) -> Any:
         return conn.execute(text(_SQL_VERSIONS + "WHERE v.id = :k"), {"k": key}).mappings().first()
     if kind == "account_status":
         return conn.execute(text(_SQL_STATUS + "WHERE st.id = :k"), {"k": key}).mappings().first()
+    if kind == "media_completions":
+        return conn.execute(text(_SQL_COMPLETIONS + "WHERE c.id = :k"), {"k": key}).mappings().first()
     table = s.metadata.tables[kind]
     return conn.execute(select(table).where(table.c.id == key)).mappings().first()
 
@@ -199,7 +211,7 @@ def leaf_record(conn: Connection, kind: str, ref: str) -> dict[str, Any] | None:
             text(_SQL_MEDIA + "WHERE version_pk = :v ORDER BY seq"), {"v": int(ref)}
         ).mappings())
         return _record_of(kind, row, media)
-    if kind == "account_status" and row["a_id"] is None:
+    if kind in ("account_status", "media_completions") and row["a_id"] is None:
         return None
     return _record_of(kind, row, ())
 
@@ -234,6 +246,8 @@ class _Cursor:
             sql = _SQL_STATUS + "WHERE st.id > :last ORDER BY st.id LIMIT :n"
         elif k == "captures":
             sql = "SELECT * FROM captures WHERE seq > :last ORDER BY seq LIMIT :n"
+        elif k == "media_completions":
+            sql = _SQL_COMPLETIONS + "WHERE c.id > :last ORDER BY c.id LIMIT :n"
         else:
             sql = f"SELECT * FROM {k} WHERE id > :last ORDER BY id LIMIT :n"  # noqa: S608
         rows = self.conn.execute(text(sql), params).mappings().all()  # fetchall: fast
@@ -453,6 +467,9 @@ class _Verifier:
                              f"(account_status row {ref}, leaf {idx}, belongs to it)",
                              table="accounts", row=str(row["account_pk"]), leaf=idx)
                 return None
+        elif kind == "media_completions":
+            if not self._check_completion(idx, ref, row):
+                return None
         elif kind == "captures":
             try:
                 cid = hashlib.sha256(canonical_json(rec.capture_record(row))).hexdigest()
@@ -471,6 +488,23 @@ class _Verifier:
                          table=kind, row=ref, leaf=idx)
             return None
         return merkle.leaf_hash(data)
+
+    def _check_completion(self, idx: int, ref: str, row: Mapping[str, Any]) -> bool:
+        """A media completion must name an existing media row of its version (at its seq)
+        and a post and account; its blob is checked with the others."""
+        where = f"media_completions row {ref} (leaf {idx})"
+        if row["a_id"] is None:
+            self.problem("row_missing", f"the post or account of {where} is missing",
+                         table="media_completions", row=ref, leaf=idx)
+            return False
+        if (row["m_id"] is None or row["m_version_pk"] != row["version_pk"]
+                or row["m_seq"] != row["seq"]):
+            self.problem("media_completion_target", f"{where} completes media row "
+                         f"{row['media_pk']}, which is not media {row['seq']} of version "
+                         f"{row['version_pk']} (a row was deleted or changed)",
+                         table="media_completions", row=ref, leaf=idx)
+        self.blob_queue.append((row["sha256"], "media_completions", ref, row["size"]))
+        return True
 
     def _tree_add(
         self, idx: int, kind: str, ref: str, h: bytes | None, stored_leaf: bytes,
