@@ -34,6 +34,8 @@ MAX_ITEM_BYTES = 64 << 20
 """Largest single array item (one tweet) accepted."""
 SMALL_FILE_LIMIT = 16 << 20
 """account.js, profile.js, manifest.js are read whole, up to this size."""
+HOLD_LIMIT = 1 << 20
+"""Trailing whitespace and ';' held back while looking for the end of a member."""
 
 # ``window.YTD.tweets.part0 = `` (2019 on), ``Grailbird.data.tweets_2019_02 = `` and
 # ``var user_details = `` (the classic archive)
@@ -71,7 +73,8 @@ class _YtdStream:
         self.eof = False
         self._buf = b""
         self._pos = 0
-        self._held = b""
+        self._held: list[bytes] = []  # the trailing run of whitespace and ';' (see _fill)
+        self._held_len = 0
         self._carry = b""
         self._in_string = False
         self._depth = 0
@@ -130,13 +133,31 @@ class _YtdStream:
             if not data:
                 self.eof = True  # held bytes are only whitespace and ';': dropped
                 return
-            data = self._held + data
-            keep = len(data.rstrip(b" \t\r\n;"))
-            self._held = data[keep:]
-            data = data[:keep]
+            data = self._hold_tail(data)
             if data:
                 self._guard(data)
                 self._buf, self._pos = data, 0
+
+    def _hold_tail(self, data: bytes) -> bytes:
+        """``data`` minus its trailing whitespace and ';', which are held back (a file
+        ends in ``];``) until more data shows they are not the end. Linear: only the new
+        chunk is scanned, held bytes are joined once; past ``HOLD_LIMIT`` held bytes they
+        are handed on (whitespace is harmless, and a ';' before more data is an error the
+        parser then reports where it is)."""
+        body = data.rstrip(b" \t\r\n;")
+        if body:
+            tail = data[len(body):]
+            if self._held:
+                body = b"".join([*self._held, body])
+            self._held, self._held_len = ([tail], len(tail)) if tail else ([], 0)
+            return body
+        self._held.append(data)
+        self._held_len += len(data)
+        if self._held_len <= HOLD_LIMIT:
+            return b""
+        out = b"".join(self._held)
+        self._held, self._held_len = [], 0
+        return out
 
     def _guard(self, data: bytes) -> None:
         # Reduce the chunk to the structure outside strings, with C-speed bytes
@@ -334,7 +355,17 @@ def _fast(stream: _YtdStream) -> Iterator[Any]:
         if at >= 0 or (number and end == n):  # the window ends inside the item
             if (at >= 0 and not _cut_short(buf, at, msg)) or eof or n - pos > MAX_ITEM_BYTES:
                 raise _Diverge
-            buf, pos = buf[pos:] + more(), 0
+            # Read at least as much again as the item so far before scanning it again:
+            # the window doubles, so an item of n bytes is scanned O(n) times in all,
+            # not once per chunk (which made one big tweet quadratic).
+            parts, want, got = [buf[pos:]], n - pos, 0
+            while True:
+                data = more()
+                parts.append(data)
+                got += len(data)
+                if eof or got >= want:
+                    break
+            buf, pos = "".join(parts), 0
             n, sur = len(buf), _surrogate_at(buf, 0)
             continue
         if number and buf[end] not in _AFTER_NUMBER:
