@@ -176,3 +176,30 @@ def test_long_reply_is_found_by_its_ending(store: Any) -> None:
     assert counts.posts == 337 and not counts.notices
     hits = store.search("Aarti")
     assert [h["post_id"] for h in hits] == ["1995717789903192574"]
+
+
+def test_cli_summary_names_the_account_and_reports_the_ambiguity(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from unerased.cli import _register_more, cli
+
+    _register_more()
+    created = "Mon Jan 01 10:00:00 +0000 2024"
+    start = "Same beginning for both of these long notes, written at once. " * 3
+    p = _archive(tmp_path / "a.zip", [_tweet(_sid(3000), start[:180] + "…", created)], [
+        _note(_sid(2990), "2024-01-01T10:00:00.000Z", start + "First ending."),
+        _note(_sid(2995), "2024-01-01T10:00:00.000Z", start + "Second ending."),
+    ])
+    r = CliRunner().invoke(cli, ["--home", str(tmp_path / "h"), "import", "twitter-archive",
+                                 str(p)], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert r.stdout.startswith("imported a.zip (x:tester): 1 posts read, 1 new")
+    assert "1 warning (below)" in r.stdout
+    (warning,) = r.stderr.splitlines()
+    assert warning.startswith("unerased: warning: tweet ") and "2 long texts" in warning
+    r = CliRunner().invoke(cli, ["--home", str(tmp_path / "h2"), "import", "twitter-archive",
+                                 str(p), "--json"], catch_exceptions=False)
+    summary = json.loads(r.stdout)
+    assert summary["account"] == "x:tester" and summary["accounts"] == ["tester"]
+    assert [n["code"] for n in summary["notices"]] == ["note_ambiguous"]
+    assert summary["notices"][0]["post_id"] == _sid(3000)

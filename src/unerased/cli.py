@@ -148,15 +148,16 @@ def _import_cmd(kind: str, help_text: str) -> None:
         if as_json:
             emit_json([summary])
         else:
-            warned = f", {len(counts.notices)} warnings (below)" if counts.notices else ""
+            k = len(counts.notices)
+            warned = f", {k} warning{'s' if k != 1 else ''} (below)" if k else ""
             click.echo(
                 f"imported {path.name} ({counts.account}): {counts.posts} posts read, "
                 f"{counts.new_posts} new, {counts.new_versions} new versions, "
                 f"{counts.unchanged} unchanged, {counts.deleted} marked deleted by their owner"
                 f"{counts.media_line()}{warned}"
             )
-            for n in counts.notices:
-                click.echo(f"unerased: warning: {n.message}", err=True)
+            for notice in counts.notices:
+                click.echo(f"unerased: warning: {notice.message}", err=True)
 
 
 _import_cmd("twitter-archive", "Import an X/Twitter 'download your data' zip.")
