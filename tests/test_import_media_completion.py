@@ -134,3 +134,19 @@ def test_receipt_with_a_changed_completion_is_rejected(store: Store, tmp_path: P
             zf.writestr(n, d)
     report = verify_receipt(bad)
     assert not report.ok and name in report.problems[0]
+
+
+def test_completion_and_notices_through_the_reader_process(
+        store: Store, tmp_path: Path, monkeypatch: Any) -> None:
+    """Big archives are read by a second process: the completion and the account's name
+    come through it the same way."""
+    from unerased import ingest
+
+    monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
+    first = import_archive(store, "twitter-archive", without_picture(tmp_path))
+    second = import_archive(store, "twitter-archive", MILAHU)
+    assert first.account == second.account == "x:milahu104"
+    assert (first.media_completed, second.media_completed) == (0, 1)
+    (after,) = media_of(store, TWEET)
+    assert after["sha256"] == picture_sha()
+    assert verify_archive(store).ok

@@ -203,3 +203,23 @@ def test_cli_summary_names_the_account_and_reports_the_ambiguity(tmp_path: Path)
     assert summary["account"] == "x:tester" and summary["accounts"] == ["tester"]
     assert [n["code"] for n in summary["notices"]] == ["note_ambiguous"]
     assert summary["notices"][0]["post_id"] == _sid(3000)
+
+
+def test_ambiguity_reported_through_the_reader_process(tmp_path: Path,
+                                                       monkeypatch: Any) -> None:
+    from unerased import ingest
+    from unerased.store import Store
+
+    monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
+    created = "Mon Jan 01 10:00:00 +0000 2024"
+    start = "Same beginning for both of these long notes, written at once. " * 3
+    p = _archive(tmp_path / "a.zip", [_tweet(_sid(3000), start[:180] + "…", created)], [
+        _note(_sid(2990), "2024-01-01T10:00:00.000Z", start + "First ending."),
+        _note(_sid(2995), "2024-01-01T10:00:00.000Z", start + "Second ending."),
+    ])
+    st = Store.open(tmp_path / "home")
+    try:
+        counts = ingest.import_archive(st, "twitter-archive", p)
+    finally:
+        st.close()
+    assert [(n.code, n.post_id) for n in counts.notices] == [("note_ambiguous", _sid(3000))]
