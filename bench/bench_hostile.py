@@ -2,7 +2,7 @@
 """Hostile-input benchmark (issue 9): the importers on inputs built to make them slow,
 beside a bare baseline on the same file in the same run.
 
-  .venv/bin/python bench/bench_hostile.py                  # 8 and 32 MB members
+  .venv/bin/python bench/bench_hostile.py                  # 4 and 16 MB inputs
   .venv/bin/python bench/bench_hostile.py --mb 4 16 --old  # + the reference X importer
 
 Cases (each at two sizes, to show how time and memory grow):
@@ -10,9 +10,11 @@ Cases (each at two sizes, to show how time and memory grow):
   big-tweet   tweets.js = one tweet whose text is N bytes
   ws-in-item  N bytes of whitespace inside one tweet object
   car-tiny    a Bluesky repository CAR of N/130 tiny records (a block every ~130 bytes)
+  masto-str   a Mastodon outbox.json whose one status is N bytes long
 
 Each run is a child process; it prints wall time and peak RSS (VmHWM, Linux) for:
-  baseline  stdlib ``json.loads`` of the member (X) / ``libipld.decode_car`` of the file (CAR)
+  baseline  stdlib ``json.loads`` of the member (X: tweets.js, Mastodon: outbox.json) /
+            ``libipld.decode_car`` of the file (CAR)
   unerased  the importer, every snapshot consumed
   old       with --old, X cases only: the earlier ijson-only importer kept as the tests'
             oracle (tests/_twitter_reference.py)
@@ -47,11 +49,17 @@ if mode == "baseline":
     else:
         import zipfile
         with zipfile.ZipFile(path) as z:
-            text = z.read("data/tweets.js").decode("utf-8")
-        n = len(json.loads(text[text.index("=") + 1:]))
+            if kind == "masto":
+                n = len(json.loads(z.read("outbox.json"))["orderedItems"])
+            else:
+                text = z.read("data/tweets.js").decode("utf-8")
+                n = len(json.loads(text[text.index("=") + 1:]))
 elif mode == "old":
     import _twitter_reference as ref
     n = sum(1 for _ in ref.iter_twitter_archive(path))
+elif kind == "masto":
+    from unerased.importers import iter_mastodon_archive
+    n = sum(1 for _ in iter_mastodon_archive(path))
 elif kind == "car":
     from unerased.importers import iter_bluesky_car
     n = sum(1 for _ in iter_bluesky_car(path))
@@ -87,6 +95,16 @@ def write_case(case: str, n: int, out: Path) -> Path:
         p.write_bytes(build_repo_car("did:plc:abcdefghijklmnopqrstuvwx", recs).car)
         return p
     p = out / f"{case}-{n}.zip"
+    if case == "masto-str":
+        item = {"type": "Create", "id": "https://ex.org/users/a/statuses/1/activity",
+                "object": {"type": "Note", "id": "https://ex.org/users/a/statuses/1",
+                           "content": "<p>" + "a" * n + "</p>",
+                           "published": "2024-01-01T00:00:00Z"}}
+        with zipfile.ZipFile(p, "w", zipfile.ZIP_STORED) as z:
+            z.writestr("actor.json", json.dumps({"id": "https://ex.org/users/a",
+                                                 "preferredUsername": "a"}))
+            z.writestr("outbox.json", json.dumps({"orderedItems": [item]}))
+        return p
     with zipfile.ZipFile(p, "w", zipfile.ZIP_STORED) as z:
         z.writestr("data/account.js", ACCOUNT)
         z.writestr("data/tweets.js", x_member(case, n))
@@ -104,16 +122,16 @@ def run(mode: str, kind: str, path: Path) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mb", type=int, nargs=2, default=[8, 32], metavar=("SMALL", "BIG"))
+    ap.add_argument("--mb", type=int, nargs=2, default=[4, 16], metavar=("SMALL", "BIG"))
     ap.add_argument("--old", action="store_true", help="also the reference X importer (slow)")
     ap.add_argument("--cases", nargs="*",
-                    default=["ws-member", "big-tweet", "ws-in-item", "car-tiny"])
+                    default=["ws-member", "big-tweet", "ws-in-item", "car-tiny", "masto-str"])
     args = ap.parse_args()
     print(f"{'case':<11} {'size':>6} {'mode':<9} {'seconds':>8} {'peak RSS MB':>12} "
           f"{'x baseline':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            kind = "car" if case.startswith("car") else "x"
+            kind = {"car": "car", "masto": "masto"}.get(case.split("-")[0], "x")
             modes = ["baseline", "unerased"] + (["old"] if args.old and kind == "x" else [])
             seconds: dict[str, list[float]] = {m: [] for m in modes}
             for mb in args.mb:

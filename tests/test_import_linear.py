@@ -160,3 +160,102 @@ def test_car_of_small_blocks_indexed_within_the_file_size(tmp_path: Path) -> Non
         ratios.append(peak / car.stat().st_size)
     assert max(ratios) <= 2.0, ratios  # the dict index peaked at ~2.5x here, 7.5x on others
     assert ratios[1] <= ratios[0] * 1.25, ratios
+
+
+# --- the ijson paths: Mastodon's outbox, and X members the fast path hands to ijson ---------
+
+
+def _masto_archive(path: Path, outbox: bytes) -> Path:
+    actor = {"id": "https://ex.org/users/a", "preferredUsername": "a"}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("actor.json", json.dumps(actor))
+        z.writestr("outbox.json", outbox)
+    return path
+
+
+def _masto_long_status(n: int) -> bytes:
+    item = {"type": "Create", "id": "https://ex.org/users/a/statuses/1/activity",
+            "object": {"type": "Note", "id": "https://ex.org/users/a/statuses/1",
+                       "content": "<p>" + "长" * (n // 3) + "</p>",
+                       "published": "2024-01-01T00:00:00Z"}}
+    return json.dumps({"orderedItems": [item]}, ensure_ascii=False).encode()
+
+
+def _yajl_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes of the reads ijson's parser makes (yajl's cost for a token spanning k
+    reads grows with k²: few, big reads keep it linear)."""
+    import ijson
+
+    sizes: list[int] = []
+    real = ijson.basic_parse
+
+    def spy(source: Any, **kw: Any) -> Any:
+        inner = source.read
+
+        def read(n: int = -1) -> bytes:
+            data: bytes = inner(n)
+            sizes.append(len(data))
+            return data
+
+        source.read = read
+        return real(source, **kw)
+
+    from unerased.importers import mastodon
+
+    monkeypatch.setattr(mastodon.ijson, "basic_parse", spy)
+    return sizes
+
+
+def test_mastodon_long_status_is_read_in_few_big_pieces(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from unerased.importers import iter_mastodon_archive
+
+    for size in (2 * MB, 8 * MB):
+        sizes = _yajl_reads(monkeypatch)
+        p = _masto_archive(tmp_path / f"{size}.zip", _masto_long_status(size))
+        tracemalloc.start()
+        try:
+            assert sum(1 for _ in iter_mastodon_archive(p)) == 2
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        # the 64 KiB reads of before made yajl re-lex the status ~size/64K times over
+        assert len([s for s in sizes if s]) <= size // MB + 2, sizes
+        assert peak <= 4 * size
+
+
+def test_mastodon_string_and_number_caps(tmp_path: Path) -> None:
+    from unerased.importers import iter_mastodon_archive
+    from unerased.importers.mastodon import MAX_STRING_BYTES
+
+    huge = _masto_archive(tmp_path / "s.zip", _masto_long_status(MAX_STRING_BYTES + 4 * MB))
+    with pytest.raises(ArchiveError, match="JSON string is longer than 16 MiB"):
+        list(iter_mastodon_archive(huge))
+    number = _masto_archive(tmp_path / "n.zip",
+                            b'{"orderedItems": [{"type": "Create", "n": ' + b"7" * (4 * MB)
+                            + b"}]}")
+    with pytest.raises(ArchiveError, match="JSON number is longer than"):
+        list(iter_mastodon_archive(number))
+
+
+def test_x_member_on_the_ijson_path_is_linear(tmp_path: Path) -> None:
+    """A lone surrogate escape sends the member to ijson; a long number is refused."""
+    peaks = []
+    for size in (2 * MB, 8 * MB):
+        body = (b'window.YTD.tweets.part0 = [{"tweet": {"id_str": "1", "full_text": "'
+                + b"a" * size + b'\\ud800"}}]')
+        p = _x_archive(tmp_path / f"{size}.zip", body)
+        tracemalloc.start()
+        try:
+            (_, tweet) = list(iter_twitter_archive(p))
+            peaks.append(tracemalloc.get_traced_memory()[1] / size)
+        finally:
+            tracemalloc.stop()
+        assert len(tweet.text) == size + 1  # type: ignore[union-attr]
+    # yajl's token buffer (doubling), the decoded text, the fast path's attempt before it
+    # gave up: a fixed multiple of the item (itself capped at MAX_ITEM_BYTES), not growing
+    assert max(peaks) <= 12 and peaks[1] <= peaks[0] * 1.2, peaks
+    number = _x_archive(tmp_path / "n.zip", b'window.YTD.tweets.part0 = [{"tweet": {"n": '
+                        + b"1" * (4 * MB) + b"}}]")
+    with pytest.raises(ArchiveError, match="JSON number is longer than"):
+        list(iter_twitter_archive(number))

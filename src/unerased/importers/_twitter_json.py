@@ -24,6 +24,7 @@ from typing import IO, Any, cast
 import ijson
 
 from ._errors import ArchiveError
+from ._json_guard import JsonGuard
 from .safetar import ArchiveFiles
 
 _CHUNK = 1 << 16
@@ -36,14 +37,12 @@ SMALL_FILE_LIMIT = 16 << 20
 """account.js, profile.js, manifest.js are read whole, up to this size."""
 HOLD_LIMIT = 1 << 20
 """Trailing whitespace and ';' held back while looking for the end of a member."""
+_IJSON_BUFFER = 1 << 20  # yajl re-lexes a token spanning reads: a big buffer makes it rare
 
 # ``window.YTD.tweets.part0 = `` (2019 on), ``Grailbird.data.tweets_2019_02 = `` and
 # ``var user_details = `` (the classic archive)
 _PREFIX = re.compile(
     rb"\s*(?:var\s+)?(?:window|Grailbird|[A-Za-z_$][\w$]*)(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
-_QUOTED = re.compile(rb'"[^"]*"')
-_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 
 def _first_line(exc: BaseException) -> str:
@@ -70,15 +69,14 @@ class _YtdStream:
         self.prefix_len = 0
         self.raw_bytes = 0  # read from the member (and passed to on_bytes)
         self.delivered = 0  # bytes handed to the parser (after the prefix)
+        self.last_read_at = 0  # offset where the last read() began (an error is after it)
         self.eof = False
         self._buf = b""
         self._pos = 0
         self._held: list[bytes] = []  # the trailing run of whitespace and ';' (see _fill)
         self._held_len = 0
-        self._carry = b""
-        self._in_string = False
-        self._depth = 0
-        self._item_bytes = 0
+        self._json_guard = JsonGuard(max_depth=MAX_DEPTH, max_item=MAX_ITEM_BYTES, item_depth=1,
+                                     max_string=MAX_ITEM_BYTES)
         self._started = False
 
     @property
@@ -160,50 +158,15 @@ class _YtdStream:
         return out
 
     def _guard(self, data: bytes) -> None:
-        # Reduce the chunk to the structure outside strings, with C-speed bytes
-        # operations only: drop escape pairs, keep quotes and brackets, drop strings.
-        seg = self._carry + data
-        k = len(seg) - len(seg.rstrip(b"\\"))
-        self._carry = b"\\" if k % 2 else b""  # an escape split across chunks
-        if k:
-            seg = seg[: len(seg) - k]
-        if b"\\" in seg:
-            seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
-        br = seg.translate(_BRACKETS, _NOT_STRUCTURE)
-        if self._in_string:
-            br = b'"' + br
-        br = br.replace(b'""', b"")  # strings without brackets (nearly all of them)
-        self._in_string = False
-        if b'"' in br:
-            br = _QUOTED.sub(b"", br)
-            q = br.find(b'"')
-            if q >= 0:  # a string runs on into the next chunk
-                self._in_string = True
-                br = br[:q]
-        passes = 0
-        while b"()" in br:
-            br = br.replace(b"()", b"")
-            passes += 1
-            if passes > MAX_DEPTH:
-                break
-        closes = len(br) - len(br.lstrip(b")"))
-        opens = len(br) - closes
         where = self.offset + len(self._buf) - self._pos
-        if self._depth + opens + passes > MAX_DEPTH:
-            raise self._fail(f"JSON nested deeper than {MAX_DEPTH} levels near byte {where}")
-        low = self._depth - closes
-        self._depth = max(low + opens, 0)
-        if low <= 1:
-            self._item_bytes = 0
-        else:
-            self._item_bytes += len(data)
-            if self._item_bytes > MAX_ITEM_BYTES:
-                raise self._fail(
-                    f"one item is larger than {MAX_ITEM_BYTES >> 20} MiB near byte {where}")
+        problem = self._json_guard.feed(data, where)
+        if problem is not None:
+            raise self._fail(problem)
 
     def read(self, n: int = -1) -> bytes:
         if n == 0:  # ijson probes read(0) to tell bytes from str
             return b""
+        self.last_read_at = self.offset
         self._fill()
         if self._pos >= len(self._buf):
             return b""
@@ -214,6 +177,21 @@ class _YtdStream:
         out = self._buf[self._pos:self._pos + n]
         self._pos += len(out)
         self.delivered += len(out)
+        if len(out) < n and self._precise_from is None and self._json_guard.in_long_token:
+            # inside a long string or number: fill ijson's whole buffer (yajl re-lexes a
+            # token spanning reads from its start, so small reads make it quadratic)
+            parts = [out]
+            got = len(out)
+            while got < n:
+                self._fill()
+                more = self._buf[self._pos:self._pos + n - got]
+                if not more:
+                    break
+                self._pos += len(more)
+                self.delivered += len(more)
+                parts.append(more)
+                got += len(more)
+            out = b"".join(parts)
         return out
 
     def chunk(self) -> bytes:
@@ -421,19 +399,25 @@ def _ijson_items(zf: ArchiveFiles, member: str, on_bytes: Callable[[int], None] 
     stream = _YtdStream(zf, member, on_bytes=forward)
     try:
         try:
-            for index, item in enumerate(ijson.items(stream, "item", use_float=True)):
+            items = ijson.items(stream, "item", use_float=True, buf_size=_IJSON_BUFFER)
+            for index, item in enumerate(items):
                 if index >= skip:
                     yield item
         except ArchiveError:
             raise
         except Exception as e:  # ijson's errors (JSONError, IncompleteJSONError, …)
-            raise _locate(zf, member, stream.offset, e) from None
+            raise _locate(zf, member, stream.offset, e, stream.last_read_at) from None
     finally:
         stream.close()
 
-def _locate(zf: ArchiveFiles, member: str, approx: int, first: BaseException) -> ArchiveError:
-    """Re-parse up to the failure, one byte at a time near it, to name the exact byte."""
-    stream = _YtdStream(zf, member, precise_from=max(approx - 2 * _CHUNK, 0))
+def _locate(zf: ArchiveFiles, member: str, approx: int, first: BaseException,
+            last_read_at: int | None = None) -> ArchiveError:
+    """Re-parse up to the failure, one byte at a time near it, to name the exact byte
+    (the failure is in the last read, which began at ``last_read_at``)."""
+    start = approx - 2 * _CHUNK
+    if last_read_at is not None:
+        start = min(start, last_read_at - _CHUNK)
+    stream = _YtdStream(zf, member, precise_from=max(start, 0))
     err: BaseException = first
     try:
         for _ in ijson.items(stream, "item", use_float=True):

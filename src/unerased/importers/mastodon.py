@@ -35,6 +35,7 @@ import ijson
 from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot
 from ..text.hostile import html_to_text, iso_version, safe_datetime, safe_str
 from ._errors import ArchiveError
+from ._json_guard import JsonGuard
 from ._meter import Meter
 from .safetar import ArchiveFiles, open_archive
 
@@ -57,6 +58,11 @@ _MEDIA_TYPES = {"Document", "Image", "Video", "Audio"}
 _USERNAME_RE = re.compile(r"[^\s@/]{1,255}")
 _MAX_DEPTH = 100
 """Deepest JSON nesting accepted in outbox.json (real items nest about 6 deep)."""
+MAX_ITEM_BYTES = 64 << 20
+"""Largest single outbox item (one activity) accepted."""
+MAX_STRING_BYTES = 16 << 20
+"""Longest JSON string accepted in outbox.json (a status is at most some kilobytes)."""
+_READ = 1 << 20  # outbox.json is read in 1 MiB pieces (yajl re-lexes tokens spanning reads)
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``, as for the other importers."""
@@ -66,14 +72,25 @@ _Meter = Meter
 
 
 class _Counted:
-    """A binary reader that tells the meter how many bytes went through it."""
+    """A binary reader that tells the meter how many bytes went through it, and puts
+    every chunk through a :class:`JsonGuard` before the parser sees it (no string or
+    number long enough to make yajl quadratic, no item over ``MAX_ITEM_BYTES``, no
+    nesting past ``_MAX_DEPTH``)."""
 
-    def __init__(self, inner: Any, meter: _Meter) -> None:
-        self._inner, self._meter = inner, meter
+    def __init__(self, inner: Any, meter: _Meter, fail: Callable[[str], ArchiveError]) -> None:
+        self._inner, self._meter, self._fail = inner, meter, fail
+        self._guard = JsonGuard(max_depth=_MAX_DEPTH + 2, max_item=MAX_ITEM_BYTES,
+                                item_depth=2, max_string=MAX_STRING_BYTES)
+        self._offset = 0
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._inner.read(size)
-        self._meter.add(len(data))
+        if data:
+            problem = self._guard.feed(data, self._offset)
+            if problem is not None:
+                raise self._fail(problem)
+            self._offset += len(data)
+            self._meter.add(len(data))
         return data
 
 
@@ -195,7 +212,8 @@ def _iter_outbox(
     seen_items = False
     stream = zf.open(name)
     try:
-        events = ijson.basic_parse(_Counted(stream, meter), use_float=True)
+        events = ijson.basic_parse(_Counted(stream, meter, fail), use_float=True,
+                                   buf_size=_READ)
         while True:
             try:
                 event, value = next(events)
