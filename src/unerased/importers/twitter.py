@@ -1,6 +1,7 @@
 """Import an X/Twitter "download your data" archive (zip) into snapshots.
 
-Layout read (real archives, 2019-2024):
+Layout read (real archives, 2019-2026; the classic pre-2019 layout is read by
+``_twitter_classic``):
 
 - ``data/tweets.js`` (+ ``tweets-part1.js``, ``tweets-part2.js``… for big archives), each
   ``window.YTD.tweets.partN = [ {"tweet": {...}}, ... ]``; older archives call it
@@ -12,13 +13,15 @@ Layout read (real archives, 2019-2024):
   ``data/manifest.js`` (``window.__THAR_CONFIG``; archiveInfo.generationDate);
 - ``data/note-tweet.js`` (``noteTweet: {noteTweetId, createdAt, core: {text, urls…}}``):
   the full text of tweets longer than 280 characters. Real archives carry no tweet id in
-  it, so a note is matched to its tweet by creation second and text prefix;
+  it and leave a reply's leading @mentions out, so a note is matched to its tweet by
+  time (creation second, snowflake ids) and text without those mentions
+  (``_twitter_notes``); an ambiguous match is an :class:`ImportNotice`, never a guess;
 - ``data/tweets_media/<tweet id>-<name>`` (``tweet_media/`` in old archives,
   ``deleted_tweets_media/`` for deleted tweets): attached as :class:`MediaItem` bytes,
   read when that tweet's snapshot is built, so only one tweet's media is in memory.
 
-Tweet files are streamed with ijson (C backend when installed): memory stays bounded
-whatever the size of tweets.js. Edit chains (``edit_info.initial.editTweetIds`` on the
+Tweet files are streamed (``_twitter_json``: the C json scanner over a window, ijson
+when it cannot vouch): time linear and memory bounded whatever the size of tweets.js. Edit chains (``edit_info.initial.editTweetIds`` on the
 original, ``edit_info.edit.initialTweetId`` on later versions) become one post
 (``post_id`` = the initial tweet id) with one snapshot per version in chronological
 order; only the members of chains still open are held (a chain's versions sit close
