@@ -99,6 +99,8 @@ class Notes:
     by_second: dict[int, list[Note]] = field(default_factory=dict)
     by_ms: list[tuple[int, int]] = field(default_factory=list)  # (ms, index in all)
     all: list[Note] = field(default_factory=list)
+    _seconds: set[int] = field(default_factory=set)  # every second a note is near
+    _ms: list[int] = field(default_factory=list)  # note id times, sorted
 
     def __bool__(self) -> bool:
         return bool(self.all)
@@ -111,15 +113,29 @@ class Notes:
 
     def freeze(self) -> None:
         self.by_ms.sort()
+        self._ms = [ms for ms, _ in self.by_ms]
+        self._seconds = {s + d for s in self.by_second for d in (-1, 0, 1)}
+
+    def _near(self, second: int | None, t_ms: int | None) -> bool:
+        """Whether any note is near in time (the common answer, no: one set lookup and
+        one bisect per tweet)."""
+        if second is not None and second in self._seconds:
+            return True
+        if t_ms is None or not self._ms:
+            return False
+        i = bisect.bisect_left(self._ms, t_ms - WINDOW_MS[1])
+        return i < len(self._ms) and self._ms[i] <= t_ms - WINDOW_MS[0]
 
     def _candidates(self, tid: str, created: datetime | None) -> list[Note]:
+        second = None if created is None else int(created.timestamp())
+        t_ms = snowflake_ms(tid)
+        if not self._near(second, t_ms):
+            return []
         seen: dict[int, Note] = {}
-        if created is not None:
-            second = int(created.timestamp())
+        if second is not None:
             for s in (second - 1, second, second + 1):
                 for n in self.by_second.get(s, ()):
                     seen[id(n)] = n
-        t_ms = snowflake_ms(tid)
         if t_ms is not None and self.by_ms:
             lo = bisect.bisect_left(self.by_ms, (t_ms - WINDOW_MS[1], -1))
             hi = bisect.bisect_right(self.by_ms, (t_ms - WINDOW_MS[0], len(self.all)))

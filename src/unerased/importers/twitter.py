@@ -395,6 +395,7 @@ class _Builder:
     def __init__(self, zf: ArchiveFiles, lay: _Layout, acc: _Account, notes: Notes,
                  on_bytes: Callable[[int], None], max_media_size: int) -> None:
         self.zf, self.lay, self.acc, self.notes = zf, lay, acc, notes
+        self.has_notes = bool(notes)
         self.on_bytes, self.max_media_size = on_bytes, max_media_size
         self.notices: list[ImportNotice] = []
         user = acc.username
@@ -420,7 +421,7 @@ class _Builder:
         if urls:
             text = expand_urls(text, urls)
         created = parse_twitter_date(get("created_at"))
-        if self.notes:
+        if self.has_notes:
             note, ambiguous = self.notes.match(tid, created, text)
             if note is not None:
                 text = whole_text(text, note)
