@@ -230,10 +230,9 @@ def _import_items(
                 counts.accounts.append(item.handle or item.account_id)
                 counts.account = counts.account or account_uri(item)
                 continue
-            if isinstance(item, ImportNotice):
-                counts.notices.append(item)
-                continue
             if not isinstance(item, PostSnapshot):
+                if isinstance(item, ImportNotice):
+                    counts.notices.append(item)
                 continue
             if account is None or account["account_id"] != item.account_id:
                 if batch:
