@@ -6,9 +6,10 @@ as :class:`~unerased.importers.safezip.SafeZip` (``names``, ``size``, ``open``, 
 the same limits and the same refusals:
 
 * a gzip stream is decompressed once, as it is read, into an anonymous temporary file
-  (unlinked at once: nothing stays on disk, even after a crash), under the caps on the
-  total size and on the compression ratio (a gzip bomb is refused while it expands, not
-  after);
+  (unlinked at once: nothing stays on disk, even after a crash; it needs free space in
+  ``$TMPDIR`` for the uncompressed tar, and holds it unencrypted while the import runs),
+  under the caps on the total size and on the compression ratio (a gzip bomb is refused
+  while it expands, not after);
 * before :mod:`tarfile` parses anything, the headers are walked once to count the
   members (the member cap holds before any object is built) and to refuse oversized
   extended headers (``tarfile`` reads those whole into memory);
