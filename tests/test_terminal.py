@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from unerased.text.terminal import for_terminal
+from unerased.text.terminal import for_terminal, json_for_terminal
 
 ZWJ, ZWNJ = "\u200d", "\u200c"
 # visible "prepended concatenation marks" (Arabic number signs…): format characters
@@ -155,3 +155,41 @@ def test_cost_is_linear() -> None:
         tracemalloc.stop()
         assert len(out) <= 10 * len(text)
         assert peak < 40 * len(out) + (1 << 20)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_json_examples() -> None:
+    import json
+
+    value = {"text": "evil\u202etxt\x9b2J\x7f \U000e0041 ok 删除 👨\u200d👩 🏴\U000e0067"
+                     "\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f \x1b[31m\r\n\ud83d"}
+    raw = json.dumps(value, ensure_ascii=False)
+    out = json_for_terminal(raw)
+    assert out == ('{"text": "evil\\u202etxt\\u009b2J\\u007f \\udb40\\udc41 ok 删除 👨\u200d👩 '
+                   '🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f '
+                   '\\u001b[31m\\r\\n\\ud83d"}')
+    assert json.loads(out) == value
+    plain = json.dumps({"a": "删除 😀", "n": [1, 2.5, None]}, ensure_ascii=False)
+    assert json_for_terminal(plain) is plain
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _PIECES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_PIECES, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON_VALUES, st.sampled_from([None, 2]))
+def test_property_json_keeps_the_value_and_hides_nothing(value: object,
+                                                         indent: int | None) -> None:
+    import json
+
+    raw = json.dumps(value, ensure_ascii=False, indent=indent)
+    out = json_for_terminal(raw)
+    assert json.loads(out) == value
+    assert no_unsafe(out)
+    out.encode("utf-8")

@@ -30,13 +30,16 @@ Kept: the zero-width joiner and non-joiner (emoji sequences, Indic and Persian
 scripts) and the visible Arabic number signs (U+0600–U+0605…), which are format
 characters too. A backslash is not escaped: ``\\u202e`` typed as text looks like an
 escape, which shows nothing hidden.
+
+:func:`json_for_terminal` does the same to JSON text without changing its value (the
+characters become JSON ``\\u`` escapes), for ``--json`` output.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["for_terminal"]
+__all__ = ["for_terminal", "json_for_terminal"]
 
 _TAG_SEQUENCE = "\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f"
 _UNSAFE = (
@@ -58,6 +61,7 @@ def _pattern(keep_newlines: bool, keep_tabs: bool) -> re.Pattern[str]:
 
 
 _PATTERNS = {(nl, tab): _pattern(nl, tab) for nl in (True, False) for tab in (True, False)}
+_JSON_PATTERN = re.compile(f"({_TAG_SEQUENCE})|[{_UNSAFE}]")
 
 
 def _escape(ch: str) -> str:
@@ -88,3 +92,24 @@ def for_terminal(text: str, *, keep_newlines: bool = True, keep_tabs: bool = Tru
     if pattern.search(text) is None:
         return text
     return pattern.sub(_replace, text)
+
+
+def _json_replace(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    cp = ord(m.group(0))
+    if cp < 0x10000:
+        return f"\\u{cp:04x}"
+    cp -= 0x10000
+    return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+
+
+def json_for_terminal(json_text: str) -> str:
+    """JSON text (as ``json.dumps`` writes it, with ``ensure_ascii=False``) with every
+    character :func:`for_terminal` would escape written as a JSON ``\\u`` escape: the
+    same JSON value — a program reading it gets the exact text — and nothing a terminal
+    would act on. (``json.dumps`` already escapes C0 controls, not DEL, C1, bidi or
+    format characters.) Unchanged when there is none."""
+    if _JSON_PATTERN.search(json_text) is None:
+        return json_text
+    return _JSON_PATTERN.sub(_json_replace, json_text)
