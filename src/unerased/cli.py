@@ -284,12 +284,12 @@ def events(c: Context, type_: str | None, since: str | None, account: str | None
 
 
 @cli.command()
-@click.argument("format", type=click.Choice(["jsonl", "csv", "warc", "site"]))
+@click.argument("format", type=click.Choice(["jsonl", "csv", "warc"]))
 @click.argument("out", type=click.Path(path_type=Path))
 @pass_ctx
 @handle_errors
 def export(c: Context, format: str, out: Path) -> None:
-    """Export the archive: jsonl, csv (posts), warc (raw HTTP captures), site."""
+    """Export the archive: jsonl, csv (posts), warc (raw HTTP captures)."""
     from . import _progress
     from .export import run_export
 

@@ -505,15 +505,71 @@ def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(out)
 
 
+class _Members:
+    """The receipt's files inside a (safe) zip, however it was packed.
+
+    The same receipt unzipped and zipped again (``zip -r``, an archive manager) differs
+    only in what carries no content: directory entries, compression, member order,
+    dates, extra fields, the zip comment — and it may sit in one folder
+    (``receipt/manifest.json``…, from ``zip -r receipt.zip receipt/``). None of that
+    matters here; every file is still accounted for by :meth:`check`."""
+
+    def __init__(self, z: SafeZip) -> None:
+        self.z = z
+        names = z.names()
+        self.dirs = [n for n in names if n.endswith("/")]
+        self.files = [n for n in names if not n.endswith("/")]
+        self.root = ""
+        if MANIFEST not in self.files:
+            roots = [n[: -len(MANIFEST)] for n in self.files
+                     if n.count("/") == 1 and n.endswith("/" + MANIFEST)]
+            if not roots:
+                raise _Bad("manifest.json is missing")
+            if len(roots) > 1:
+                shown = ", ".join(repr(r) for r in roots[:5])
+                raise _Bad(f"manifest.json is in several folders ({shown[:200]})")
+            self.root = roots[0]
+
+    def check(self, expected: set[str]) -> None:
+        """Exactly the ``expected`` files (receipt names); a directory entry only for a
+        folder that holds them, and empty."""
+        root = self.root
+        for name in self.files:
+            if not name.startswith(root) or name[len(root):] not in expected:
+                raise _Bad(f"unexpected member {name[:200]!r} (added to the receipt)")
+        folders = {root} if root else set()
+        for name in expected:
+            parts = name.split("/")[:-1]
+            folders |= {root + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))}
+        for name in self.dirs:
+            if name not in folders:
+                raise _Bad(f"unexpected member {name[:200]!r} (a directory added to the "
+                           "receipt)")
+            if self.z.size(name) != 0:
+                raise _Bad(f"unexpected member {name[:200]!r} (a directory entry holding "
+                           "data)")
+        present = set(self.files)
+        for name in sorted(expected):
+            if root + name not in present:
+                raise _Bad(f"member {root + name} is missing")
+
+    def read(self, name: str, limit: int) -> bytes:
+        return self.z.read(self.root + name, limit)
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        return _stream_sha256(self.z, self.root + name)
+
+
 def verify_receipt(path: Path | str) -> ReceiptReport:
     """Check a receipt zip with nothing else at hand (no database, no home).
 
-    Any problem — a changed byte in any member, a missing or extra member, a hostile zip
-    — makes ``ok`` False with the reason first in ``problems``."""
+    Any problem — a changed byte in any member, a missing or extra file, a hostile zip
+    — makes ``ok`` False with the reason first in ``problems``. How the zip was packed
+    does not matter (see :class:`_Members`)."""
     report = ReceiptReport(str(path))
     try:
         with SafeZip(path, max_total=MAX_RECEIPT) as z:
-            _verify(z, report)
+            _verify(_Members(z), report)
     except ArchiveError as e:
         report.problems.append(f"not a valid receipt zip: {e.problem}"
                                + (f" ({e.member})" if e.member else ""))
@@ -525,23 +581,15 @@ def verify_receipt(path: Path | str) -> ReceiptReport:
     return report
 
 
-def _verify(z: SafeZip, report: ReceiptReport) -> None:
-    names = z.names()
-    if MANIFEST not in names:
-        raise _Bad("manifest.json is missing")
+def _verify(z: _Members, report: ReceiptReport) -> None:
     m = _canonical(z.read(MANIFEST, MAX_JSON), "manifest.json")
     _check_manifest(m)
     expected = {MANIFEST, *m["files"]}
     expected |= {f"leaves/{lf['index']}.json" for lf in m["leaves"]}
     expected |= {f"blobs/{b['sha256']}" for b in m["blobs"]}
-    for name in names:
-        if name not in expected:
-            raise _Bad(f"unexpected member {name[:200]!r} (added to the receipt)")
-    for name in sorted(expected):
-        if name not in names:
-            raise _Bad(f"member {name} is missing")
+    z.check(expected)
     for name, digest in m["files"].items():
-        if _stream_sha256(z, name)[0] != digest:
+        if z.sha256(name)[0] != digest:
             raise _Bad(f"member {name} was changed (its sha256 differs from the manifest)")
     key_text = z.read(KEY, 64 << 10).decode("utf-8", "replace")
     if not key_text.endswith("\n"):
@@ -578,7 +626,7 @@ def _verify(z: SafeZip, report: ReceiptReport) -> None:
         raise _Bad("the receipt holds no version of its post")
     for b in m["blobs"]:
         name = f"blobs/{b['sha256']}"
-        digest, n = _stream_sha256(z, name)
+        digest, n = z.sha256(name)
         if digest != b["sha256"]:
             raise _Bad(f"member {name} was changed (its content hashes to {digest})")
         if n != b["size"]:
