@@ -18,6 +18,7 @@ from unerased.model import (
     PostLookup,
     PostSnapshot,
     PostStatus,
+    StatusBasis,
 )
 from unerased.watch.detect import (
     AccountState,
@@ -47,11 +48,21 @@ def snap(pid: str, text: str = "hello", *, created: float = -10.0,
 
 
 def account_check(status: AccountStatus = AS.ACTIVE, handle: str | None = "alice.bsky.social",
-                  words: str | None = None, cap: str = "cap-acct") -> AccountCheck:
+                  words: str | None = None, cap: str = "cap-acct",
+                  basis: StatusBasis | None = StatusBasis.EXPLICIT) -> AccountCheck:
+    """The platform's answer about the account; a hidden status is an explicit one (the
+    platform said so) unless ``basis`` says otherwise."""
     profile = {"status_detail": words} if words else {}
     return AccountCheck(AccountSnapshot(platform="bluesky", account_id=ACCT, handle=handle,
-                                        display_name="Alice", status=status, profile=profile),
+                                        display_name="Alice", status=status, profile=profile,
+                                        basis=basis),
                         capture_ids=(cap,))
+
+
+def absent(status: AccountStatus = AS.DELETED, cap: str = "cap-404",
+           words: str | None = "HTTP 404: Could not find repo") -> AccountCheck:
+    """A hidden status inferred from an absence (a 404/410, RepoNotFound…)."""
+    return account_check(status, words=words, cap=cap, basis=StatusBasis.ABSENCE)
 
 
 CHECK_ERROR = AccountCheck(None, error="ReadTimeout", capture_ids=("cap-acct-timeout",))

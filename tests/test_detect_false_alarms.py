@@ -8,9 +8,11 @@ import pytest
 from detect_cases import (
     AS,
     CFG,
+    CHECK_ERROR,
     ET,
     PS,
     Tracker,
+    absent,
     account_check,
     account_gone,
     active,
@@ -217,3 +219,53 @@ def test_no_mass_flag_below_the_thresholds() -> None:
     for h in (0, 1):
         many.check(h, listing=listing(), lookups=[gone(f"p{i}") for i in range(6)])
     assert len(many.events) == 6 and all("mass_deletion" not in e.detail for e in many.events)
+
+
+# --- account false alarms: a disappearance inferred from one absence ---------------------
+
+ACCOUNT_EVENTS = {ET.ACCOUNT_DELETED, ET.ACCOUNT_SUSPENDED, ET.ACCOUNT_DEACTIVATED,
+                  ET.ACCOUNT_PROTECTED, ET.ACCOUNT_RESTORED}
+
+
+def test_false_alarm_single_feed_404_is_no_event() -> None:
+    t = Tracker(active(), [known(f"p{i}") for i in range(5)])
+    d = t.check(0, absent(), listing(complete=False), [gone(f"p{i}") for i in range(5)])
+    assert t.events == [] and d.account_recheck
+    assert {p.status for p in t.posts.values()} == {PS.PRESENT}
+
+
+def test_false_alarm_404_then_200_is_no_event() -> None:
+    t = Tracker(active(), [known("p1")])
+    t.check(0, absent())
+    t.check(0.1, account_check(), listing(snap("p1")))
+    t.check(0.2, absent())  # an isolated 404 again, after a sighting: a fresh suspicion
+    t.check(0.3, account_check(), listing(snap("p1")))
+    assert t.events == [] and t.account is not None and t.account.pending is None
+
+
+def test_false_alarm_404_twice_within_the_interval_is_no_event() -> None:
+    t = Tracker(active())
+    t.check(0, absent())
+    t.check(1 / 60, absent())  # one minute later: not a separate check
+    t.check(4 / 60, absent())
+    assert t.events == []
+
+
+def test_404_error_404_on_separate_checks_is_one_event() -> None:
+    t = Tracker(active(), [known("p1")])
+    t.check(0, absent(cap="c1"))
+    t.check(0.1, CHECK_ERROR)
+    t.check(0.2, absent(cap="c2"))
+    assert t.types() == [(ET.ACCOUNT_DELETED, None)]
+    assert tuple(t.events[0].evidence) == ("c1", "c2")
+    t.check(0.3, absent(cap="c3"))
+    assert len(t.events) == 1
+
+
+def test_flapping_account_never_announces() -> None:
+    """A server that answers 404 every other check (a broken load balancer) never
+    yields an account event: every sighting cancels the suspicion."""
+    t = Tracker(active())
+    for h in range(20):
+        t.check(h, absent() if h % 2 == 0 else account_check())
+    assert not {e.type for e in t.events} & ACCOUNT_EVENTS

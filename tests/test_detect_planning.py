@@ -3,6 +3,7 @@ hostile values."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from detect_cases import (
     ET,
     PS,
     Tracker,
+    absent,
     account_check,
     active,
     at,
@@ -30,11 +32,13 @@ from unerased.model import (
     DeletionReason,
     LookupResult,
     PostLookup,
+    StatusBasis,
 )
 from unerased.watch.detect import (
     AccountState,
     DetectConfig,
     DetectError,
+    PendingStatus,
     PostState,
     detect,
     initial_post_state,
@@ -67,9 +71,14 @@ def test_plan_lookups_priorities() -> None:
 
 
 def test_next_account_state_matches_detect() -> None:
-    for check in (account_check(AS.SUSPENDED), CHECK_ERROR, account_check(handle="x")):
+    for check in (account_check(AS.SUSPENDED), CHECK_ERROR, account_check(handle="x"),
+                  absent()):
         d = detect(active(), {}, check, None, [], at(0), CFG)
         assert next_account_state(active(), check, at(0)) == d.account
+    one = DetectConfig(confirmations=1)  # the config decides when an absence is confirmed
+    d = detect(active(), {}, absent(), None, [], at(0), one)
+    assert next_account_state(active(), absent(), at(0), one) == d.account
+    assert d.account is not None and d.account.status == AS.DELETED
 
 
 def test_naive_now_is_utc() -> None:
@@ -126,7 +135,8 @@ def test_hostile_values_do_not_crash() -> None:
     d = detect(active(), {}, bogus, None, [], at(2), CFG)
     assert d.account == active() and d.events == []
     odd = AccountCheck(AccountSnapshot(platform="bluesky", account_id=ACCT,
-                                       status=AS.SUSPENDED, profile={"status_detail": ["x"]}))
+                                       status=AS.SUSPENDED, profile={"status_detail": ["x"]},
+                                       basis=StatusBasis.EXPLICIT))
     d = detect(active(), {}, odd, None, [], at(2), CFG)
     assert d.events[0].detail["platform_detail"] is None
 
@@ -134,7 +144,8 @@ def test_hostile_values_do_not_crash() -> None:
 def test_platform_words_from_source_profile_keys() -> None:
     def with_profile(status: AccountStatus, profile: dict[str, str]) -> AccountCheck:
         return AccountCheck(AccountSnapshot(platform="bluesky", account_id=ACCT,
-                                            status=status, profile=profile))
+                                            status=status, profile=profile,
+                                            basis=StatusBasis.EXPLICIT))
     d = detect(active(), {}, with_profile(AS.SUSPENDED, {"reason": "RepoTakendown"}), None, [],
                at(0), CFG)
     assert d.events[0].detail["platform_detail"] == "RepoTakendown"
@@ -145,3 +156,36 @@ def test_platform_words_from_source_profile_keys() -> None:
     d = detect(active(), {}, with_profile(AS.ACTIVE, {"reason": "feed metadata"}), None, [],
                at(0), CFG)
     assert d.account is not None and d.account.status_detail is None
+
+
+def test_account_state_with_pending_round_trips_and_old_states_load() -> None:
+    pending = PendingStatus(status=AS.DELETED, count=1, first_missing=at(0), last_counted=at(0),
+                            last_seen=at(-1), words="HTTP 404", evidence=("c1",))
+    acct = AccountState(account_id=ACCT, handle="h", status=AS.ACTIVE, display_name=None,
+                        platform="rss", status_since=at(-9), last_checked=at(0),
+                        pending=pending)
+    data = acct.to_json()
+    assert data["pending"] == {"status": "deleted", "count": 1,
+                               "first_missing": "2024-06-01T12:00:00Z",
+                               "last_counted": "2024-06-01T12:00:00Z",
+                               "last_seen": "2024-06-01T11:00:00Z", "words": "HTTP 404",
+                               "evidence": ["c1"]}
+    assert AccountState.from_json(json.loads(json.dumps(data))) == acct
+    # a state stored before pending disappearances existed
+    old = {"account_id": ACCT, "handle": "h", "status": "suspended", "display_name": None,
+           "platform": "bluesky", "status_detail": "RepoTakendown",
+           "status_since": "2024-06-01T12:00:00Z", "last_checked": "2024-06-01T13:00:00Z"}
+    loaded = AccountState.from_json(old)
+    assert loaded.pending is None and loaded.status == AS.SUSPENDED
+    assert loaded.to_json() == {**old, "pending": None}
+    for bad in ("x", {"status": "deleted"}, {**data["pending"], "status": "active"},
+                {**data["pending"], "count": 0}, {**data["pending"], "evidence": "c1"}):
+        with pytest.raises(DetectError):
+            AccountState.from_json({**data, "pending": bad})
+
+
+def test_hostile_basis_is_not_explicit() -> None:
+    odd = AccountCheck(AccountSnapshot(platform="bluesky", account_id=ACCT, status=AS.SUSPENDED,
+                                       basis="EXPLICIT!")) # type: ignore[arg-type]
+    d = detect(active(), {}, odd, None, [], at(0), CFG)
+    assert d.events == [] and d.account is not None and d.account.pending is not None

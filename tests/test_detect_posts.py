@@ -10,6 +10,7 @@ from detect_cases import (
     ET,
     PS,
     Tracker,
+    absent,
     account_check,
     account_gone,
     active,
@@ -297,3 +298,26 @@ def test_P27_seen_while_hidden_is_kept() -> None:
                listing(snap("p1"), snap("p2")), [], at(0), CFG)
     assert types(d) == [ET.ACCOUNT_PROTECTED]
     assert d.posts["p1"].status == PS.PRESENT and d.posts["p2"].status == PS.PRESENT
+
+
+def test_P28_pending_account_disappearance_judges_no_post() -> None:
+    """A whole-feed 404 must not spray post_deleted, nor mark posts unavailable: until the
+    disappearance is confirmed only sightings count and nothing is looked up."""
+    posts = {"a": known("a"), "b": known("b"),
+             "m": known("m", status=PS.MISSING, gone_count=1, last_gone=at(-5),
+                        first_missing=at(-5)),
+             "u": known("u", status=PS.UNAVAILABLE),
+             "d": known("d", status=PS.DELETED, deleted_at=at(-3))}
+    d = detect(active(), posts, absent(), listing(snap("a", "edited")),
+               [gone("b"), gone("m"), gone("u")], at(0), CFG)
+    assert d.account is not None and d.account.pending is not None
+    assert types(d) == [ET.POST_EDITED]
+    assert set(d.posts) == {"a"} and d.posts["a"].status == PS.PRESENT
+    assert plan_lookups(posts, listing(), d.account, at(0), CFG) == []
+    t = Tracker(active(), posts.values())
+    for h in range(2):  # the confirming check: one account event, posts unavailable
+        t.check(h, absent(), listing(), [gone(p) for p in posts])
+    assert t.types() == [(ET.ACCOUNT_DELETED, None)]
+    assert {p: t.status(p) for p in posts} == {"a": PS.UNAVAILABLE, "b": PS.UNAVAILABLE,
+                                               "m": PS.UNAVAILABLE, "u": PS.UNAVAILABLE,
+                                               "d": PS.DELETED}
