@@ -182,7 +182,8 @@ def test_bluesky_repo_not_found_needs_confirmation() -> None:
 
 
 def test_bluesky_did_gone_then_back_is_no_event() -> None:
-    gone = bluesky_check(BOB, Server({}, plc={BOB: (410, {"message": f"DID not available: {BOB}"})}))
+    tombstoned = (410, {"message": f"DID not available: {BOB}"})
+    gone = bluesky_check(BOB, Server({}, plc={BOB: tombstoned}))
     back = bluesky_check(BOB, Server({
         "com.atproto.sync.getRepoStatus": answer("bob reactivated: sync.getRepoStatus"),
         "com.atproto.repo.describeRepo": answer("bob reactivated: describeRepo"),

@@ -33,8 +33,8 @@ class AccountStatus(StrEnum):
 class StatusBasis(StrEnum):
     """How a hidden account status was established (see docs/detection.md)."""
 
-    EXPLICIT = "explicit"  # the platform said so: RepoTakendown, "suspended": true, "User has been suspended"
-    ABSENCE = "absence"  # inferred from something missing: a 404/410, "Could not find user", RepoNotFound
+    EXPLICIT = "explicit"  # the platform said so: RepoTakendown, "suspended": true, …
+    ABSENCE = "absence"  # inferred from something missing: 404/410, RepoNotFound, …
 
 
 class PostStatus(StrEnum):
