@@ -12,11 +12,14 @@ How answers are classified (the platform's own words, nothing guessed):
 
 =====================================  ==============================================
 ``GET /api/v1/accounts/:id``
-200, ``"suspended": true`` (>= 3.3)    account SUSPENDED (profile blanked by the server)
+200, ``"suspended": true`` (>= 3.3)    account SUSPENDED (profile blanked by the server),
+                                       basis EXPLICIT: counts at once
 200, ``"limited": true``               account LIMITED (silenced; still visible)
 200 otherwise                          ACTIVE (``moved`` kept in ``profile["moved_to"]``)
-410 Gone (2.4 – 3.2)                   SUSPENDED
-404 with a JSON ``error``              DELETED
+410 Gone (2.4 – 3.2)                   SUSPENDED, basis ABSENCE (a bare status, no
+                                       body): confirmed by a later check
+404 with a JSON ``error``              DELETED, basis ABSENCE (Mastodon says "not
+                                       found", not why): confirmed by a later check
 ``GET /api/v1/statuses/:id``
 200                                    PRESENT
 404 with a JSON ``error``              GONE, reason UNKNOWN: Mastodon answers 404 alike
@@ -56,6 +59,7 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     utcnow,
 )
 from ..text.hostile import (
@@ -149,6 +153,7 @@ def account_snapshot(
         url=safe_str(acc.get("url")),
         created_at=safe_datetime(acc.get("created_at")),
         observed_at=observed_at,
+        basis=StatusBasis.EXPLICIT,  # the Account entity itself says what it is
     )
 
 
@@ -436,7 +441,7 @@ class MastodonSource:
     @staticmethod
     def _gone(account_id: str, status: AccountStatus, cap: Capture) -> AccountSnapshot:
         return AccountSnapshot(platform=PLATFORM, account_id=account_id, status=status,
-                               observed_at=cap.started_at)
+                               observed_at=cap.started_at, basis=StatusBasis.ABSENCE)
 
     async def list_posts(
         self, account_id: str, *, since: datetime | None = None, max_pages: int = 10

@@ -24,7 +24,8 @@ What a feed can and cannot tell:
   platform saying a notice was deleted by its author: a lookup of that notice answers
   GONE with reason USER_DELETED and the feed's capture as evidence. Other activities
   (follow, favorite…) are not posts and are skipped; ``share`` is a repost.
-- The feed answering 404/410 → account DELETED. Conditional GET (ETag /
+- The feed answering 404/410 → account DELETED, basis ABSENCE: a feed says nothing about
+  why it is gone, so the detector waits for a confirming check. Conditional GET (ETag /
   Last-Modified) is used when this source fetched the feed before; a 304 reuses the
   stored body and both captures are evidence.
 """
@@ -55,6 +56,7 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     iso,
     utcnow,
 )
@@ -477,7 +479,8 @@ class RssSource:
         got = await self._fetch(url)
         if got.status in (404, 410):
             gone = AccountSnapshot(platform=PLATFORM, account_id=url, handle=url,
-                                   status=AccountStatus.DELETED, observed_at=self._observed())
+                                   status=AccountStatus.DELETED, observed_at=self._observed(),
+                                   basis=StatusBasis.ABSENCE)
             return AccountCheck(gone, capture_ids=got.capture_ids)
         if got.body is None:
             return AccountCheck(None, error=got.error, capture_ids=got.capture_ids)

@@ -19,14 +19,15 @@ only problems that name the requested resource (``parameter`` ``id``/``ids``/
 ==========================================  ===========================================
 problem                                     classification
 ==========================================  ===========================================
-``detail`` "User has been suspended: …"     account SUSPENDED; a tweet: ACCOUNT_GONE
-(title "Forbidden")
-``…/resource-not-found`` ("Could not find   account DELETED (X does not tell deleted
-user …", "Not Found Error")                 from deactivated); a tweet: GONE, reason
-                                            UNKNOWN
+``detail`` "User has been suspended: …"     account SUSPENDED, basis EXPLICIT (counts
+(title "Forbidden")                         at once); a tweet: ACCOUNT_GONE
+``…/resource-not-found`` ("Could not find   account DELETED, basis ABSENCE (X does not
+user …", "Not Found Error")                 tell deleted from deactivated, or from a
+                                            glitch: a later check confirms); a tweet:
+                                            GONE, reason UNKNOWN
 ``…/not-authorized-for-resource``           a tweet: FORBIDDEN (protected author);
 ("Authorization Error")                     a timeline: incomplete
-user with ``"protected": true``             account PROTECTED
+user with ``"protected": true``             account PROTECTED, basis EXPLICIT
 tweet with ``withheld``                     PRESENT (the withholding stays in ``raw``)
 401                                         SourceError on resolve ("the bearer token was
                                             refused"), ERROR elsewhere
@@ -61,6 +62,7 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     utcnow,
 )
 from ..text.hostile import first_line, safe_datetime, safe_dict, safe_list, safe_str
@@ -191,6 +193,7 @@ def user_snapshot(u: Any, observed_at: datetime | None = None) -> AccountSnapsho
         url=f"https://x.com/{name}",
         created_at=safe_datetime(u.get("created_at")),
         observed_at=observed_at,
+        basis=StatusBasis.EXPLICIT,  # the User object itself says what it is
     )
 
 
@@ -409,10 +412,11 @@ class XSource:
                                     capture_ids=ans.ids)
             return AccountCheck(snap, capture_ids=ans.ids)
         about = [p for p in problems(body) if p.about_request]
-        for kind, status in (("suspended", AccountStatus.SUSPENDED), ("not_found", AccountStatus.DELETED)):
+        for kind, status, basis in (("suspended", AccountStatus.SUSPENDED, StatusBasis.EXPLICIT),
+                                    ("not_found", AccountStatus.DELETED, StatusBasis.ABSENCE)):
             if any(p.kind == kind for p in about):
                 gone = AccountSnapshot(platform=PLATFORM, account_id=account_id, status=status,
-                                       observed_at=ans.cap.started_at,
+                                       observed_at=ans.cap.started_at, basis=basis,
                                        profile={"x_problem": next(p.words for p in about if p.kind == kind)})
                 return AccountCheck(gone, capture_ids=ans.ids)
         words = about[0].words if about else "no user and no errors in the answer"

@@ -185,8 +185,10 @@ async def check_account(ctx: RunContext, row: Mapping[str, Any]) -> CheckOutcome
         src = make_source(row["platform"], rec, row["service"], cfg.source_options)
         try:
             check = await src.check_account(row["account_id"])
-            nxt = d.next_account_state(account_state, check, now)
-            if check.snapshot is not None and nxt is not None and nxt.status in d.VISIBLE_STATUSES:
+            nxt = d.next_account_state(account_state, check, now, cfg.detect)
+            # nothing to list while hidden or while a disappearance awaits confirmation
+            if (check.snapshot is not None and nxt is not None
+                    and nxt.status in d.VISIBLE_STATUSES and nxt.pending is None):
                 listing, history = _split_history(
                     await src.list_posts(row["account_id"], max_pages=cfg.max_pages)
                 )
@@ -250,7 +252,9 @@ def _persist(
         for cap in captures:
             w.add_capture(cap, row["id"])
         acc = dict(row)
-        if check.snapshot is not None:
+        # an absence awaiting confirmation is not the account's status yet: its captures are
+        # kept, its row and status history unchanged until the detector confirms it
+        if check.snapshot is not None and not (det.account and det.account.pending):
             source = f"capture:{check.capture_ids[0]}" if check.capture_ids else "watch"
             snap: AccountSnapshot = check.snapshot
             acc = w.upsert_account(snap, source, at=iso(now))
