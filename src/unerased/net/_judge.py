@@ -177,14 +177,15 @@ class Target:
 
 
 def parse_target(url: str) -> Target | str:
-    """The URL's target, or why it cannot be parsed (a one-line reason)."""
+    """The URL's target, or why it cannot be parsed (a one-line reason). A URL of
+    another scheme (``javascript:``, ``file:``) is a Target too: its scheme refuses it."""
     try:
         u = httpx.URL(url)
         host = u.raw_host.decode("ascii")
     except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as e:
         return one_line(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__, 200)
     scheme = u.scheme.lower()
-    if not host:
+    if not host and scheme in _DEFAULT_PORTS:
         return "no host"
     port = u.port if u.port is not None else _DEFAULT_PORTS.get(scheme, 0)
     if not 0 <= port <= 65535:

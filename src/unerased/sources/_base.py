@@ -14,7 +14,14 @@ import httpx
 
 from ..errors import one_line
 from ..model import AccountCheck, AccountSnapshot, Capture, Listing, PostLookup, utcnow
-from ..net import DEFAULT_MAX_BODY, SERVICE_EXTENSION, BodyTooLarge, Refused, origin_of
+from ..net import (
+    DEFAULT_MAX_BODY,
+    SERVICE_EXTENSION,
+    BodyTooLarge,
+    Refused,
+    origin_of,
+    parse_target,
+)
 
 DEFAULT_MAX_REDIRECTS = 10
 """Redirect hops the recorder follows before it stops (the last 3xx is the answer)."""
@@ -89,6 +96,13 @@ class Recorder:
                 self._secrets.add(v)
                 self._secrets.update(p for p in v.split() if len(p) >= 8)
         started = utcnow()
+        target = parse_target(str(url))
+        if isinstance(target, str):
+            return None, self._failed(method, str(url), started, {}, b"",
+                                      f"unparsable URL: {target}")
+        if target.scheme not in ("http", "https"):
+            return None, self._failed(method, str(url), started, {}, b"",
+                                      f"refused: not an http(s) URL ({target.scheme or 'none'}:)")
         try:
             req = self.client.build_request(method, url, params=params, headers=headers,
                                             json=json, extensions=self._extensions())
