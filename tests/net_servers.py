@@ -29,6 +29,7 @@ class Seen:
 
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+NO_LENGTH = "x-test-no-length"  # a route header: send the body without Content-Length
 Route = Callable[[Seen], Answer]
 
 
@@ -77,8 +78,9 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body = route(seen)
         self.send_response(status)
         for k, v in headers:
-            self.send_header(k, v)
-        if not any(k.lower() == "content-length" for k, _ in headers):
+            if k != NO_LENGTH:
+                self.send_header(k, v)
+        if not any(k.lower() in ("content-length", NO_LENGTH) for k, _ in headers):
             self.send_header("content-length", str(len(body)))
         self.send_header("connection", "close")
         self.end_headers()

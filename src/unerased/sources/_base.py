@@ -195,6 +195,15 @@ class Recorder:
             resp = await self.client.send(req, stream=True, follow_redirects=False)
         except Refused as e:
             return None, self._failed(req.method, url, started, req_headers, body_sent, e.reason)
+        except httpx.RemoteProtocolError as e:
+            # httpx reads a 3xx's Location even when it does not follow it, and gives
+            # up on one it cannot parse (the answer itself is then lost)
+            why = str(e)
+            if why.startswith("Invalid URL in location header"):
+                why = f"unparsable URL: the redirect's Location: {why.split(':', 1)[1].strip()}"
+            else:
+                why = _why(e)
+            return None, self._failed(req.method, url, started, req_headers, body_sent, why)
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as e:
             return None, self._failed(req.method, url, started, req_headers, body_sent, _why(e))
         try:
