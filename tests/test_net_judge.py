@@ -258,3 +258,11 @@ def test_metadata_addresses_are_all_refused() -> None:
         host = f"[{addr}]" if addr.version == 6 else str(addr)
         why = judge(f"http://{host}/", OPEN)
         assert why is not None and "metadata" in why, (addr, why)
+
+
+def test_an_onion_name_is_never_resolved_locally_whoever_names_it() -> None:
+    onion = "http://duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzczad.onion:80/"
+    trusted = Policy(allow_origins=frozenset({origin_of(onion) or ""})).serving([onion])
+    why = judge(onion, trusted)
+    assert why is not None and "needs a Tor proxy" in why
+    assert judge(onion, Policy(proxied=True).serving([onion])) is None

@@ -340,6 +340,11 @@ def judge(url: str, policy: Policy, resolved: Sequence[str] | None = None) -> st
         return one_line(f"refused: not an http(s) URL ({t.scheme or 'no scheme'}:)")
     if t.port == 0:
         return "refused: port 0"
+    name = t.host.rstrip(".")
+    if (name == "onion" or name.endswith(".onion")) and not policy.proxied:
+        # whoever names it: resolving it locally would tell the DNS what we visit
+        return one_line(f"refused: {name!r} is an onion address: it needs a Tor proxy "
+                        "(--proxy socks5h://…)")
     if t.origin in policy.allow_origins:
         return None
     service = t.origin in policy.service_origins
@@ -355,7 +360,6 @@ def judge(url: str, policy: Policy, resolved: Sequence[str] | None = None) -> st
         spelt = "" if str(literal) == t.host else f" (written {t.host!r})"
         return one_line(f"refused: {why}{spelt}")
     if service:
-        name = t.host.rstrip(".")
         if name in METADATA_NAMES:
             return one_line(f"refused: cloud metadata name {name!r}")
     else:
