@@ -29,7 +29,7 @@ DEFAULT_MAX_REDIRECTS = 10
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "x-csrf-token", "proxy-authorization"})
 _SECRET_PARAM = re.compile(
     r"(?i)^(access_?token|token|api_?key|apikey|secret|client_secret|password|passwd|auth|"
-    r"bearer|session|sig|signature_key)$")
+    r"bearer)$")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _REDIRECT_DROP = frozenset({"host", "content-length", "transfer-encoding", "cookie"})
 _BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
