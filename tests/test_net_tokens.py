@@ -126,3 +126,9 @@ def test_the_x_token_goes_to_the_api_only_never_along_a_redirect() -> None:
     assert auth(elsewhere) == {None} and len(elsewhere.seen) == 2
     for cap in rec.captures:
         assert "x-bearer-0123456789" not in repr(cap.record())
+
+
+def test_host_equals_token_with_an_instance_too() -> None:
+    s = token_scope("mastodon.social=abc", "http://127.0.0.1:3000")
+    assert s.token == "abc" and s.allows("http://127.0.0.1:3000")
+    assert not s.allows("https://mastodon.social")

@@ -311,8 +311,8 @@ def token_scope(token: str | None, instance: str | None) -> TokenScope:
         return TokenScope()
     inst = (instance or "").strip()
     m = re.match(rf"^(?P<host>{_HOST})=(?P<token>.+)$", tok)
-    if m and not inst:
-        inst, tok = m.group("host"), m.group("token")
+    if m:
+        inst, tok = inst or m.group("host"), m.group("token")
     if not inst:
         return TokenScope(note=f"{PLATFORM}: {TOKEN_ENV} names no instance, so it is sent "
                                f"nowhere; set {INSTANCE_ENV}=HOST or {TOKEN_ENV}=HOST=TOKEN")
