@@ -140,3 +140,45 @@ def test_the_cli_says_one_line_for_a_bad_proxy(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bogus" in lines[0]
+
+
+def test_poll_with_an_unparsable_media_url_has_no_traceback(tmp_path: Path) -> None:
+    """`unerased poll --once` as a user runs it (before: a traceback, every cycle)."""
+    env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
+    env["PYTHONPATH"] = str(SRC)
+    home = str(tmp_path / "h")
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", "from unerased.cli import main; main()", "--home", home,
+             *args], capture_output=True, text=True, env=env, timeout=120)
+
+    posts = [status(1, "fine", ["/media/a.png"]), status(2, "bad", ["http://[::1/x"]),
+             status(3, "bad too", ["http://999.1.1.1/x"])]
+    with sites(mastodon_site(posts)) as (site,):
+        added = cli("watch", "add", "mastodon:@alice@social.example", "--service", site.base)
+        assert added.returncode == 0, added.stderr
+        polled = cli("poll", "--once")
+    assert polled.returncode == 0, polled.stderr
+    assert "Traceback" not in polled.stderr + polled.stdout
+    assert "social.example: ok" in polled.stderr
+
+
+def test_a_feed_that_moved_keeps_working(store: Store) -> None:
+    """The feed answers 301 to its new place: followed by the recorder, both hops kept."""
+    feed = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>t</title>"
+            b"<link>http://example.org/</link><description>d</description><item>"
+            b"<title>a</title><link>http://example.org/a</link><guid>http://example.org/a</guid>"
+            b"<pubDate>Sun, 01 Mar 2026 08:00:00 GMT</pubDate></item></channel></rss>")
+    routes = {"/old.xml": redirect("/new.xml", 301),
+              "/new.xml": lambda _s: (200, [("content-type", "application/rss+xml")], feed)}
+    with sites(Site("127.0.0.1", routes)) as (site,):
+        ctx = RunContext(store, default_client_factory(), WatchConfig())
+        asyncio.run(add_watch(ctx, parse_uri(f"rss:{site.url('/old.xml')}"), service=None,
+                              tags={}))
+        (row,) = store.list_accounts(watched_only=True)
+        outcome = asyncio.run(check_account(ctx, row))
+    assert outcome.error is None
+    assert [p["post_id"] for p in store.iter_posts()] == ["http://example.org/a"]
+    caps = [(c.url.removeprefix(site.base), c.status) for c, *_ in store.iter_captures()]
+    assert caps[:2] == [("/old.xml", 301), ("/new.xml", 200)]
