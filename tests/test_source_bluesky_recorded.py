@@ -606,4 +606,7 @@ def test_fetch_media_bytes_or_none() -> None:
     missing, _ = run(server, lambda s: s.fetch_media(f"{PDS}/xrpc/com.atproto.sync.getBlob?cid=x"))
     assert missing is None
     nothing, rec = run(Server({}), lambda s: s.fetch_media("file:///etc/passwd"))
-    assert nothing is None and rec.captures == []
+    # not sent; the refusal is recorded (a capture with no status and the reason)
+    (refused,) = rec.captures
+    assert nothing is None and refused.status is None and refused.body == b""
+    assert refused.error == "refused: not an http(s) URL (file:)"

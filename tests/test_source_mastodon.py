@@ -485,11 +485,13 @@ def test_token_is_sent_to_the_api_only_and_redacted_in_captures() -> None:
         c = await s.fetch_media("javascript:alert(1)")
         return a, b, c
 
-    (check, data, bad), rec, _ = go(replay, both, token="s3cr3t-token")
+    (check, data, bad), rec, _ = go(replay, both, token="s3cr3t-token", instance=SERVICE)
     assert check.snapshot is not None and data == b"\x89PNG fake" and bad is None
     assert replay.requests[0].headers["authorization"] == "Bearer s3cr3t-token"
     assert "authorization" not in replay.requests[1].headers
-    api_cap, media_cap = rec.captures
+    api_cap, media_cap, bad_cap = rec.captures  # the bad URL: recorded, not sent
+    assert len(replay.requests) == 2
+    assert bad_cap.status is None and (bad_cap.error or "").startswith("refused: not an http(s)")
     assert api_cap.request_headers["authorization"] == "[redacted]"
     for cap in rec.captures:
         assert b"s3cr3t" not in canonical_json(cap.record())

@@ -78,6 +78,7 @@ ORIGIN_PREFIX = "unerased/"
 CACHE_NODES = 4096
 _T = TypeVar("_T")
 _FETCH_CHUNK = 400  # (level, idx) pairs per query: 800 bind parameters
+_TSR_MAX = 1 << 20  # an RFC 3161 answer is a few kilobytes
 _PG_FETCH = (
     "SELECT w.level, w.idx, coalesce(n.hash, l.leaf_hash) "
     "FROM unnest(%(l)s::int[], %(i)s::bigint[]) AS w(level, idx) "
@@ -472,6 +473,7 @@ def make_checkpoint(
     timestamp_url: str | None = None,
     client: httpx.Client | None = None,
     timestamp_ca_pem: bytes | None = None,
+    proxy: str | None = None,
 ) -> CheckpointRow:
     """Sign a checkpoint of the current tree and store it.
 
@@ -480,7 +482,8 @@ def make_checkpoint(
     previous checkpoint, that one is returned. With ``timestamp_url`` the signed note is
     also timestamped by that RFC 3161 authority (through ``client``), the answer verified
     (chained to ``timestamp_ca_pem`` when given) and kept; a failed timestamp stores
-    nothing.
+    nothing. The request goes through ``proxy`` when given (a client from
+    ``unerased.net``: no environment proxy, no redirect followed).
     """
     if tree_size(store) == 0:
         raise LedgerError("the ledger is empty: nothing to checkpoint yet")
@@ -502,7 +505,7 @@ def make_checkpoint(
     )
     tsr = None
     if timestamp_url:
-        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem)
+        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem, proxy)
     row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
     try:
         with store.writer() as w:
@@ -526,18 +529,22 @@ def make_checkpoint(
 
 
 def _timestamp(
-    signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None
+    signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None,
+    proxy: str | None = None,
 ) -> bytes:
     """An RFC 3161 TimeStampResp (DER) over the signed note, verified before it is kept."""
     import httpx
 
+    from .. import net
     from . import timestamp
 
     data = signed_note.encode("utf-8")
     req = timestamp.build_request(data)
     nonce = timestamp.request_nonce(req)
     own = client is None
-    http = client if client is not None else httpx.Client(timeout=30.0)
+    # the authority the user named is the service; through the proxy when one is set
+    http = client if client is not None else net.sync_client(
+        net.settings(proxy=proxy, services=[url], max_body=_TSR_MAX))
     try:
         resp = http.post(url, content=req, headers={
             "content-type": "application/timestamp-query",

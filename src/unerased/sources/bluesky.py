@@ -56,6 +56,7 @@ from ..model import (
 )
 from ..text.hostile import safe_datetime, safe_dict, safe_list, safe_str
 from ._base import Recorder
+from ._errors import split_url
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"
@@ -150,8 +151,8 @@ _list = safe_list
 
 
 def _base_url(url: str, what: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = split_url(url.strip())
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise SourceError(f"bluesky: {what} must be an http(s) URL, got {url!r}")
     return url.strip().rstrip("/")
 
@@ -341,7 +342,9 @@ class BlueskySource:
     # -- plumbing --
 
     async def _get(self, url: str, params: Mapping[str, Any] | None = None) -> _Answer:
-        resp, cap = await self.recorder.get(url, params=params)
+        # every URL asked here is the account's own service: the PLC directory, its
+        # did:web host, the PDS its DID document names, --service, the handle resolver
+        resp, cap = await self.recorder.get(url, params=params, service=True)
         if resp is None:
             return _Answer(cap=cap, problem=f"no answer from {_host(url)}: {cap.error or 'failed'}")
         a = _Answer(cap=cap, status=resp.status_code, body=resp.content)
@@ -683,8 +686,7 @@ class BlueskySource:
         return DeletionReason.UNKNOWN, f"sync.getRecord: {a.words()}", caps
 
     async def fetch_media(self, url: str) -> bytes | None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            return None
+        """The blob, or None (a bad or refused URL, an error: recorded as a capture)."""
         resp, _cap = await self.recorder.get(url)
         if resp is None or resp.status_code != 200:
             return None

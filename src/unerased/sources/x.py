@@ -46,7 +46,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -67,7 +66,14 @@ from ..model import (
 )
 from ..text.hostile import first_line, safe_datetime, safe_dict, safe_list, safe_str
 from ._base import Recorder
-from ._errors import Backoff, describe_status, failure_text, json_body, rate_limited_text
+from ._errors import (
+    Backoff,
+    describe_status,
+    failure_text,
+    json_body,
+    rate_limited_text,
+    split_url,
+)
 
 PLATFORM = "x"
 DEFAULT_SERVICE = "https://api.x.com"
@@ -212,7 +218,8 @@ def _media_item(m: dict[str, Any]) -> MediaItem:
             best = max(mp4, key=_bit_rate)
             url = safe_str(best.get("url"))
         url = url or safe_str(m.get("preview_image_url"))
-    name = urlsplit(url).path.rsplit("/", 1)[-1] if url else None
+    parts = split_url(url) if url else None
+    name = parts.path.rsplit("/", 1)[-1] if parts else None
     return MediaItem(url=url, filename=name or None, alt=safe_str(m.get("alt_text")),
                      kind=_MEDIA_KINDS.get(kind, "other"))
 
@@ -328,8 +335,10 @@ class XSource:
         until = self._backoff.blocked(key)
         if until is not None:
             return _Answer(None, None, until)
+        # the bearer token goes to the API base only (X's API, or the --service the user
+        # named), never to media hosts; the recorder drops it on a redirect elsewhere
         resp, cap = await self.recorder.get(
-            self.service + path, params=params,
+            self.service + path, params=params, service=True,
             headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"})
         if resp is not None:
             self._backoff.observe(key, resp)
@@ -546,9 +555,7 @@ class XSource:
         return out
 
     async def fetch_media(self, url: str) -> bytes | None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return None
+        """The file, or None (a bad or refused URL, an error: recorded as a capture)."""
         resp, _cap = await self.recorder.get(url)  # never the bearer token: media hosts are not the API
         return resp.content if resp is not None and resp.status_code == 200 else None
 

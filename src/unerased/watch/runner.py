@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import select
 
+from .. import net
 from ..errors import SourceError
 from ..model import (
     AccountCheck,
@@ -73,15 +75,9 @@ class CheckOutcome:
 
 
 def default_client_factory(proxy: str | None = None) -> Callable[[], httpx.AsyncClient]:
-    def make() -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, connect=15.0),
-            follow_redirects=True,
-            proxy=proxy,
-            headers={"user-agent": "unerased (archiving public posts; +https://github.com/)"},
-        )
-
-    return make
+    """Clients behind the fetch guard (``unerased.net``); UsageError for a bad proxy or
+    allow-list now, before anything runs."""
+    return net.client_factory(proxy=proxy, env=os.environ)
 
 
 # ------------------------------------------------------------------------- watch add
