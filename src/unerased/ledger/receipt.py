@@ -29,9 +29,9 @@ from ..importers._errors import ArchiveError
 from ..importers._zipsafe import SafeZip
 from ..model import canonical_json
 from ..store import BlobError
-from ..store import _records as rec
 from ..store import schema as s
 from . import log, merkle, note
+from . import records as rec
 from .verify import EMPTY_SHA256, leaf_record
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ In one read snapshot of the database it
 
 1. streams the ledger leaves in index order, page by page, and beside them every leafed
    table in id order (captures in ``seq`` order), merge-joined: each leaf's record is
-   rebuilt from its row exactly as the writer built it (``store/_records.py``: a post
+   rebuilt from its row exactly as the writer built it (``ledger/records.py``: a post
    version with its post, account and media rows; an account status with its account;
    a capture, whose id must also be the sha256 of its canonical record; an import; an
    event) and hashed with the leaf's salt — a leaf without a row, a row without a leaf,
@@ -36,9 +36,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..model import canonical_json
 from ..store import BlobError, BlobStore
-from ..store import _records as rec
 from ..store import schema as s
 from . import log, merkle, note
+from . import records as rec
 
 if TYPE_CHECKING:
     from ..store import Store

@@ -15,12 +15,12 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import BlobError, StoreError
+from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._blobs import BlobStore
 from ._engine import make_engine, migrate
 from ._queries import Queries
-from ._records import capture_record
 from ._writer import PostResult, Writer
 
 __all__ = ["BlobError", "BlobStore", "PostResult", "Store", "StoreError", "Writer", "schema"]

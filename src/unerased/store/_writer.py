@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, func, select, update
 
 from .._prepare import Prepared, prepare
+from ..ledger import records as rec
 from ..model import (
     AccountSnapshot,
     Capture,
@@ -30,7 +31,6 @@ from ..model import (
     storable_json,
     utcnow,
 )
-from . import _records as rec
 from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
 from ._search import index_sql
