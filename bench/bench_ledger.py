@@ -204,7 +204,7 @@ def _drop(store: Store, db_url: str | None) -> None:
     if db_url:  # empty the PostgreSQL database for the next run
         from sqlalchemy import text
 
-        from unerased.store import schema
+        from unerased.store import _schema as schema
 
         with store.engine.begin() as conn:
             for t in reversed(schema.metadata.sorted_tables):

@@ -27,7 +27,8 @@ from unerased.model import (
     MediaItem,
     PostSnapshot,
 )
-from unerased.store import Store, schema
+from unerased.store import Store
+from unerased.store import _schema as schema
 
 T0 = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
 T1 = datetime(2020, 1, 9, 3, 4, 5, tzinfo=UTC)
