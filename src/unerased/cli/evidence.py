@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
 from ._context import Context, UserError, emit_json, handle_errors, json_option, pass_ctx
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _ledger_errors(f: F) -> F:
-    """LedgerError, ReceiptError, NoteError and database errors become one line on
-    stderr and exit 1."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from ..ledger.log import LedgerError
-        from ..ledger.note import NoteError
-        from ..ledger.receipt import ReceiptError
-
-        try:
-            return f(*args, **kwargs)
-        except (LedgerError, ReceiptError, NoteError) as e:
-            raise UserError(str(e)) from None
-        except SQLAlchemyError as e:  # a damaged database: one line, no traceback
-            lines = str(getattr(e, "orig", None) or e).strip().splitlines()
-            raise UserError(f"the database cannot be read: {lines[0] if lines else e}") from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _fail(message: str) -> None:
@@ -51,8 +23,8 @@ def _read_key(path: Path) -> str:
         note.parse_verifier(text)
     except (OSError, UnicodeDecodeError) as e:
         raise UserError(f"cannot read the key {path}: {e}") from None
-    except note.NoteError as e:
-        raise UserError(f"{path}: {e}") from None
+    except note.NoteError as e:  # the same error, naming the file
+        raise note.NoteError(f"{path}: {e}") from None
     return text
 
 
@@ -81,7 +53,6 @@ def _verify_receipt(path: Path, as_json: bool) -> None:
 @json_option
 @pass_ctx
 @handle_errors
-@_ledger_errors
 def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: bool,
            as_json: bool) -> None:
     """Check the whole archive against its ledger (or one receipt); exit 1 and name
@@ -110,7 +81,6 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
 @json_option
 @pass_ctx
 @handle_errors
-@_ledger_errors
 def receipt(c: Context, post_id: str, out: Path, as_json: bool) -> None:
     """Write an evidence bundle for one post (its platform id or number), verifiable
     offline with `unerased verify --receipt OUT`."""
@@ -134,7 +104,6 @@ def receipt(c: Context, post_id: str, out: Path, as_json: bool) -> None:
 @json_option
 @pass_ctx
 @handle_errors
-@_ledger_errors
 def checkpoint(c: Context, timestamp_url: str | None, timestamp_ca: Path | None,
                as_json: bool) -> None:
     """Sign a checkpoint of the ledger now (after checking it extends the previous
