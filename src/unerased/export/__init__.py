@@ -1,12 +1,23 @@
-"""Exports: ``jsonl`` and ``csv`` (posts with versions), ``warc`` (raw HTTP captures)."""
+"""Exports: ``jsonl`` and ``csv`` (posts with versions), ``warc`` (raw HTTP captures).
+
+:func:`run_export` writes any of them atomically; :mod:`~unerased.export.warc` (its
+:func:`write_warc` loads at first use: warcio is imported only for a WARC).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .._lazy import exports
 from ..errors import ExportError
-from ..store import Store
+
+if TYPE_CHECKING:
+    from ..store import Store
+    from .warc import WarcExportError, write_warc
+
+__all__ = ["FORMATS", "ProgressFn", "WarcExportError", "run_export", "write_warc"]
 
 ProgressFn = Callable[[int, int], None]
 FORMATS = ("jsonl", "csv", "warc")
@@ -39,3 +50,6 @@ def run_export(
         tmp.unlink(missing_ok=True)
         raise
     return n
+
+
+__getattr__ = exports(__name__, {"WarcExportError": "warc", "write_warc": "warc"})

@@ -32,7 +32,7 @@ from ..model import (
     parse_iso,
     utcnow,
 )
-from ..sources._base import Recorder, Source
+from ..sources import Recorder, Source
 from ..store import Store
 from . import detect as d
 from ._sources import make_source
