@@ -141,12 +141,12 @@ def test_every_package_names_its_public_interface(package: str) -> None:
         assert getattr(mod, n) is not None, f"{package}.{n}"
 
 
-def test_pure_modules_and_the_cli_load_neither_sqlalchemy_nor_httpx() -> None:
+def test_pure_modules_the_cli_and_ingest_load_neither_sqlalchemy_nor_httpx() -> None:
     code = (
         "import sys, json\n"
         "import unerased.model, unerased.errors, unerased.text, unerased.ledger.merkle\n"
         "import unerased.ledger.records, unerased.ledger.note, unerased.watch.detect\n"
-        "import unerased.cli\n"
+        "import unerased.cli, unerased.ingest  # `import` forks its reader before the store\n"
         "print(json.dumps(sorted(m for m in ('sqlalchemy', 'httpx', 'alembic')"
         " if m in sys.modules)))\n"
     )
