@@ -125,7 +125,7 @@ class Reading:
     """An archive being read: by a reader process (big archives) or, lazily, here."""
 
     def __init__(self, kind: str, path: Path) -> None:
-        from .importers._errors import ArchiveError
+        from .errors import ArchiveError
 
         self.kind, self.path = kind, path
         self._proc: Any = None
@@ -174,7 +174,7 @@ def _import_items(
     progress: ProgressFn | None,
     reading: Reading,
 ) -> ImportCounts:
-    from .importers._errors import ArchiveError
+    from .errors import ArchiveError
 
     items = reading.items(progress)
     try:
@@ -246,7 +246,7 @@ _QUEUE_BATCHES = 8
 
 def _reader(kind: str, path: str, q: Any) -> None:
     """Runs in the reader process: parse, prepare, send batches; never touches the DB."""
-    from .importers._errors import ArchiveError
+    from .errors import ArchiveError
 
     gc.set_threshold(*_BULK_GC)
 
@@ -299,7 +299,7 @@ def _stop(proc: Any, q: Any) -> None:
 def _consume(
     proc: Any, q: Any, progress: ProgressFn | None
 ) -> Iterator[tuple[Any, Prepared | None]]:
-    from .importers._errors import ArchiveError
+    from .errors import ArchiveError
 
     try:
         while True:

@@ -11,13 +11,20 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from .._lazy import exports
 from ..errors import ExportError, UsageError
-from ..store import Store
 from ._tabular import CSV_FIELDS, spreadsheet_safe
 
-__all__ = ["CSV_FIELDS", "FORMATS", "STDOUT", "ProgressFn", "run_export", "spreadsheet_safe"]
+if TYPE_CHECKING:
+    from ..store import Store
+    from .warc import WarcExportError, write_warc
+
+__all__ = [
+    "CSV_FIELDS", "FORMATS", "STDOUT", "ProgressFn", "WarcExportError", "run_export",
+    "spreadsheet_safe", "write_warc",
+]
 
 ProgressFn = Callable[[int, int], None]
 FORMATS = ("jsonl", "csv", "warc")
@@ -95,3 +102,6 @@ def _to_stdout(store: Store, fmt: str, progress: ProgressFn | None) -> int:
     except OSError as e:  # a closed pipe, a full disk behind a redirection
         raise ExportError(f"standard output: {e.strerror or e}") from None
     return n
+
+
+__getattr__ = exports(__name__, {"WarcExportError": "warc", "write_warc": "warc"})

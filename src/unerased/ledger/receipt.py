@@ -22,20 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, or_, select
-
-from ..errors import ReceiptError
-from ..importers._errors import ArchiveError
+from ..errors import ArchiveError, BlobError, ReceiptError
 from ..importers._zipsafe import SafeZip
 from ..model import canonical_json
-from ..store import BlobError
-from ..store import _records as rec
-from ..store import schema as s
+from ..store import LedgerTables, ReceiptRows
 from . import log, merkle, note
+from . import records as rec
 from .verify import EMPTY_SHA256, leaf_record
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..store import Connection, Store
 
 __all__ = [
     "FORMAT",
@@ -88,10 +84,9 @@ class _Leaf:
 
 
 def _find_post(conn: Connection, ref: str) -> Any:
-    p = s.posts.c
-    rows = list(conn.execute(select(s.posts).where(p.post_id == ref).order_by(p.id)).mappings())
+    rows = ReceiptRows(conn).posts_with_post_id(ref)
     if not rows and ref.isdigit():
-        rows = list(conn.execute(select(s.posts).where(p.id == int(ref))).mappings())
+        rows = ReceiptRows(conn).post_by_pk(int(ref))
     if not rows:
         raise ReceiptError(f"no post {ref!r} in the archive (give its post id or number)")
     if len(rows) > 1:
@@ -108,36 +103,25 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
     """(table, ref) of every leafed row the receipt of ``post`` covers."""
     out: list[tuple[str, str]] = []
     sources: list[str | None] = []
-    v = s.post_versions.c
-    for r in conn.execute(select(v.id, v.source).where(v.post_pk == post["id"]).order_by(v.seq)):
-        out.append(("post_versions", str(r.id)))
-        sources.append(r.source)
-    st = s.account_status.c
-    for r in conn.execute(select(st.id, st.source).where(st.account_pk == post["account_pk"])
-                          .order_by(st.id)):
-        out.append(("account_status", str(r.id)))
-        sources.append(r.source)
-    e = s.events.c
+    rows = ReceiptRows(conn)
+    for vid, source in rows.version_sources(post["id"]):
+        out.append(("post_versions", str(vid)))
+        sources.append(source)
+    for sid, source in rows.status_sources(post["account_pk"]):
+        out.append(("account_status", str(sid)))
+        sources.append(source)
     evidence: list[str] = []
-    for r in conn.execute(
-        select(e.id, e.evidence_json).where(
-            e.account_pk == post["account_pk"],
-            or_(e.post_pk == post["id"], e.post_id == post["post_id"], e.post_id.is_(None)),
-        ).order_by(e.id)
-    ):
-        out.append(("events", str(r.id)))
-        evidence += _str_list(r.evidence_json)
+    for eid, evidence_json in rows.post_events(post["account_pk"], post["id"], post["post_id"]):
+        out.append(("events", str(eid)))
+        evidence += _str_list(evidence_json)
     state = _json_or_empty(post["state_json"])
     evidence += _str_list(state.get("seen_evidence")) + _str_list(state.get("evidence"))
     captures = list(dict.fromkeys(_ids_from_sources(sources, "capture:") + evidence))
-    c = s.captures.c
-    for i in range(0, len(captures), 500):
-        for r in conn.execute(select(c.id).where(c.id.in_(captures[i : i + 500]))):
-            out.append(("captures", str(r.id)))
+    for cid in rows.existing_captures(captures):
+        out.append(("captures", cid))
     shas = list(dict.fromkeys(_ids_from_sources(sources, "import:")))
-    if shas:
-        for r in conn.execute(select(s.imports.c.id).where(s.imports.c.sha256.in_(shas))):
-            out.append(("imports", str(r.id)))
+    for iid in rows.imports_with_sha256(shas):
+        out.append(("imports", str(iid)))
     return list(dict.fromkeys(out))
 
 
@@ -159,18 +143,7 @@ def _str_list(v: Any) -> list[str]:
 
 
 def _leaves(conn: Connection, refs: Sequence[tuple[str, str]]) -> list[_Leaf]:
-    by_kind: dict[str, list[str]] = {}
-    for kind, ref in refs:
-        by_kind.setdefault(kind, []).append(ref)
-    lc = s.ledger_leaves.c
-    found: dict[tuple[str, str], Any] = {}
-    for kind, kref in by_kind.items():
-        for i in range(0, len(kref), 500):
-            for row in conn.execute(
-                select(lc.idx, lc.kind, lc.ref, lc.salt, lc.leaf_hash)
-                .where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
-            ):
-                found[(str(row.kind), str(row.ref))] = row
+    found = LedgerTables(conn).leaves_of(refs)
     out = []
     for kind, ref in refs:
         r = found.get((kind, ref))
@@ -182,13 +155,13 @@ def _leaves(conn: Connection, refs: Sequence[tuple[str, str]]) -> list[_Leaf]:
             record = None
         if record is None:
             raise ReceiptError(f"{kind} row {ref} cannot be rebuilt: run `unerased verify`")
-        salt = bytes(r.salt)
+        salt = r.salt
         data = canonical_json(record)
-        if merkle.leaf_hash(salt + data) != bytes(r.leaf_hash):
+        if merkle.leaf_hash(salt + data) != r.leaf_hash:
             raise ReceiptError(
                 f"{kind} row {ref} does not match its ledger leaf {r.idx}: run `unerased verify`"
             )
-        out.append(_Leaf(int(r.idx), kind, ref, salt, data, record))
+        out.append(_Leaf(r.idx, kind, ref, salt, data, record))
     out.sort(key=lambda x: x.index)
     return out
 
@@ -314,18 +287,7 @@ def write_receipt(
 
 
 def _max_leaf(conn: Connection, refs: Sequence[tuple[str, str]]) -> int:
-    lc = s.ledger_leaves.c
-    best = -1
-    by_kind: dict[str, list[str]] = {}
-    for kind, ref in refs:
-        by_kind.setdefault(kind, []).append(ref)
-    for kind, kref in by_kind.items():
-        for i in range(0, len(kref), 500):
-            got = conn.execute(select(lc.idx).where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
-                               .order_by(lc.idx.desc()).limit(1)).scalar()
-            if got is not None:
-                best = max(best, int(got))
-    return best
+    return LedgerTables(conn).max_leaf_index(refs)
 
 
 # --------------------------------------------------------------------------- verifying

@@ -1,0 +1,77 @@
+"""``import twitter-archive|mastodon-archive|bluesky-car``, ``sample-archive``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._context import Context, emit_json, handle_errors, json_option, pass_ctx
+
+
+@click.group("import")
+def import_group() -> None:
+    """Import a platform's own archive export."""
+
+
+def _import_cmd(kind: str, help_text: str) -> None:
+    @import_group.command(kind, help=help_text)
+    @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+    @json_option
+    @pass_ctx
+    @handle_errors
+    def cmd(c: Context, path: Path, as_json: bool) -> None:
+        from ..errors import ArchiveError
+        from ..ingest import import_archive, start_reading
+
+        if not path.is_file():
+            raise ArchiveError(str(path), "no such file")
+        # the reader process starts before the progress bar's thread (so it can fork)
+        # and parses while the store opens
+        reading = start_reading(kind, path)
+        try:
+            from .. import _progress
+
+            with _progress.bytes_bar(f"importing {path.name}") as progress:
+                counts = import_archive(lambda: c.store, kind, path, progress=progress,
+                                        reading=reading)
+        finally:
+            reading.close()
+        summary = {"archive": str(path), "kind": kind, "accounts": counts.accounts,
+                   **counts.as_dict()}
+        if as_json:
+            emit_json([summary])
+        else:
+            click.echo(
+                f"imported {path.name}: {counts.posts} posts read, {counts.new_posts} new, "
+                f"{counts.new_versions} new versions, {counts.unchanged} unchanged, "
+                f"{counts.deleted} marked deleted by their owner"
+            )
+
+
+_import_cmd("twitter-archive", "Import an X/Twitter 'download your data' zip.")
+_import_cmd("mastodon-archive", "Import a Mastodon account archive zip.")
+_import_cmd("bluesky-car", "Import a Bluesky repository CAR file (com.atproto.sync.getRepo).")
+
+
+@click.command("sample-archive")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["twitter-archive", "mastodon-archive", "bluesky-car"]),
+              default="twitter-archive", show_default=True)
+@click.option("--posts", "n", type=int, default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def sample_archive(out: Path, kind: str, n: int, seed: int) -> None:
+    """Write a synthetic archive in the platform's real layout (for trying unerased)."""
+    if kind == "twitter-archive":
+        from ..sim.archives import make_twitter_archive
+
+        make_twitter_archive(out, n_tweets=n, seed=seed)
+    elif kind == "mastodon-archive":
+        from ..sim.archives_fedi import make_mastodon_archive
+
+        make_mastodon_archive(out, n_posts=n, seed=seed)
+    else:
+        from ..sim.archives_fedi import make_bluesky_car
+
+        make_bluesky_car(out, n_posts=n, seed=seed)
+    click.echo(f"wrote a sample {kind} with {n} posts to {out}", err=True)
