@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from unerased.ledger import log, merkle  # noqa: E402
+from unerased.ledger import records as rec  # noqa: E402
 from unerased.ledger.verify import verify_archive  # noqa: E402
 from unerased.model import (  # noqa: E402
     AccountSnapshot,
@@ -44,7 +45,6 @@ from unerased.model import (  # noqa: E402
     canonical_json,
 )
 from unerased.store import Store, Writer  # noqa: E402
-from unerased.store import _records as rec  # noqa: E402
 
 T0 = datetime(2015, 1, 1, tzinfo=UTC)
 TEXT = ("我们删除了推特。Clearing up Twitter: accounts closed overnight, posts gone. " * 3)[:200]
@@ -204,7 +204,7 @@ def _drop(store: Store, db_url: str | None) -> None:
     if db_url:  # empty the PostgreSQL database for the next run
         from sqlalchemy import text
 
-        from unerased.store import schema
+        from unerased.store import _schema as schema
 
         with store.engine.begin() as conn:
             for t in reversed(schema.metadata.sorted_tables):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from unerased.store import Store, schema
+from unerased.store import Store
+from unerased.store import _schema as schema
 
 
 def stored_leaf_hashes(store: Store) -> list[bytes]:

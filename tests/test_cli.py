@@ -161,7 +161,6 @@ def test_other_platform_archives_import_and_search(home: Path, tmp_path: Path,
 
 
 @pytest.mark.parametrize("args", [
-    ["export", "site", "OUT"],
     ["export", "jsonl", "/nonexistent-dir/x.jsonl"],
     ["posts", "nobody"],
     ["search", "x", "--since", "not-a-date"],

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 
 from unerased.ledger import log
 from unerased.ledger.verify import verify_archive
-from unerased.store import Store, schema
+from unerased.store import Store
+from unerased.store import _schema as schema
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 KILLS = {"sqlite": 20, "postgres": 12}

@@ -1,7 +1,8 @@
 """Property tests of the detector: a simulated platform whose answers are flaky but never
 lie (timeouts, 5xx, forbidden, omissions, incomplete listings, failed account checks)
 must never produce a false post_deleted; a truly deleted post is declared deleted exactly
-once once honest answers come; identical observations never duplicate events."""
+once once honest answers come; identical observations never duplicate events; no single
+absence of an account (a 404/410) ever yields an account event."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from unerased.model import (
     PostLookup,
     PostSnapshot,
     PostStatus,
+    StatusBasis,
 )
 from unerased.watch.detect import (
     AccountState,
@@ -38,6 +40,10 @@ T0 = datetime(2024, 1, 1, tzinfo=UTC)
 ACCT = "42"
 VISIBLE = (AccountStatus.ACTIVE, AccountStatus.LIMITED)
 HIDDEN = (AccountStatus.SUSPENDED, AccountStatus.DEACTIVATED, AccountStatus.PROTECTED)
+ALL_HIDDEN = (*HIDDEN, AccountStatus.DELETED)
+ACCOUNT_EVENTS = frozenset({EventType.ACCOUNT_DELETED, EventType.ACCOUNT_SUSPENDED,
+                            EventType.ACCOUNT_DEACTIVATED, EventType.ACCOUNT_PROTECTED,
+                            EventType.ACCOUNT_RESTORED})
 STEPS = [timedelta(0), timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)]
 FLAKY = [LookupResult.ERROR, LookupResult.FORBIDDEN, LookupResult.ACCOUNT_GONE]
 
@@ -47,6 +53,7 @@ class Truth:
     """The simulated platform: what really exists."""
 
     status: AccountStatus = AccountStatus.ACTIVE
+    basis: StatusBasis = StatusBasis.EXPLICIT  # how the platform answers a hidden status
     texts: dict[str, str] = field(default_factory=dict)  # existing posts
     created: dict[str, datetime] = field(default_factory=dict)
     deleted: set[str] = field(default_factory=set)
@@ -57,7 +64,8 @@ class Truth:
 
     def account_check(self) -> AccountCheck:
         return AccountCheck(AccountSnapshot(platform="x", account_id=ACCT, handle="someone",
-                                            status=self.status), capture_ids=("acct",))
+                                            status=self.status, basis=self.basis),
+                            capture_ids=("acct",))
 
 
 @dataclass
@@ -101,8 +109,8 @@ def observe(data: st.DataObject, truth: Truth, w: Watcher, now: datetime,
         shown = data.draw(st.lists(st.sampled_from(existing), unique=True)) if existing else []
         listing = Listing([truth.snap(p) for p in shown], complete=(kind == "omitting"),
                           capture_ids=("list",))
-    planned = plan_lookups(w.posts, listing, next_account_state(w.account, check, now), now,
-                           w.config)
+    planned = plan_lookups(w.posts, listing,
+                           next_account_state(w.account, check, now, w.config), now, w.config)
     if not honest and w.posts:
         planned += data.draw(st.lists(st.sampled_from(sorted(w.posts)), max_size=3))
     lookups = []
@@ -163,9 +171,13 @@ class FlakyPlatform(RuleBasedStateMachine):
             self.truth.deleted.discard(pid)
             self.truth.texts[pid] = "back"
 
-    @rule(status=st.sampled_from([*VISIBLE, *HIDDEN]))
-    def account_changes(self, status: AccountStatus) -> None:
+    @rule(status=st.sampled_from([*VISIBLE, *ALL_HIDDEN]),
+          basis=st.sampled_from([StatusBasis.EXPLICIT, StatusBasis.ABSENCE]))
+    def account_changes(self, status: AccountStatus, basis: StatusBasis) -> None:
+        """A hidden status the platform states, or one we only infer from an absence (a
+        deleted account is always only an absence: a 404, "Could not find user")."""
         self.truth.status = status
+        self.truth.basis = StatusBasis.ABSENCE if status == AccountStatus.DELETED else basis
 
     @rule(data=st.data())
     def flaky_check(self, data: st.DataObject) -> None:
@@ -183,9 +195,17 @@ class FlakyPlatform(RuleBasedStateMachine):
             for pid, state in self.w.posts.items():
                 expected = PostStatus.DELETED if pid in self.truth.deleted else PostStatus.PRESENT
                 assert state.status == expected, (pid, state)
+        assert self.w.account is not None and self.w.account.status == self.truth.status
+        assert self.w.account.pending is None
 
     def _record(self, events: list[Event]) -> None:
         for e in events:
+            if e.type in ACCOUNT_EVENTS:  # never a false alarm about the account either
+                assert e.detail["to"] == str(self.truth.status), (e, self.truth.status)
+            if e.type in ACCOUNT_EVENTS - {EventType.ACCOUNT_RESTORED}:
+                assert e.detail["basis"] == str(self.truth.basis)
+                if self.truth.basis == StatusBasis.ABSENCE:
+                    assert e.detail["confirmations"] >= self.w.config.confirmations
             if e.type == EventType.POST_DELETED:
                 assert e.post_id in self.truth.deleted, f"false alarm on {e.post_id}"
                 assert self.truth.status in VISIBLE
@@ -297,3 +317,71 @@ def test_identical_observations_never_duplicate_events(
         now += data.draw(st.sampled_from(STEPS))
     seen = Counter((e.type, e.post_id) for e in w.events)
     assert all(n == 1 for n in seen.values()), seen
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), n_posts=st.integers(0, 5))
+def test_no_single_absence_yields_an_account_event(data: st.DataObject, n_posts: int) -> None:
+    """Whatever we knew before (no pending disappearance), one check that infers a hidden
+    status from an absence yields no account event, no post_deleted, and makes no post of
+    a visible account unavailable, whatever the posts' lookups say."""
+    prior = data.draw(st.sampled_from([None, *AccountStatus]), label="known status")
+    config = DetectConfig(confirmations=data.draw(st.integers(2, 4)),
+                          min_confirm_interval=data.draw(st.sampled_from(STEPS)))
+    account = None if prior is None else AccountState(
+        account_id=ACCT, handle="someone", status=prior, display_name=None, platform="x",
+        last_checked=T0 - timedelta(hours=1))
+    status = data.draw(st.sampled_from(ALL_HIDDEN), label="inferred status")
+    basis = data.draw(st.sampled_from([StatusBasis.ABSENCE, None, "bogus"]))
+    check = AccountCheck(AccountSnapshot(platform="x", account_id=ACCT, handle="someone",
+                                         status=status, basis=basis),  # type: ignore[arg-type]
+                         capture_ids=("404",))
+    pids = [f"p{i}" for i in range(n_posts)]
+    posts = {p: PostState(post_id=p, status=data.draw(st.sampled_from(list(PostStatus))),
+                          content_hash=PostSnapshot("x", ACCT, p, "t").content_hash(),
+                          last_seen=T0 - timedelta(days=1), gone_count=1,
+                          last_gone=T0 - timedelta(days=1)) for p in pids}
+    lookups = [PostLookup(p, r) for p, r in data.draw(st.lists(st.tuples(
+        st.sampled_from(pids), st.sampled_from([LookupResult.GONE, LookupResult.ACCOUNT_GONE,
+                                                LookupResult.ERROR]))))] if pids else []
+    listing = data.draw(st.sampled_from([None, Listing([]), Listing([], complete=False)]))
+    now = T0 + data.draw(st.sampled_from(STEPS))
+    d = detect(account, posts, check, listing, lookups, now, config)
+    assert not [e for e in d.events if e.type in ACCOUNT_EVENTS], d.events
+    assert not [e for e in d.events if e.type == EventType.POST_DELETED]
+    if prior is None or prior not in ALL_HIDDEN:
+        assert d.account_recheck and d.account is not None and d.account.pending is not None
+        assert all(st.status == posts[p].status for p, st in d.posts.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), n_checks=st.integers(1, 30))
+def test_isolated_absences_never_announce(data: st.DataObject, n_checks: int) -> None:
+    """A 404 of a visible account that is never repeated without a sighting in between
+    (failed checks and unknown answers do not count as sightings) is never announced,
+    however the checks are spaced: no account event, no post event, nothing unavailable."""
+    w = Watcher(account=AccountState(account_id=ACCT, handle="h", status=AccountStatus.ACTIVE,
+                                     display_name=None, platform="x"),
+                posts={"p": PostState(post_id="p", content_hash=PostSnapshot(
+                    "x", ACCT, "p", "t").content_hash(), last_seen=T0)})
+    seen = PostSnapshot(platform="x", account_id=ACCT, post_id="p", text="t")
+    now = T0
+    suspicious = False  # an absence since the last sighting
+    for _ in range(n_checks):
+        now += data.draw(st.sampled_from(STEPS))
+        kinds = ["sighting", "failed", "unknown"] + ([] if suspicious else ["absence"])
+        kind = data.draw(st.sampled_from(kinds))
+        status = {"sighting": data.draw(st.sampled_from(VISIBLE)), "failed": None,
+                  "unknown": AccountStatus.UNKNOWN,
+                  "absence": data.draw(st.sampled_from(ALL_HIDDEN))}[kind]
+        check = (AccountCheck(None, error="timeout") if status is None else AccountCheck(
+            AccountSnapshot(platform="x", account_id=ACCT, handle="h", status=status,
+                            basis=StatusBasis.ABSENCE)))
+        suspicious = (suspicious or kind == "absence") and kind != "sighting"
+        listing = Listing([seen]) if kind == "sighting" else data.draw(
+            st.sampled_from([None, Listing([]), Listing([], complete=False)]))
+        lookups = [PostLookup("p", data.draw(st.sampled_from(
+            [LookupResult.GONE, LookupResult.ACCOUNT_GONE, LookupResult.ERROR])))]
+        w.check(check, listing, lookups if kind != "sighting" else [], now)
+        assert w.posts["p"].status in (PostStatus.PRESENT, PostStatus.MISSING)
+    assert not [e for e in w.events if e.type in ACCOUNT_EVENTS | {EventType.POST_DELETED}]

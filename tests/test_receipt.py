@@ -33,7 +33,8 @@ from unerased.ledger.receipt import (
     write_receipt,
 )
 from unerased.model import canonical_json
-from unerased.store import Store, schema
+from unerased.store import Store
+from unerased.store import _schema as schema
 
 # --------------------------------------------------------------------------- helpers
 

@@ -12,8 +12,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from unerased._prepare import raw_json
+from unerased.ledger import records as rec
 from unerased.model import canonical_json
-from unerased.store import _records as rec
 
 # any text: lone surrogates, quotes, backslashes and control characters included
 text = st.text(alphabet=st.characters(), max_size=40)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from shared_data import PLATFORMS
 from unerased.errors import SourceError
-from unerased.model import AccountStatus, DeletionReason, LookupResult
+from unerased.model import AccountStatus, DeletionReason, LookupResult, StatusBasis
 from unerased.sources._base import Recorder
 from unerased.sources.bluesky import (
     BlueskySource,
@@ -133,15 +133,18 @@ def test_active_account_via_plc_directory() -> None:
     assert len(check.capture_ids) == 4  # DID doc, getRepoStatus, describeRepo, profile
 
 
-@pytest.mark.parametrize(("label", "did", "status"), [
-    ("bob deactivated: sync.getRepoStatus", BOB, AccountStatus.DEACTIVATED),
-    ("carol takendown: sync.getRepoStatus", CAROL, AccountStatus.SUSPENDED),
-    ("dave deleted: sync.getRepoStatus", DAVE, AccountStatus.DELETED),
+@pytest.mark.parametrize(("label", "did", "status", "basis"), [
+    ("bob deactivated: sync.getRepoStatus", BOB, AccountStatus.DEACTIVATED, StatusBasis.EXPLICIT),
+    ("carol takendown: sync.getRepoStatus", CAROL, AccountStatus.SUSPENDED, StatusBasis.EXPLICIT),
+    # RepoNotFound: what an admin-deleted repo and a never-existing one both answer
+    ("dave deleted: sync.getRepoStatus", DAVE, AccountStatus.DELETED, StatusBasis.ABSENCE),
 ])
-def test_inactive_accounts_from_repo_status(label: str, did: str, status: AccountStatus) -> None:
+def test_inactive_accounts_from_repo_status(label: str, did: str, status: AccountStatus,
+                                            basis: StatusBasis) -> None:
     server = Server({"com.atproto.sync.getRepoStatus": answer(label)})
     check, rec = run(server, lambda s: s.check_account(did))
     assert check.snapshot is not None and check.snapshot.status == status
+    assert check.snapshot.basis is basis
     assert check.snapshot.handle == DOCS[did]["alsoKnownAs"][0].removeprefix("at://")
     assert check.error is None
     check_captured(server, rec, check.capture_ids)
@@ -156,6 +159,7 @@ def test_other_repo_statuses(body: dict[str, Any]) -> None:
     check, _ = run(server, lambda s: s.check_account(BOB))
     want = AccountStatus.SUSPENDED if body["status"] == "suspended" else AccountStatus.DELETED
     assert check.snapshot is not None and check.snapshot.status == want
+    assert check.snapshot.basis is StatusBasis.EXPLICIT  # the PDS names the status
 
 
 def test_unknown_inactive_status_is_no_answer() -> None:
@@ -165,13 +169,13 @@ def test_unknown_inactive_status_is_no_answer() -> None:
     assert check.snapshot is None and check.error and "throttled" in check.error
 
 
-@pytest.mark.parametrize(("label", "did", "status"), [
-    ("bob deactivated: describeRepo", BOB, AccountStatus.DEACTIVATED),
-    ("carol takendown: describeRepo", CAROL, AccountStatus.SUSPENDED),
-    ("dave deleted: describeRepo", DAVE, AccountStatus.DELETED),
+@pytest.mark.parametrize(("label", "did", "status", "basis"), [
+    ("bob deactivated: describeRepo", BOB, AccountStatus.DEACTIVATED, StatusBasis.EXPLICIT),
+    ("carol takendown: describeRepo", CAROL, AccountStatus.SUSPENDED, StatusBasis.EXPLICIT),
+    ("dave deleted: describeRepo", DAVE, AccountStatus.DELETED, StatusBasis.ABSENCE),
 ])
 def test_describe_repo_when_repo_status_is_not_implemented(
-    label: str, did: str, status: AccountStatus
+    label: str, did: str, status: AccountStatus, basis: StatusBasis
 ) -> None:
     server = Server({
         "com.atproto.sync.getRepoStatus":
@@ -180,6 +184,7 @@ def test_describe_repo_when_repo_status_is_not_implemented(
     })
     check, _ = run(server, lambda s: s.check_account(did))
     assert check.snapshot is not None and check.snapshot.status == status
+    assert check.snapshot.basis is basis
 
 
 def test_describe_repo_takendown_wins_over_repo_status_active() -> None:
@@ -189,6 +194,7 @@ def test_describe_repo_takendown_wins_over_repo_status_active() -> None:
     })
     check, _ = run(server, lambda s: s.check_account(CAROL))
     assert check.snapshot is not None and check.snapshot.status == AccountStatus.SUSPENDED
+    assert check.snapshot.basis is StatusBasis.EXPLICIT
 
 
 @pytest.mark.parametrize(("plc_answer", "status"), [
@@ -199,6 +205,7 @@ def test_did_gone_from_directory(plc_answer: tuple[int, Any], status: AccountSta
     server = Server({}, plc={DAVE: plc_answer})
     check, rec = run(server, lambda s: s.check_account(DAVE))
     assert check.snapshot is not None and check.snapshot.status == status
+    assert check.snapshot.basis is StatusBasis.ABSENCE  # a DID that no longer resolves
     assert str(plc_answer[0]) in check.snapshot.profile["reason"]
     check_captured(server, rec, check.capture_ids)
 
@@ -599,4 +606,7 @@ def test_fetch_media_bytes_or_none() -> None:
     missing, _ = run(server, lambda s: s.fetch_media(f"{PDS}/xrpc/com.atproto.sync.getBlob?cid=x"))
     assert missing is None
     nothing, rec = run(Server({}), lambda s: s.fetch_media("file:///etc/passwd"))
-    assert nothing is None and rec.captures == []
+    # not sent; the refusal is recorded (a capture with no status and the reason)
+    (refused,) = rec.captures
+    assert nothing is None and refused.status is None and refused.body == b""
+    assert refused.error == "refused: not an http(s) URL (file:)"

@@ -22,6 +22,7 @@ from unerased.model import (
     AccountStatus,
     DeletionReason,
     LookupResult,
+    StatusBasis,
     canonical_json,
     parse_iso,
 )
@@ -149,7 +150,7 @@ def test_resolve_suspended_account_keeps_its_id() -> None:
     replay = Replay()
     replay.add(ex, path="/api/v1/accounts/lookup")
     snap, _, _ = go(replay, lambda s: s.resolve("@stigatle@quitter.no"), service="https://mastodon.social")
-    assert snap.status is AccountStatus.SUSPENDED
+    assert snap.status is AccountStatus.SUSPENDED and snap.basis is StatusBasis.EXPLICIT
     assert snap.account_id == "14@mastodon.social"
     assert snap.handle == "stigatle@quitter.no"
 
@@ -183,6 +184,7 @@ def test_check_account_suspended_limited_gone() -> None:
     replay.add(ex, path="/api/v1/accounts/14")
     check, _, _ = go(replay, lambda s: s.check_account("14@mastodon.social"), service="https://mastodon.social")
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.SUSPENDED
+    assert check.snapshot.basis is StatusBasis.EXPLICIT  # "suspended": true counts at once
 
     # the public view of a silenced account was never recorded; the admin recording
     # nests exactly the public Account entity that GET /api/v1/accounts/:id serves
@@ -198,6 +200,7 @@ def test_check_account_suspended_limited_gone() -> None:
     replay.add(make(410, b""), path="/api/v1/accounts/9")
     check, rec, _ = go(replay, lambda s: s.check_account("9@old.example"))
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.SUSPENDED
+    assert check.snapshot.basis is StatusBasis.ABSENCE  # a bare 410: confirmed before announced
     assert rec.captures[0].status == 410
 
     ex, _ = docs("account_get_404.json", "")
@@ -205,6 +208,7 @@ def test_check_account_suspended_limited_gone() -> None:
     replay.add(ex, path="/api/v1/accounts/9")
     check, rec, _ = go(replay, lambda s: s.check_account("9@localhost:3000"))
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.DELETED
+    assert check.snapshot.basis is StatusBasis.ABSENCE
     assert check.capture_ids == [rec.captures[0].id]
 
 
@@ -481,11 +485,13 @@ def test_token_is_sent_to_the_api_only_and_redacted_in_captures() -> None:
         c = await s.fetch_media("javascript:alert(1)")
         return a, b, c
 
-    (check, data, bad), rec, _ = go(replay, both, token="s3cr3t-token")
+    (check, data, bad), rec, _ = go(replay, both, token="s3cr3t-token", instance=SERVICE)
     assert check.snapshot is not None and data == b"\x89PNG fake" and bad is None
     assert replay.requests[0].headers["authorization"] == "Bearer s3cr3t-token"
     assert "authorization" not in replay.requests[1].headers
-    api_cap, media_cap = rec.captures
+    api_cap, media_cap, bad_cap = rec.captures  # the bad URL: recorded, not sent
+    assert len(replay.requests) == 2
+    assert bad_cap.status is None and (bad_cap.error or "").startswith("refused: not an http(s)")
     assert api_cap.request_headers["authorization"] == "[redacted]"
     for cap in rec.captures:
         assert b"s3cr3t" not in canonical_json(cap.record())

@@ -15,7 +15,7 @@ import pytest
 
 from recorded import Replay, load, make, raising, truncated
 from unerased.errors import SourceError
-from unerased.model import AccountStatus, DeletionReason, LookupResult, parse_iso
+from unerased.model import AccountStatus, DeletionReason, LookupResult, StatusBasis, parse_iso
 from unerased.sources._base import Recorder
 from unerased.sources.rss import RssSource, feed_url, parse_feed
 
@@ -131,6 +131,7 @@ def test_feed_gone_is_account_deleted(status: int) -> None:
     replay.add(make(status, b"Gone"), method="GET", path="/api/statuses/user_timeline/7477.atom")
     check, rec, _ = go(replay, lambda s: s.check_account(FEED))
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.DELETED
+    assert check.snapshot.basis is StatusBasis.ABSENCE  # inferred: confirmed before announced
     assert check.capture_ids == [rec.captures[0].id]
 
 

@@ -19,7 +19,14 @@ import pytest
 
 from recorded import TESTDATA, Exchange, Replay, load, make, raising, truncated
 from unerased.errors import SourceError
-from unerased.model import AccountStatus, DeletionReason, LookupResult, canonical_json, parse_iso
+from unerased.model import (
+    AccountStatus,
+    DeletionReason,
+    LookupResult,
+    StatusBasis,
+    canonical_json,
+    parse_iso,
+)
 from unerased.sources._base import Recorder
 from unerased.sources.x import XSource, parse_username, problems, snowflake_time
 
@@ -176,6 +183,7 @@ def test_check_account_protected_user() -> None:
     replay.add(body_json(data=user), method="GET", path=f"/2/users/{user['id']}")
     check, _, _ = go(replay, lambda s: s.check_account(user["id"]))
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.PROTECTED
+    assert check.snapshot.basis is StatusBasis.EXPLICIT  # "protected": true
     assert check.snapshot.handle == "charredbrisket"
 
 
@@ -187,6 +195,7 @@ def test_check_account_deleted_and_suspended() -> None:
         replay.add(make(status, {"errors": [gone]}), method="GET", path="/2/users/93071130")
         check, rec, _ = go(replay, lambda s: s.check_account("93071130"))
         assert check.snapshot is not None and check.snapshot.status is AccountStatus.DELETED
+        assert check.snapshot.basis is StatusBasis.ABSENCE  # "Could not find user"
         assert check.capture_ids == [rec.captures[0].id]
 
     susp = excerpt_error(0)
@@ -195,6 +204,7 @@ def test_check_account_deleted_and_suspended() -> None:
     replay.add(body_json(errors=[susp]), method="GET", path="/2/users/1234")
     check, _, _ = go(replay, lambda s: s.check_account("1234"))
     assert check.snapshot is not None and check.snapshot.status is AccountStatus.SUSPENDED
+    assert check.snapshot.basis is StatusBasis.EXPLICIT  # "User has been suspended"
     assert "suspended" in check.snapshot.profile["x_problem"]
 
 

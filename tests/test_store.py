@@ -216,11 +216,11 @@ def test_a_failing_bulk_insert_rolls_everything_back(store: Store) -> None:
         a = w.upsert_account(acc(), "import:a")
         w.add_posts(a, [post(str(i), f"text {i}") for i in range(30)], "import:a")
         # a row the database refuses (no NOT NULL columns), queued behind the posts
-        mark = "?" if w.conn.dialect.paramstyle == "qmark" else "%s"
+        mark = "?" if w._connection.dialect.paramstyle == "qmark" else "%s"
         w._insert_many(f"INSERT INTO imports (id) VALUES ({mark})", [(1,)])
         w.add_posts(a, [post("100", "after the failure")], "import:a")
         w.flush()
-        w.conn  # noqa: B018 - reading the connection waits for the bulk thread
+        w._connection  # noqa: B018 - reading the connection waits for the bulk thread
     assert "null" in str(e.value).lower()
     assert list(store.iter_posts()) == []
     assert store.ledger_size() == 0
@@ -309,7 +309,7 @@ def test_stored_tree_is_the_rfc9162_tree_across_transactions(
     from sqlalchemy import select
 
     from unerased.ledger import log, merkle
-    from unerased.store import schema
+    from unerased.store import _schema as schema
 
     n = 0
     for k in batches:
@@ -348,7 +348,7 @@ def test_postgres_statistics_refreshed_before_lookups_in_a_big_transaction(
     st = Store.open(tmp_path / "home", url)
 
     def reltuples(w: object) -> float:
-        return float(w.conn.exec_driver_sql(  # type: ignore[attr-defined]
+        return float(w._connection.exec_driver_sql(  # type: ignore[attr-defined]
             "SELECT reltuples FROM pg_class WHERE relname = 'posts'").scalar())
 
     try:
@@ -407,7 +407,7 @@ def test_bulk_rows_keep_every_character(store: Store) -> None:
     from sqlalchemy import select
 
     from unerased.ledger.verify import verify_archive
-    from unerased.store import schema
+    from unerased.store import _schema as schema
 
     texts = ["tab\there", "new\nline\r\n", "back\\slash \\N \\. end", "'quote\" ;--",
              "我们删除了推特 🕯️", "\\", "", "\u2028\u2029", "x" * 5000]
@@ -432,7 +432,7 @@ def test_lone_surrogates_from_a_platform_are_stored_not_fatal(store: Store) -> N
     from sqlalchemy import select
 
     from unerased.ledger.verify import verify_archive
-    from unerased.store import schema
+    from unerased.store import _schema as schema
 
     half = "\ud83d"
     raw = {"id": "1", "text": f"broken {half} emoji", "nested": [{"x": half}]}

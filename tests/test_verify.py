@@ -27,7 +27,8 @@ from unerased.model import (
     MediaItem,
     PostSnapshot,
 )
-from unerased.store import Store, schema
+from unerased.store import Store
+from unerased.store import _schema as schema
 
 T0 = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
 T1 = datetime(2020, 1, 9, 3, 4, 5, tzinfo=UTC)
@@ -605,8 +606,8 @@ def _rewrite_history(store: Store, b: Built) -> None:
     vpk = b.version_pks[0]
     sql(store, update(schema.post_versions).where(schema.post_versions.c.id == vpk)
         .values(text="rewritten"))
+    from unerased.ledger import records as rec
     from unerased.ledger.verify import leaf_record
-    from unerased.store import _records as rec
 
     with store.reader() as conn:
         leaves = list(conn.execute(select(schema.ledger_leaves).order_by(

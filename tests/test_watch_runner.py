@@ -11,9 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
+from unerased.model import parse_iso
 from unerased.sim.platform import BASE, HOST, Flaky, SimPlatform, demo_clock
 from unerased.store import Store
-from unerased.watch.runner import RunContext, WatchConfig, add_watch, poll
+from unerased.watch.runner import (
+    CheckOutcome,
+    RunContext,
+    WatchConfig,
+    add_watch,
+    check_account,
+    due_accounts,
+    poll,
+)
 from unerased.watch.uri import parse_uri
 
 
@@ -159,3 +168,83 @@ def test_daemon_signs_checkpoints_and_archive_verifies(store: Store) -> None:
     assert cps and cps[-1].size == store.ledger_size()
     report = verify_archive(store)
     assert report.ok, report.problems[:3]
+
+
+def check_alice(ctx: RunContext) -> CheckOutcome:
+    (row,) = ctx.store.list_accounts(watched_only=True)
+    return asyncio.run(check_account(ctx, row))
+
+
+def alice_row(store: Store) -> dict[str, Any]:
+    (row,) = store.list_accounts(watched_only=True)
+    return row
+
+
+def until_due(ctx: RunContext, clock: Any) -> None:
+    """Let time pass until alice is due again, checking the runner's schedule: due at
+    ``next_check``, not a minute before."""
+    due = parse_iso(alice_row(ctx.store)["next_check"])
+    assert due is not None and due > clock()
+    clock.advance(due - clock() - timedelta(minutes=1))
+    assert due_accounts(ctx.store, clock(), all_watched=False) == []
+    clock.advance(due - clock())
+    assert [r["id"] for r in due_accounts(ctx.store, clock(), all_watched=False)] == [
+        alice_row(ctx.store)["id"]]
+
+
+def assert_recheck_soon(ctx: RunContext, clock: Any) -> None:
+    """Rechecked at the confirmation pace (recheck_interval, plus at most 10% jitter), not
+    at the 15-minute default."""
+    cfg = ctx.config
+    due = parse_iso(alice_row(ctx.store)["next_check"])
+    assert due is not None
+    assert cfg.recheck_interval <= due - clock() <= cfg.recheck_interval * 1.1
+    assert cfg.recheck_interval >= cfg.detect.min_confirm_interval  # the recheck will count
+
+
+@pytest.mark.parametrize("gone", ["404", "410"])
+def test_account_gone_once_then_back_is_no_event(store: Store, gone: str) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    alice = sim.by_username("alice")
+    setattr(alice, "deleted" if gone == "404" else "legacy_suspended", True)
+    clock.advance(timedelta(minutes=20))
+    out = check_alice(ctx)
+    assert out.events == [] and out.error is None
+    assert out.captures == 1  # the account's answer; no listing, no lookup while pending
+    row = alice_row(store)
+    assert row["status"] == "active"  # nothing announced, not even in the account's row
+    assert {p["status"] for p in store.iter_posts()} == {"present"}
+    assert_recheck_soon(ctx, clock)
+    setattr(alice, "deleted" if gone == "404" else "legacy_suspended", False)
+    until_due(ctx, clock)
+    assert check_alice(ctx).events == []
+    due = parse_iso(alice_row(store)["next_check"])
+    assert due is not None and due - clock() >= ctx.config.interval  # back to the usual pace
+    assert rounds(ctx, clock, 2) == []
+    assert list(store.iter_events()) == []
+
+
+def test_account_that_stays_gone_is_one_account_deleted(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    sim.by_username("alice").deleted = True
+    clock.advance(timedelta(minutes=20))
+    assert check_alice(ctx).events == []
+    assert_recheck_soon(ctx, clock)
+    until_due(ctx, clock)
+    evs = check_alice(ctx).events
+    assert [e["type"] for e in evs] == ["account_deleted"]
+    ev = evs[0]
+    assert ev["detail"]["basis"] == "absence" and ev["detail"]["confirmations"] == 2
+    assert ev["detail"]["last_seen"] < ev["detail"]["first_missing"]
+    caps = {c.id: c for c, _ in store.iter_captures()}
+    assert len(ev["evidence"]) == 2 and [caps[c].status for c in ev["evidence"]] == [404, 404]
+    assert alice_row(store)["status"] == "deleted"
+    assert rounds(ctx, clock, 3) == []  # announced once
+    assert [e["type"] for e in store.iter_events()] == ["account_deleted"]
+    assert {p["status"] for p in store.iter_posts()} == {"unavailable"}

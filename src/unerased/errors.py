@@ -15,7 +15,10 @@ stderr and exit 1 (:class:`UsageError`: exit 2); anything else is a bug.
     ├── SourceError                a platform unreachable or answering unusably, a bad token…
     │   └── FetchRefused           the fetch guard refused a URL (not public, not allowed, bad proxy)
     ├── StoreError                 the archive's database or blob store cannot be used
-    │   └── BlobError              a blob is missing, corrupt, or cannot be written
+    │   ├── BlobError              a blob is missing, corrupt, or cannot be written
+    │   ├── DatabaseError          the database failed or refused a statement (damaged,
+    │   │                          unreachable, full, a constraint); raised by the store only
+    │   └── WriteConflict          a concurrent writer stored the same row first
     ├── LedgerError                the ledger cannot do what was asked (bad size, no key…)
     │   ├── ReceiptError           a receipt cannot be written or read
     │   ├── NoteError              a malformed key, note or checkpoint, a bad signature
@@ -40,6 +43,7 @@ __all__ = [
     "AmbiguousError",
     "ArchiveError",
     "BlobError",
+    "DatabaseError",
     "DetectError",
     "ExportError",
     "FetchRefused",
@@ -56,6 +60,7 @@ __all__ = [
     "UnerasedError",
     "UriError",
     "UsageError",
+    "WriteConflict",
     "one_line",
 ]
 
@@ -155,6 +160,26 @@ class StoreError(UnerasedError):
 
 class BlobError(StoreError):
     """A blob is missing, corrupt, or cannot be written."""
+
+
+class DatabaseError(StoreError):
+    """The database failed or refused a statement: damaged, unreachable, full, a
+    constraint. The store turns its driver's errors into this at its edge, so no other
+    layer sees SQL errors. ``str(err)`` is ``"<what>: <detail>"``; ``detail`` is the
+    driver's first line — never the statement or its parameters (post texts)."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        self.what = what
+        self.detail = detail
+        super().__init__(f"{what}: {detail}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (DatabaseError, (self.what, self.detail))
+
+
+class WriteConflict(StoreError):
+    """A concurrent writer stored the same row first (two signers of one checkpoint on
+    PostgreSQL); trying again sees its row."""
 
 
 class LedgerError(UnerasedError):

@@ -30,6 +30,13 @@ class AccountStatus(StrEnum):
     UNKNOWN = "unknown"  # never classified yet
 
 
+class StatusBasis(StrEnum):
+    """How a hidden account status was established (see docs/detection.md)."""
+
+    EXPLICIT = "explicit"  # the platform said so: RepoTakendown, "suspended": true, …
+    ABSENCE = "absence"  # inferred from something missing: 404/410, RepoNotFound, …
+
+
 class PostStatus(StrEnum):
     PRESENT = "present"
     MISSING = "missing"  # absent from a listing or a lookup said gone; not yet confirmed
@@ -158,6 +165,9 @@ class AccountSnapshot:
     url: str | None = None
     created_at: datetime | None = None
     observed_at: datetime | None = None
+    # for a hidden status: EXPLICIT (counts at once) or ABSENCE (needs confirming checks);
+    # None (a source that does not say) is confirmed like an absence
+    basis: StatusBasis | None = None
 
     def __post_init__(self) -> None:
         _clean_fields(self, ("platform", "account_id", "handle", "display_name", "url"))

@@ -234,7 +234,7 @@ def _warc_fields(fields: Iterable[tuple[str, str]]) -> bytes:
     return "".join(lines).encode("utf-8")
 
 
-def _warcinfo(writer: WARCWriter, out: BinaryIO, software: str) -> Any:
+def _warcinfo(writer: WARCWriter, out: BinaryIO, software: str, filename: str | None) -> Any:
     fields = [
         ("software", software),
         ("format", "WARC File Format 1.1"),
@@ -243,9 +243,9 @@ def _warcinfo(writer: WARCWriter, out: BinaryIO, software: str) -> Any:
                         "payloads are stored decoded (see WARC-Unerased-Note)"),
         ("digests", "sha256, lowercase base16"),
     ]
-    name = getattr(out, "name", None)
+    name = filename if filename is not None else getattr(out, "name", None)
     head = [("WARC-Record-ID", _record_id()), ("WARC-Date", _warc_date(utcnow()))]
-    if isinstance(name, str):
+    if isinstance(name, str) and name and not name.startswith("<"):  # not "<stdout>"
         head.append(("WARC-Filename", os.path.basename(name)))
     return _record(writer, "warcinfo", "", head, _warc_fields(fields))
 
@@ -323,8 +323,12 @@ def write_warc(
     captures: Iterable[tuple[Capture, bytes]],
     *,
     software: str = "unerased",
+    filename: str | None = None,
 ) -> int:
     """Write a WARC/1.1 file (one gzip member per record) of ``captures`` to ``out``.
+
+    ``filename`` is the ``WARC-Filename`` of the ``warcinfo`` record (default: the name
+    of ``out`` when it is a file; none for a stream such as standard output).
 
     Each item is a capture and its response body as stored (httpx-decoded); when
     ``Capture.body`` is filled it must equal that body. Returns the number of records
@@ -333,7 +337,7 @@ def write_warc(
     for a capture that cannot be written; records before it are already out.
     """
     writer = WARCWriter(out, gzip=True, warc_version=WARC_VERSION)
-    info = _warcinfo(writer, out, software)
+    info = _warcinfo(writer, out, software, filename)
     info_id = info.rec_headers.get_header("WARC-Record-ID")
     writer.write_record(info)
     written = 1

@@ -2,8 +2,9 @@
 
 The tree itself lives in the store (``ledger_leaves``: each leaf's row, salt and hash,
 the tree's level 0; ``ledger_nodes``: the perfect subtrees of level 1 and up; ``ledger_head``,
-written by ``store/_writer.py`` in the same transaction as the rows the leaves cover).
-This module reads it through :mod:`unerased.ledger.merkle` and signs checkpoints.
+written by the store's writer in the same transaction as the rows the leaves cover).
+This module reads it through the store's :class:`~unerased.store.LedgerTables` (all the
+SQL is the store's), computes with :mod:`unerased.ledger.merkle` and signs checkpoints.
 
 Identity of the log (see docs/receipts.md):
 
@@ -27,22 +28,18 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
-
-from ..errors import LedgerError
+from ..errors import LedgerError, WriteConflict
 from ..model import iso, utcnow
-from ..store import schema as s
+from ..store import CheckpointRow, LedgerTables
 from . import merkle, note
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..store import Store
+    from ..store import Connection, Store
 
 __all__ = [
     "KEY_FILE",
@@ -77,13 +74,7 @@ META_KEY = "ledger_key"
 ORIGIN_PREFIX = "unerased/"
 CACHE_NODES = 4096
 _T = TypeVar("_T")
-_FETCH_CHUNK = 400  # (level, idx) pairs per query: 800 bind parameters
-_PG_FETCH = (
-    "SELECT w.level, w.idx, coalesce(n.hash, l.leaf_hash) "
-    "FROM unnest(%(l)s::int[], %(i)s::bigint[]) AS w(level, idx) "
-    "LEFT JOIN ledger_nodes n ON w.level > 0 AND n.level = w.level AND n.idx = w.idx "
-    "LEFT JOIN ledger_leaves l ON w.level = 0 AND l.idx = w.idx"
-)
+_TSR_MAX = 1 << 20  # an RFC 3161 answer is a few kilobytes
 
 
 # --------------------------------------------------------------------------- nodes
@@ -91,38 +82,9 @@ _PG_FETCH = (
 
 def fetch_nodes(conn: Connection, ids: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
     """The stored perfect nodes ``(level, idx)`` among ``ids``, in as few queries as possible
-    (level 0, a leaf's hash, from ``ledger_leaves``; the others from ``ledger_nodes``).
-
-    Written as ``level = L AND idx IN (…) OR …`` (one term per level): both backends
-    answer that from the primary key, which a row-value ``IN`` is not on SQLite. The
-    SQL is built as text from integers only (building it as SQLAlchemy expressions
-    costs more than the query: a proof must take well under a millisecond)."""
-    want = sorted({(int(lv), int(ix)) for lv, ix in ids})
-    out: dict[tuple[int, int], bytes] = {}
-    if conn.dialect.name == "postgresql" and want:
-        # one statement text whatever the proof: psycopg prepares it, and the planner
-        # joins the wanted ids to the primary keys (the OR form cost 0.5 ms of planning)
-        for level, idx, h in conn.exec_driver_sql(_PG_FETCH, {"l": [k[0] for k in want],
-                                                              "i": [k[1] for k in want]}):
-            if h is not None:
-                out[(int(level), int(idx))] = bytes(h)
-        return out
-    for i in range(0, len(want), _FETCH_CHUNK):
-        by_level: dict[int, list[str]] = {}
-        for level, idx in want[i : i + _FETCH_CHUNK]:
-            by_level.setdefault(level, []).append(str(idx))
-        parts = []
-        leaves = by_level.pop(0, None)
-        if leaves:  # level 0: a leaf's hash is kept in its ledger_leaves row only
-            parts.append(f"SELECT 0, idx, leaf_hash FROM ledger_leaves "  # noqa: S608 - ints
-                         f"WHERE idx IN ({','.join(leaves)})")
-        if by_level:
-            where = " OR ".join(f"(level = {lv} AND idx IN ({','.join(ix)}))"
-                                for lv, ix in by_level.items())
-            parts.append(f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}")  # noqa: S608
-        for level, idx, h in conn.exec_driver_sql(" UNION ALL ".join(parts)):
-            out[(int(level), int(idx))] = bytes(h)
-    return out
+    (level 0, a leaf's hash; the others from the tree's nodes): see
+    :meth:`unerased.store.LedgerTables.fetch_nodes`."""
+    return LedgerTables(conn).fetch_nodes(ids)
 
 
 class NodeReader:
@@ -133,13 +95,14 @@ class NodeReader:
 
     def __init__(self, conn: Connection, cache_size: int = CACHE_NODES) -> None:
         self.conn = conn
+        self.tables = LedgerTables(conn)
         self.cache_size = cache_size
         self._cache: OrderedDict[tuple[int, int], bytes] = OrderedDict()
 
     def prefetch(self, ids: Iterable[tuple[int, int]]) -> None:
         missing = [k for k in ids if k not in self._cache]
         if missing:
-            for k, h in fetch_nodes(self.conn, missing).items():
+            for k, h in self.tables.fetch_nodes(missing).items():
                 self._put(k, h)
 
     def _put(self, key: tuple[int, int], h: bytes) -> None:
@@ -154,7 +117,7 @@ class NodeReader:
         if h is not None:
             self._cache.move_to_end(key)
             return h
-        got = fetch_nodes(self.conn, [key]).get(key)
+        got = self.tables.fetch_nodes([key]).get(key)
         if got is None:
             raise LedgerError(f"ledger node (level {level}, index {idx}) is missing")
         self._put(key, got)
@@ -162,7 +125,7 @@ class NodeReader:
 
 
 def _head_size(conn: Connection) -> int:
-    return int(conn.execute(select(s.ledger_head.c.size).where(s.ledger_head.c.id == 1)).scalar_one())
+    return LedgerTables(conn).head_size()
 
 
 def _check_size(conn: Connection, size: int) -> None:
@@ -347,48 +310,16 @@ def load_verifier(home: Path) -> str | None:
 # --------------------------------------------------------------------------- checkpoints
 
 
-@dataclass(frozen=True, slots=True)
-class CheckpointRow:
-    """A row of the ``checkpoints`` table: a signed note of the tree at ``size``."""
-
-    size: int
-    root: bytes
-    at: str
-    note: str
-    timestamp_der: bytes | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "root": self.root.hex(),
-            "at": self.at,
-            "note": self.note,
-            "timestamp": None if self.timestamp_der is None
-            else base64.b64encode(self.timestamp_der).decode("ascii"),
-        }
-
-
-def _row(r: Any) -> CheckpointRow:
-    ts = r.timestamp_der
-    return CheckpointRow(int(r.size), bytes(r.root), str(r.at), str(r.note),
-                         None if ts is None else bytes(ts))
-
-
 def list_checkpoints(conn: Connection) -> list[CheckpointRow]:
-    return [_row(r) for r in conn.execute(select(s.checkpoints).order_by(s.checkpoints.c.size))]
+    return LedgerTables(conn).checkpoints()
 
 
 def latest_checkpoint(conn: Connection, *, at_least: int = 0) -> CheckpointRow | None:
-    r = conn.execute(
-        select(s.checkpoints).where(s.checkpoints.c.size >= at_least)
-        .order_by(s.checkpoints.c.size.desc()).limit(1)
-    ).first()
-    return None if r is None else _row(r)
+    return LedgerTables(conn).latest_checkpoint(at_least=at_least)
 
 
 def _meta_get(conn: Connection, key: str) -> str | None:
-    v = conn.execute(select(s.meta.c.value).where(s.meta.c.key == key)).scalar()
-    return None if v is None else str(v)
+    return LedgerTables(conn).meta(key)
 
 
 def get_origin(conn: Connection) -> str | None:
@@ -407,10 +338,10 @@ def _ensure_identity(store: Store) -> tuple[str, str]:
         known = _meta_get(conn, META_KEY)
     if origin is None:
         with store.writer() as w:  # the ledger lock serialises first-use races
-            origin = _meta_get(w.conn, META_ORIGIN)
+            origin = w.ledger.meta(META_ORIGIN)
             if origin is None:
                 origin = _new_origin()
-                w.conn.execute(insert(s.meta).values(key=META_ORIGIN, value=origin))
+                w.set_meta(META_ORIGIN, origin)
     skey = load_signer(store.home, create_with_name=origin)
     assert skey is not None
     vkey = note.verifier_from_signer(skey)
@@ -423,9 +354,9 @@ def _ensure_identity(store: Store) -> tuple[str, str]:
         )
     if known is None:
         with store.writer() as w:
-            known = _meta_get(w.conn, META_KEY)
+            known = w.ledger.meta(META_KEY)
             if known is None:
-                w.conn.execute(insert(s.meta).values(key=META_KEY, value=vkey))
+                w.set_meta(META_KEY, vkey)
                 known = vkey
     if known != vkey:
         raise LedgerError(
@@ -472,6 +403,7 @@ def make_checkpoint(
     timestamp_url: str | None = None,
     client: httpx.Client | None = None,
     timestamp_ca_pem: bytes | None = None,
+    proxy: str | None = None,
 ) -> CheckpointRow:
     """Sign a checkpoint of the current tree and store it.
 
@@ -480,7 +412,8 @@ def make_checkpoint(
     previous checkpoint, that one is returned. With ``timestamp_url`` the signed note is
     also timestamped by that RFC 3161 authority (through ``client``), the answer verified
     (chained to ``timestamp_ca_pem`` when given) and kept; a failed timestamp stores
-    nothing.
+    nothing. The request goes through ``proxy`` when given (a client from
+    ``unerased.net``: no environment proxy, no redirect followed).
     """
     if tree_size(store) == 0:
         raise LedgerError("the ledger is empty: nothing to checkpoint yet")
@@ -502,42 +435,43 @@ def make_checkpoint(
     )
     tsr = None
     if timestamp_url:
-        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem)
+        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem, proxy)
     row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
     try:
         with store.writer() as w:
-            existing = latest_checkpoint(w.conn, at_least=size)
+            existing = w.ledger.latest_checkpoint(at_least=size)
             if existing is not None and existing.size == size:
                 if existing.root != root:
                     raise LedgerError(
                         f"REFUSING: another checkpoint of size {size} has another root")
                 if tsr is not None and existing.timestamp_der is None and existing.note == signed:
-                    w.conn.execute(update(s.checkpoints).where(s.checkpoints.c.size == size)
-                                   .values(timestamp_der=tsr))
+                    w.set_checkpoint_timestamp(size, tsr)
                     return CheckpointRow(size, root, existing.at, existing.note, tsr)
                 return existing
-            w.conn.execute(insert(s.checkpoints).values(
-                size=row.size, root=row.root, at=row.at, note=row.note,
-                timestamp_der=row.timestamp_der))
-    except IntegrityError:  # a concurrent signer won the race (PostgreSQL)
+            w.add_checkpoint(row)
+    except WriteConflict:  # a concurrent signer won the race (PostgreSQL)
         raise LedgerError(f"a checkpoint of size {size} was made concurrently; "
                           "run `unerased checkpoint` again") from None
     return row
 
 
 def _timestamp(
-    signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None
+    signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None,
+    proxy: str | None = None,
 ) -> bytes:
     """An RFC 3161 TimeStampResp (DER) over the signed note, verified before it is kept."""
     import httpx
 
+    from .. import net
     from . import timestamp
 
     data = signed_note.encode("utf-8")
     req = timestamp.build_request(data)
     nonce = timestamp.request_nonce(req)
     own = client is None
-    http = client if client is not None else httpx.Client(timeout=30.0)
+    # the authority the user named is the service; through the proxy when one is set
+    http = client if client is not None else net.sync_client(
+        net.settings(proxy=proxy, services=[url], max_body=_TSR_MAX))
     try:
         resp = http.post(url, content=req, headers={
             "content-type": "application/timestamp-query",

@@ -22,19 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, or_, select
-
-from ..errors import ArchiveError, ReceiptError
+from ..errors import ArchiveError, BlobError, ReceiptError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
-from ..store import BlobError
-from ..store import _records as rec
-from ..store import schema as s
+from ..store import LedgerTables, ReceiptRows
 from . import log, merkle, note
+from . import records as rec
 from .verify import EMPTY_SHA256, leaf_record
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..store import Connection, Store
 
 __all__ = [
     "FORMAT",
@@ -87,10 +84,9 @@ class _Leaf:
 
 
 def _find_post(conn: Connection, ref: str) -> Any:
-    p = s.posts.c
-    rows = list(conn.execute(select(s.posts).where(p.post_id == ref).order_by(p.id)).mappings())
+    rows = ReceiptRows(conn).posts_with_post_id(ref)
     if not rows and ref.isdigit():
-        rows = list(conn.execute(select(s.posts).where(p.id == int(ref))).mappings())
+        rows = ReceiptRows(conn).post_by_pk(int(ref))
     if not rows:
         raise ReceiptError(f"no post {ref!r} in the archive (give its post id or number)")
     if len(rows) > 1:
@@ -107,50 +103,29 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
     """(table, ref) of every leafed row the receipt of ``post`` covers."""
     out: list[tuple[str, str]] = []
     sources: list[str | None] = []
-    v = s.post_versions.c
-    for r in conn.execute(select(v.id, v.source).where(v.post_pk == post["id"]).order_by(v.seq)):
-        out.append(("post_versions", str(r.id)))
-        sources.append(r.source)
-    out += _completions(conn, [int(ref) for _, ref in out], sources)
-    st = s.account_status.c
-    for r in conn.execute(select(st.id, st.source).where(st.account_pk == post["account_pk"])
-                          .order_by(st.id)):
-        out.append(("account_status", str(r.id)))
-        sources.append(r.source)
-    e = s.events.c
+    rows = ReceiptRows(conn)
+    for vid, source in rows.version_sources(post["id"]):
+        out.append(("post_versions", str(vid)))
+        sources.append(source)
+    for mid, source in rows.completion_sources([int(ref) for _, ref in out]):
+        out.append(("media_completions", str(mid)))
+        sources.append(source)
+    for sid, source in rows.status_sources(post["account_pk"]):
+        out.append(("account_status", str(sid)))
+        sources.append(source)
     evidence: list[str] = []
-    for r in conn.execute(
-        select(e.id, e.evidence_json).where(
-            e.account_pk == post["account_pk"],
-            or_(e.post_pk == post["id"], e.post_id == post["post_id"], e.post_id.is_(None)),
-        ).order_by(e.id)
-    ):
-        out.append(("events", str(r.id)))
-        evidence += _str_list(r.evidence_json)
+    for eid, evidence_json in rows.post_events(post["account_pk"], post["id"], post["post_id"]):
+        out.append(("events", str(eid)))
+        evidence += _str_list(evidence_json)
     state = _json_or_empty(post["state_json"])
     evidence += _str_list(state.get("seen_evidence")) + _str_list(state.get("evidence"))
     captures = list(dict.fromkeys(_ids_from_sources(sources, "capture:") + evidence))
-    c = s.captures.c
-    for i in range(0, len(captures), 500):
-        for r in conn.execute(select(c.id).where(c.id.in_(captures[i : i + 500]))):
-            out.append(("captures", str(r.id)))
+    for cid in rows.existing_captures(captures):
+        out.append(("captures", cid))
     shas = list(dict.fromkeys(_ids_from_sources(sources, "import:")))
-    if shas:
-        for r in conn.execute(select(s.imports.c.id).where(s.imports.c.sha256.in_(shas))):
-            out.append(("imports", str(r.id)))
+    for iid in rows.imports_with_sha256(shas):
+        out.append(("imports", str(iid)))
     return list(dict.fromkeys(out))
-
-
-def _completions(conn: Connection, version_pks: Sequence[int], sources: list[str | None]
-                 ) -> list[tuple[str, str]]:
-    """The media completions of these versions (their sources join ``sources``)."""
-    c = s.media_completions.c
-    out: list[tuple[str, str]] = []
-    for r in conn.execute(select(c.id, c.source).where(c.version_pk.in_(list(version_pks)))
-                          .order_by(c.id)):
-        out.append(("media_completions", str(r.id)))
-        sources.append(r.source)
-    return out
 
 
 def _json_or_empty(text: str | None) -> dict[str, Any]:
@@ -171,18 +146,7 @@ def _str_list(v: Any) -> list[str]:
 
 
 def _leaves(conn: Connection, refs: Sequence[tuple[str, str]]) -> list[_Leaf]:
-    by_kind: dict[str, list[str]] = {}
-    for kind, ref in refs:
-        by_kind.setdefault(kind, []).append(ref)
-    lc = s.ledger_leaves.c
-    found: dict[tuple[str, str], Any] = {}
-    for kind, kref in by_kind.items():
-        for i in range(0, len(kref), 500):
-            for row in conn.execute(
-                select(lc.idx, lc.kind, lc.ref, lc.salt, lc.leaf_hash)
-                .where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
-            ):
-                found[(str(row.kind), str(row.ref))] = row
+    found = LedgerTables(conn).leaves_of(refs)
     out = []
     for kind, ref in refs:
         r = found.get((kind, ref))
@@ -194,13 +158,13 @@ def _leaves(conn: Connection, refs: Sequence[tuple[str, str]]) -> list[_Leaf]:
             record = None
         if record is None:
             raise ReceiptError(f"{kind} row {ref} cannot be rebuilt: run `unerased verify`")
-        salt = bytes(r.salt)
+        salt = r.salt
         data = canonical_json(record)
-        if merkle.leaf_hash(salt + data) != bytes(r.leaf_hash):
+        if merkle.leaf_hash(salt + data) != r.leaf_hash:
             raise ReceiptError(
                 f"{kind} row {ref} does not match its ledger leaf {r.idx}: run `unerased verify`"
             )
-        out.append(_Leaf(int(r.idx), kind, ref, salt, data, record))
+        out.append(_Leaf(r.idx, kind, ref, salt, data, record))
     out.sort(key=lambda x: x.index)
     return out
 
@@ -328,18 +292,7 @@ def write_receipt(
 
 
 def _max_leaf(conn: Connection, refs: Sequence[tuple[str, str]]) -> int:
-    lc = s.ledger_leaves.c
-    best = -1
-    by_kind: dict[str, list[str]] = {}
-    for kind, ref in refs:
-        by_kind.setdefault(kind, []).append(ref)
-    for kind, kref in by_kind.items():
-        for i in range(0, len(kref), 500):
-            got = conn.execute(select(lc.idx).where(lc.kind == kind, lc.ref.in_(kref[i : i + 500]))
-                               .order_by(lc.idx.desc()).limit(1)).scalar()
-            if got is not None:
-                best = max(best, int(got))
-    return best
+    return LedgerTables(conn).max_leaf_index(refs)
 
 
 # --------------------------------------------------------------------------- verifying
@@ -536,15 +489,71 @@ def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(out)
 
 
+class _Members:
+    """The receipt's files inside a (safe) zip, however it was packed.
+
+    The same receipt unzipped and zipped again (``zip -r``, an archive manager) differs
+    only in what carries no content: directory entries, compression, member order,
+    dates, extra fields, the zip comment — and it may sit in one folder
+    (``receipt/manifest.json``…, from ``zip -r receipt.zip receipt/``). None of that
+    matters here; every file is still accounted for by :meth:`check`."""
+
+    def __init__(self, z: SafeZip) -> None:
+        self.z = z
+        names = z.names()
+        self.dirs = [n for n in names if n.endswith("/")]
+        self.files = [n for n in names if not n.endswith("/")]
+        self.root = ""
+        if MANIFEST not in self.files:
+            roots = [n[: -len(MANIFEST)] for n in self.files
+                     if n.count("/") == 1 and n.endswith("/" + MANIFEST)]
+            if not roots:
+                raise _Bad("manifest.json is missing")
+            if len(roots) > 1:
+                shown = ", ".join(repr(r) for r in roots[:5])
+                raise _Bad(f"manifest.json is in several folders ({shown[:200]})")
+            self.root = roots[0]
+
+    def check(self, expected: set[str]) -> None:
+        """Exactly the ``expected`` files (receipt names); a directory entry only for a
+        folder that holds them, and empty."""
+        root = self.root
+        for name in self.files:
+            if not name.startswith(root) or name[len(root):] not in expected:
+                raise _Bad(f"unexpected member {name[:200]!r} (added to the receipt)")
+        folders = {root} if root else set()
+        for name in expected:
+            parts = name.split("/")[:-1]
+            folders |= {root + "/".join(parts[: i + 1]) + "/" for i in range(len(parts))}
+        for name in self.dirs:
+            if name not in folders:
+                raise _Bad(f"unexpected member {name[:200]!r} (a directory added to the "
+                           "receipt)")
+            if self.z.size(name) != 0:
+                raise _Bad(f"unexpected member {name[:200]!r} (a directory entry holding "
+                           "data)")
+        present = set(self.files)
+        for name in sorted(expected):
+            if root + name not in present:
+                raise _Bad(f"member {root + name} is missing")
+
+    def read(self, name: str, limit: int) -> bytes:
+        return self.z.read(self.root + name, limit)
+
+    def sha256(self, name: str) -> tuple[str, int]:
+        return _stream_sha256(self.z, self.root + name)
+
+
 def verify_receipt(path: Path | str) -> ReceiptReport:
     """Check a receipt zip with nothing else at hand (no database, no home).
 
-    Any problem — a changed byte in any member, a missing or extra member, a hostile zip
-    — makes ``ok`` False with the reason first in ``problems``."""
+    Any problem — a changed byte in any member, a missing or extra file, a hostile zip
+    — makes ``ok`` False with the reason first in ``problems``. How the zip was packed
+    does not matter (see :class:`_Members`)."""
     report = ReceiptReport(str(path))
     try:
         with SafeZip(path, max_total=MAX_RECEIPT) as z:
-            _verify(z, report)
+            _verify(_Members(z), report)
     except ArchiveError as e:
         report.problems.append(f"not a valid receipt zip: {e.problem}"
                                + (f" ({e.member})" if e.member else ""))
@@ -556,23 +565,15 @@ def verify_receipt(path: Path | str) -> ReceiptReport:
     return report
 
 
-def _verify(z: SafeZip, report: ReceiptReport) -> None:
-    names = z.names()
-    if MANIFEST not in names:
-        raise _Bad("manifest.json is missing")
+def _verify(z: _Members, report: ReceiptReport) -> None:
     m = _canonical(z.read(MANIFEST, MAX_JSON), "manifest.json")
     _check_manifest(m)
     expected = {MANIFEST, *m["files"]}
     expected |= {f"leaves/{lf['index']}.json" for lf in m["leaves"]}
     expected |= {f"blobs/{b['sha256']}" for b in m["blobs"]}
-    for name in names:
-        if name not in expected:
-            raise _Bad(f"unexpected member {name[:200]!r} (added to the receipt)")
-    for name in sorted(expected):
-        if name not in names:
-            raise _Bad(f"member {name} is missing")
+    z.check(expected)
     for name, digest in m["files"].items():
-        if _stream_sha256(z, name)[0] != digest:
+        if z.sha256(name)[0] != digest:
             raise _Bad(f"member {name} was changed (its sha256 differs from the manifest)")
     key_text = z.read(KEY, 64 << 10).decode("utf-8", "replace")
     if not key_text.endswith("\n"):
@@ -609,7 +610,7 @@ def _verify(z: SafeZip, report: ReceiptReport) -> None:
         raise _Bad("the receipt holds no version of its post")
     for b in m["blobs"]:
         name = f"blobs/{b['sha256']}"
-        digest, n = _stream_sha256(z, name)
+        digest, n = z.sha256(name)
         if digest != b["sha256"]:
             raise _Bad(f"member {name} was changed (its content hashes to {digest})")
         if n != b["size"]:

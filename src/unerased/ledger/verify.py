@@ -4,11 +4,12 @@ In one read snapshot of the database it
 
 1. streams the ledger leaves in index order, page by page, and beside them every leafed
    table in id order (captures in ``seq`` order), merge-joined: each leaf's record is
-   rebuilt from its row exactly as the writer built it (``store/_records.py``: a post
+   rebuilt from its row exactly as the writer built it (``ledger/records.py``: a post
    version with its post, account and media rows; an account status with its account;
    a capture, whose id must also be the sha256 of its canonical record; an import; an
-   event) and hashed with the leaf's salt — a leaf without a row, a row without a leaf,
-   a missing or duplicated leaf index are all reported;
+   event; a media completion, which must name a media row of its own version) and
+   hashed with the leaf's salt — a leaf without a row, a row without a leaf, a missing
+   or duplicated leaf index are all reported;
 2. rebuilds every perfect node of the tree from the leaves and compares it with
    ``ledger_nodes`` (levels 1 and up: missing, changed and extra nodes; level 0 is each
    leaf's own ``leaf_hash``, compared in step 1);
@@ -31,17 +32,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, func, or_, select, text
-from sqlalchemy.exc import SQLAlchemyError
-
+from ..errors import BlobError, DatabaseError
 from ..model import canonical_json
-from ..store import BlobError, BlobStore
-from ..store import _records as rec
-from ..store import schema as s
+from ..store import LEAFED, ArchiveScan
 from . import log, merkle, note
+from . import records as rec
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..store import BlobStore, Connection, Store
 
 __all__ = ["EMPTY_SHA256", "Problem", "VerifyReport", "leaf_record", "verify_archive"]
 
@@ -50,7 +48,7 @@ ProgressFn = Callable[[int, int], None]
 PAGE = 20_000
 ROW_PAGE = 5_000
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-KINDS: tuple[str, ...] = tuple(s.LEAFED)
+KINDS: tuple[str, ...] = LEAFED
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,41 +129,6 @@ class _NotKept(Exception):
 # --------------------------------------------------------------------------- records
 
 
-_SQL_VERSIONS = (
-    "SELECT v.id, v.post_pk, v.seq, v.version_key, v.content_hash, v.text, v.html, v.lang, "
-    "v.edited_at, v.observed_at, v.source, v.raw_json, p.id AS p_id, p.platform, p.post_id, "
-    "p.url, p.created_at, p.kind, p.reply_to, p.repost_of, p.quote_of, p.account_pk, "
-    "a.id AS a_id, a.account_id "
-    "FROM post_versions v LEFT JOIN posts p ON p.id = v.post_pk "
-    "LEFT JOIN accounts a ON a.id = p.account_pk "
-)
-_SQL_STATUS = (
-    "SELECT st.id, st.account_pk, st.at, st.status, st.handle, st.display_name, "
-    "st.profile_json, st.source, a.id AS a_id, a.platform, a.account_id "
-    "FROM account_status st LEFT JOIN accounts a ON a.id = st.account_pk "
-)
-_SQL_MEDIA = "SELECT id, version_pk, seq, url, filename, mime, kind, alt, sha256, size FROM media "
-_SQL_COMPLETIONS = (  # a media completion with the post and account its record names
-    "SELECT c.id, c.media_pk, c.version_pk, c.seq, c.filename, c.mime, c.sha256, c.size, c.at, "
-    "c.source, m.id AS m_id, m.version_pk AS m_version_pk, m.seq AS m_seq, p.id AS p_id, "
-    "p.platform, p.post_id, a.id AS a_id, a.account_id "
-    "FROM media_completions c LEFT JOIN media m ON m.id = c.media_pk "
-    "LEFT JOIN post_versions v ON v.id = c.version_pk LEFT JOIN posts p ON p.id = v.post_pk "
-    "LEFT JOIN accounts a ON a.id = p.account_pk "
-)
-
-
-def _media_for(conn: Connection, lo: int, hi: int) -> dict[int, list[Any]]:
-    """Media rows of versions ``lo < id <= hi``, by version id."""
-    out: dict[int, list[Any]] = {}
-    for m in conn.execute(
-        text(_SQL_MEDIA + "WHERE version_pk > :lo AND version_pk <= :hi ORDER BY version_pk, seq"),
-        {"lo": lo, "hi": hi},
-    ).mappings().all():
-        out.setdefault(int(m["version_pk"]), []).append(m)
-    return out
-
-
 def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if kind == "post_versions":
         return rec.post_version_record(row, row, row, media)
@@ -182,35 +145,17 @@ def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, A
     raise KeyError(kind)
 
 
-def _select_one(conn: Connection, kind: str, ref: str) -> Any:
-    if kind == "captures":
-        return conn.execute(select(s.captures).where(s.captures.c.id == ref)).mappings().first()
-    if not ref.isdigit():
-        return None
-    key = int(ref)
-    if kind == "post_versions":
-        return conn.execute(text(_SQL_VERSIONS + "WHERE v.id = :k"), {"k": key}).mappings().first()
-    if kind == "account_status":
-        return conn.execute(text(_SQL_STATUS + "WHERE st.id = :k"), {"k": key}).mappings().first()
-    if kind == "media_completions":
-        return conn.execute(text(_SQL_COMPLETIONS + "WHERE c.id = :k"), {"k": key}).mappings().first()
-    table = s.metadata.tables[kind]
-    return conn.execute(select(table).where(table.c.id == key)).mappings().first()
-
-
 def leaf_record(conn: Connection, kind: str, ref: str) -> dict[str, Any] | None:
     """The record leaf ``(kind, ref)`` commits to, rebuilt from the database (None when
     its row, or the post/account it needs, is missing)."""
-    row = _select_one(conn, kind, ref)
+    scan = ArchiveScan(conn)
+    row = scan.row(kind, ref)
     if row is None:
         return None
     if kind == "post_versions":
         if row["p_id"] is None or row["a_id"] is None:
             return None
-        media: list[Any] = list(conn.execute(
-            text(_SQL_MEDIA + "WHERE version_pk = :v ORDER BY seq"), {"v": int(ref)}
-        ).mappings())
-        return _record_of(kind, row, media)
+        return _record_of(kind, row, scan.media_of(int(ref)))
     if kind in ("account_status", "media_completions") and row["a_id"] is None:
         return None
     return _record_of(kind, row, ())
@@ -222,8 +167,8 @@ def leaf_record(conn: Connection, kind: str, ref: str) -> dict[str, Any] | None:
 class _Cursor:
     """The rows of one leafed table in ledger order (id; captures: seq), paged."""
 
-    def __init__(self, conn: Connection, kind: str, page: int) -> None:
-        self.conn = conn
+    def __init__(self, scan: ArchiveScan, kind: str, page: int) -> None:
+        self.scan = scan
         self.kind = kind
         self.page = page
         self.last: int = 0  # last key fetched
@@ -239,18 +184,7 @@ class _Cursor:
 
     def _fetch(self) -> None:
         k, n, last = self.kind, self.page, self.last
-        params = {"last": last, "n": n}
-        if k == "post_versions":
-            sql = _SQL_VERSIONS + "WHERE v.id > :last ORDER BY v.id LIMIT :n"
-        elif k == "account_status":
-            sql = _SQL_STATUS + "WHERE st.id > :last ORDER BY st.id LIMIT :n"
-        elif k == "captures":
-            sql = "SELECT * FROM captures WHERE seq > :last ORDER BY seq LIMIT :n"
-        elif k == "media_completions":
-            sql = _SQL_COMPLETIONS + "WHERE c.id > :last ORDER BY c.id LIMIT :n"
-        else:
-            sql = f"SELECT * FROM {k} WHERE id > :last ORDER BY id LIMIT :n"  # noqa: S608
-        rows = self.conn.execute(text(sql), params).mappings().all()  # fetchall: fast
+        rows = self.scan.rows_page(k, last, n)
         if len(rows) < n:
             self.done = True
         if rows:
@@ -258,7 +192,7 @@ class _Cursor:
             if k == "post_versions":
                 for items in self.media.values():  # the previous page's: no version took them
                     self.orphans.extend(items)
-                self.media = _media_for(self.conn, last, hi)
+                self.media = self.scan.media_between(last, hi)
                 self.media_rows += sum(len(v) for v in self.media.values())
             self.last = hi
             self.buf.extend(rows)
@@ -291,6 +225,7 @@ class _Verifier:
         check_orphans: bool,
     ) -> None:
         self.conn = conn
+        self.scan = ArchiveScan(conn)
         self.blobs = blobs
         self.vkey = verifier_key
         self.progress = progress
@@ -298,7 +233,7 @@ class _Verifier:
         self.page = page
         self.check_orphans = check_orphans
         self.report = VerifyReport()
-        self.cursors = {k: _Cursor(conn, k, ROW_PAGE) for k in KINDS}
+        self.cursors = {k: _Cursor(self.scan, k, ROW_PAGE) for k in KINDS}
         self.seen_blobs: set[bytes] = set()
         self.blob_queue: list[tuple[str, str, str, int | None]] = []  # digest, table, row, size
         # tree rebuild: the right edge (left siblings waiting for a right one), per level
@@ -320,7 +255,7 @@ class _Verifier:
     def run(self) -> VerifyReport:
         t0 = time.perf_counter()
         conn = self.conn
-        size = int(conn.execute(select(s.ledger_head.c.size)).scalar_one())
+        size = self.scan.head_size()
         checkpoints = log.list_checkpoints(conn)
         self._plan_checkpoints(checkpoints, size)
         try:
@@ -350,29 +285,14 @@ class _Verifier:
     def _stored_nodes(self, a: int, b: int) -> dict[tuple[int, int], bytes]:
         """Stored nodes completed by leaves a..b (inclusive): every perfect node of level
         1 and up whose last leaf is in the range."""
-        n = s.ledger_nodes.c
-        conds = []
-        level = 1
-        while (1 << level) <= b + 1:
-            lo = -(-(a + 1) // (1 << level)) - 1
-            hi = (b + 1) // (1 << level) - 1
-            if lo <= hi:
-                conds.append(and_(n.level == level, n.idx >= lo, n.idx <= hi))
-            level += 1
-        if not conds:
-            return {}
-        rows = self.conn.execute(select(n.level, n.idx, n.hash).where(or_(*conds))).all()
+        rows = self.scan.nodes_completed_by(a, b)
         return {(int(lv), int(ix)): _b(h) for lv, ix, h in rows}
 
     def _leaves(self, size: int) -> None:
-        conn, rep = self.conn, self.report
+        scan, rep = self.scan, self.report
         expected = 0
         while True:
-            rows = conn.execute(
-                text("SELECT idx, kind, ref, salt, leaf_hash FROM ledger_leaves "
-                     "WHERE idx >= :a ORDER BY idx LIMIT :n"),
-                {"a": expected, "n": self.page},
-            ).all()
+            rows = scan.leaves_page(expected, self.page)
             if not rows:
                 break
             stored = self._stored_nodes(int(rows[0][0]), int(rows[-1][0]))
@@ -417,7 +337,7 @@ class _Verifier:
                 _, media = cur.pop()
                 return self._check_row(idx, kind, ref, salt, row, media)
             # not the next row: find out who is wrong
-            want = _select_one(self.conn, kind, ref)
+            want = self.scan.row(kind, ref)
             if want is None:
                 self.problem("leaf_without_row",
                              f"ledger leaf {idx} covers {kind} row {ref}, which is missing "
@@ -434,10 +354,7 @@ class _Verifier:
 
     def _row_without_leaf(self, kind: str, row: Mapping[str, Any]) -> None:
         ref = str(row["id"])
-        found = self.conn.execute(
-            select(s.ledger_leaves.c.idx).where(s.ledger_leaves.c.kind == kind,
-                                                s.ledger_leaves.c.ref == ref).limit(1)
-        ).scalar()
+        found = self.scan.leaf_index(kind, ref)
         why = ("its leaf is missing or the row was added outside the ledger" if found is None
                else f"its leaf {found} is out of order")
         self.problem("row_without_leaf", f"{kind} row {ref} has no ledger leaf ({why})",
@@ -615,12 +532,8 @@ class _Verifier:
         for m in vcur.orphans:
             self.problem("media_orphan", f"media row {m['id']} belongs to no post version "
                          f"(version {m['version_pk']} is missing)", table="media", row=str(m["id"]))
-        total_media = int(self.conn.execute(select(func.count()).select_from(s.media)).scalar_one())
-        if total_media != vcur.media_rows:
-            m = self.conn.execute(
-                text("SELECT m.id, m.version_pk FROM media m LEFT JOIN post_versions v "
-                     "ON v.id = m.version_pk WHERE v.id IS NULL ORDER BY m.id LIMIT 1")
-            ).first()
+        if self.scan.media_count() != vcur.media_rows:
+            m = self.scan.first_orphan_media()
             if m is not None:
                 self.problem("media_orphan", f"media row {m[0]} belongs to no post version "
                              f"(version {m[1]} is missing)", table="media", row=str(m[0]))
@@ -632,15 +545,10 @@ class _Verifier:
         while size >> level:
             expected += size >> level
             level += 1
-        total = int(self.conn.execute(select(func.count()).select_from(s.ledger_nodes)).scalar_one())
+        total = self.scan.node_count()
         if total <= self.report.nodes or not self.tree_ok:
             return
-        n = s.ledger_nodes.c  # level 0 (the leaves' hashes) is never stored here
-        conds = [and_(n.level == lv, n.idx >= (size >> lv)) for lv in range(1, level)]
-        conds += [n.level >= max(level, 1), n.level < 1, n.idx < 0]
-        extra = self.conn.execute(
-            select(n.level, n.idx).where(or_(*conds)).order_by(n.level, n.idx).limit(1)
-        ).first()
+        extra = self.scan.first_node_outside(size, level)
         if extra is not None:
             self.problem("node_extra", f"ledger node (level {extra[0]}, index {extra[1]}) is "
                          f"outside the tree of {size} leaves (added outside the ledger)")
@@ -748,18 +656,13 @@ def verify_archive(
     ``verifier_key`` defaults to the home's ``keys/ledger.pub``. Runs in one read
     snapshot (REPEATABLE READ on PostgreSQL) so concurrent writers do not disturb it."""
     vkey = verifier_key if verifier_key is not None else log.load_verifier(store.home)
-    conn = store.engine.connect()
     try:
-        if conn.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
+        with store.snapshot() as conn:
             return _Verifier(conn, store.blobs, vkey, progress, max_problems, page,
                              check_orphans).run()
-    except (SQLAlchemyError, ValueError, TypeError, OverflowError) as e:
-        # a damaged database (dropped table, a text where a number belongs…): name it
-        what = str(getattr(e, "orig", None) or e).strip().splitlines()
-        return VerifyReport(problems=[Problem(
-            "malformed", f"the database cannot be checked: {what[0] if what else type(e).__name__}"
-        )])
-    finally:
-        conn.close()
+    except DatabaseError as e:  # a damaged database (dropped table…): name it
+        what = e.detail
+    except (ValueError, TypeError, OverflowError) as e:  # a text where a number belongs…
+        lines = str(e).strip().splitlines()
+        what = lines[0] if lines else type(e).__name__
+    return VerifyReport(problems=[Problem("malformed", f"the database cannot be checked: {what}")])

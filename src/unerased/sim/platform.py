@@ -47,7 +47,8 @@ class SimAccount:
     created_at: datetime = datetime(2015, 1, 1, tzinfo=UTC)
     suspended: bool = False
     limited: bool = False
-    deleted: bool = False
+    deleted: bool = False  # its profile answers 404 {"error": "Record not found"}
+    legacy_suspended: bool = False  # suspended on Mastodon 2.4-3.2: 410 Gone, no body
 
 
 @dataclass
@@ -187,6 +188,8 @@ class SimPlatform:
             return _json(404, {"error": "Record not found"})
         if m := re.fullmatch(r"/api/v1/accounts/(\d+)", path):
             found = self.accounts.get(m.group(1))
+            if found is not None and found.legacy_suspended:
+                return httpx.Response(410)
             if found is None or found.deleted:
                 return _json(404, {"error": "Record not found"})
             return _json(200, self.account_json(found))
@@ -216,10 +219,12 @@ class SimPlatform:
 
     def _hidden(self, st: SimStatus) -> bool:
         a = self.accounts[st.account_id]
-        return a.suspended or a.deleted
+        return a.suspended or a.deleted or a.legacy_suspended
 
     def _statuses(self, request: httpx.Request, aid: str, q: dict[str, str]) -> httpx.Response:
         a = self.accounts.get(aid)
+        if a is not None and a.legacy_suspended:
+            return httpx.Response(410)
         if a is None or a.deleted:
             return _json(404, {"error": "Record not found"})
         if a.suspended:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import httpx
 
@@ -28,6 +29,33 @@ Clock = Callable[[], datetime]
 MAX_BACKOFF = timedelta(days=1)
 """A platform that asks us to wait longer than this is capped: a hostile or broken
 server must not be able to stop collection for good."""
+
+
+# --- URLs a platform sent -----------------------------------------------------------
+
+
+def split_url(url: str) -> SplitResult | None:
+    """``urlsplit(url)``, or None when the URL cannot be parsed (an unclosed IPv6
+    bracket, a bad port: ``http://[::1/x``) — never an exception."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a bad port
+    except (ValueError, TypeError):
+        return None
+    return parts
+
+
+def join_url(base: str, ref: str) -> str | None:
+    """``urljoin(base, ref)``, or None when either cannot be parsed."""
+    try:
+        return urljoin(base, ref)
+    except (ValueError, TypeError):
+        return None
+
+
+def is_http_url(url: str) -> bool:
+    parts = split_url(url)
+    return parts is not None and parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
 # --- reading answers ---------------------------------------------------------------

@@ -10,7 +10,11 @@ How answers are classified (see the recordings in testdata/platforms/bluesky):
 - account: ``com.atproto.sync.getRepoStatus`` (``active``/``status``), then
   ``com.atproto.repo.describeRepo`` (``RepoDeactivated``, ``RepoTakendown``,
   ``RepoSuspended``, ``RepoNotFound``): deactivated → DEACTIVATED, takendown/suspended →
-  SUSPENDED, not found / deleted / DID tombstoned → DELETED.
+  SUSPENDED, not found / deleted / DID tombstoned → DELETED. A status the PDS names
+  (``active: false`` with a status word, ``RepoDeactivated``, ``RepoTakendown``,
+  ``RepoSuspended``) is EXPLICIT and counts at once; ``RepoNotFound`` (what an unknown repo
+  and an admin-deleted one both answer) and a DID the directory no longer resolves (404/410)
+  are an ABSENCE, which the detector confirms on a later check.
 - post: ``com.atproto.repo.getRecord``. ``RecordNotFound`` while the repo is served → GONE.
   The PDS gives the same answer for a record its owner deleted and for a record the server
   took down, so a second question tells them apart: ``com.atproto.sync.getRecord`` returns
@@ -47,10 +51,12 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     utcnow,
 )
 from ..text.hostile import safe_datetime, safe_dict, safe_list, safe_str
 from ._base import Recorder
+from ._errors import split_url
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"
@@ -60,7 +66,8 @@ DEFAULT_HANDLE_RESOLVER = "https://public.api.bsky.app"
 DEFAULT_WEB = "https://bsky.app"
 MAX_PAGE_SIZE = 100
 
-# repo status (getRepoStatus "status", describeRepo error names) → account status
+# repo status (getRepoStatus "status", describeRepo error names) → account status; every
+# status word the PDS sends is explicit, and so are its error names but RepoNotFound
 _REPO_STATUS = {
     "deactivated": AccountStatus.DEACTIVATED,
     "takendown": AccountStatus.SUSPENDED,
@@ -73,6 +80,7 @@ _REPO_ERRORS = {
     "RepoSuspended": AccountStatus.SUSPENDED,
     "RepoNotFound": AccountStatus.DELETED,
 }
+_ABSENCE_ERRORS = frozenset({"RepoNotFound"})
 # what getRecord/listRecords answer when the repo (not the record) is not served
 _REPO_GONE_MESSAGES = ("could not locate record", "could not find repo")
 
@@ -143,8 +151,8 @@ _list = safe_list
 
 
 def _base_url(url: str, what: str) -> str:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    parts = split_url(url.strip())
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise SourceError(f"bluesky: {what} must be an http(s) URL, got {url!r}")
     return url.strip().rstrip("/")
 
@@ -334,7 +342,9 @@ class BlueskySource:
     # -- plumbing --
 
     async def _get(self, url: str, params: Mapping[str, Any] | None = None) -> _Answer:
-        resp, cap = await self.recorder.get(url, params=params)
+        # every URL asked here is the account's own service: the PLC directory, its
+        # did:web host, the PDS its DID document names, --service, the handle resolver
+        resp, cap = await self.recorder.get(url, params=params, service=True)
         if resp is None:
             return _Answer(cap=cap, problem=f"no answer from {_host(url)}: {cap.error or 'failed'}")
         a = _Answer(cap=cap, status=resp.status_code, body=resp.content)
@@ -458,6 +468,7 @@ class BlueskySource:
             profile: Mapping[str, Any] | None = None,
             display_name: str | None = None,
             created_at: datetime | None = None,
+            basis: StatusBasis = StatusBasis.EXPLICIT,
         ) -> AccountCheck:
             prof: dict[str, Any] = dict(profile or {})
             if where.pds:
@@ -468,17 +479,19 @@ class BlueskySource:
                 platform=PLATFORM, account_id=did, handle=where.handle,
                 display_name=display_name, status=status, profile=prof,
                 url=f"{self.web_url}/profile/{did}", created_at=created_at, observed_at=now,
+                basis=basis,
             )
             return AccountCheck(snapshot=snap, capture_ids=caps)
 
         if where.gone:
-            return snapshot(AccountStatus.DELETED, where.gone)
+            return snapshot(AccountStatus.DELETED, where.gone, basis=StatusBasis.ABSENCE)
         if where.pds is None:
             return AccountCheck(snapshot=None, error=f"bluesky: {where.problem}", capture_ids=caps)
         pds = where.pds
 
         status: AccountStatus | None = None
         reason: str | None = None
+        basis = StatusBasis.EXPLICIT
         st = await self._xrpc(pds, "com.atproto.sync.getRepoStatus", {"did": did})
         caps.append(st.cap.id)
         if st.data is not None:
@@ -494,13 +507,17 @@ class BlueskySource:
                 )
         elif st.error in _REPO_ERRORS:
             status, reason = _REPO_ERRORS[st.error], f"getRepoStatus: {st.words()}"
+            if st.error in _ABSENCE_ERRORS:
+                basis = StatusBasis.ABSENCE
         # anything else (an older PDS without getRepoStatus, a failure): ask describeRepo
 
         if status in (None, AccountStatus.ACTIVE):
             d = await self._xrpc(pds, "com.atproto.repo.describeRepo", {"repo": did})
             caps.append(d.cap.id)
             if d.error in _REPO_ERRORS:
-                return snapshot(_REPO_ERRORS[str(d.error)], f"describeRepo: {d.words()}")
+                return snapshot(_REPO_ERRORS[str(d.error)], f"describeRepo: {d.words()}",
+                                basis=StatusBasis.ABSENCE if d.error in _ABSENCE_ERRORS
+                                else StatusBasis.EXPLICIT)
             if d.data is None:
                 return AccountCheck(
                     snapshot=None, capture_ids=caps,
@@ -515,7 +532,7 @@ class BlueskySource:
             return snapshot(AccountStatus.ACTIVE, None, profile=profile,
                             display_name=display, created_at=created)
         assert status is not None
-        return snapshot(status, reason)
+        return snapshot(status, reason, basis=basis)
 
     async def _profile(
         self, pds: str, did: str
@@ -669,8 +686,7 @@ class BlueskySource:
         return DeletionReason.UNKNOWN, f"sync.getRecord: {a.words()}", caps
 
     async def fetch_media(self, url: str) -> bytes | None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            return None
+        """The blob, or None (a bad or refused URL, an error: recorded as a capture)."""
         resp, _cap = await self.recorder.get(url)
         if resp is None or resp.status_code != 200:
             return None

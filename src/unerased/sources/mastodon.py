@@ -12,11 +12,14 @@ How answers are classified (the platform's own words, nothing guessed):
 
 =====================================  ==============================================
 ``GET /api/v1/accounts/:id``
-200, ``"suspended": true`` (>= 3.3)    account SUSPENDED (profile blanked by the server)
+200, ``"suspended": true`` (>= 3.3)    account SUSPENDED (profile blanked by the server),
+                                       basis EXPLICIT: counts at once
 200, ``"limited": true``               account LIMITED (silenced; still visible)
 200 otherwise                          ACTIVE (``moved`` kept in ``profile["moved_to"]``)
-410 Gone (2.4 – 3.2)                   SUSPENDED
-404 with a JSON ``error``              DELETED
+410 Gone (2.4 – 3.2)                   SUSPENDED, basis ABSENCE (a bare status, no
+                                       body): confirmed by a later check
+404 with a JSON ``error``              DELETED, basis ABSENCE (Mastodon says "not
+                                       found", not why): confirmed by a later check
 ``GET /api/v1/statuses/:id``
 200                                    PRESENT
 404 with a JSON ``error``              GONE, reason UNKNOWN: Mastodon answers 404 alike
@@ -35,12 +38,13 @@ and is an ERROR too.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote
 
 import httpx
 
@@ -56,8 +60,10 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     utcnow,
 )
+from ..net import origin_of
 from ..text.hostile import (
     first_line,
     html_to_text,
@@ -68,9 +74,18 @@ from ..text.hostile import (
     safe_str,
 )
 from ._base import Recorder
-from ._errors import Backoff, describe_status, failure_text, json_body, rate_limited_text
+from ._errors import (
+    Backoff,
+    describe_status,
+    failure_text,
+    json_body,
+    rate_limited_text,
+    split_url,
+)
 
 PLATFORM = "mastodon"
+TOKEN_ENV = "UNERASED_MASTODON_TOKEN"
+INSTANCE_ENV = "UNERASED_MASTODON_INSTANCE"
 
 _USER = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9\-.]{0,251}[A-Za-z0-9])?(?::\d{1,5})?"
@@ -149,6 +164,7 @@ def account_snapshot(
         url=safe_str(acc.get("url")),
         created_at=safe_datetime(acc.get("created_at")),
         observed_at=observed_at,
+        basis=StatusBasis.EXPLICIT,  # the Account entity itself says what it is
     )
 
 
@@ -158,7 +174,8 @@ def _media(items: Any) -> tuple[MediaItem, ...]:
         if not isinstance(m, dict):
             continue
         url = safe_str(m.get("url")) or safe_str(m.get("remote_url"))
-        name = urlsplit(url).path.rsplit("/", 1)[-1] if url else None
+        parts = split_url(url) if url else None
+        name = parts.path.rsplit("/", 1)[-1] if parts else None
         out.append(MediaItem(
             url=url,
             filename=name or None,
@@ -270,6 +287,53 @@ def edit_snapshots(
 
 
 @dataclass(frozen=True, slots=True)
+class TokenScope:
+    """Where an access token may be sent: ``origin`` (``scheme://host:port``) or, for an
+    instance named without a scheme, ``netloc`` over https only. ``note`` says why a
+    token is not sent anywhere (no instance named)."""
+
+    token: str | None = None
+    origin: str | None = None
+    netloc: str | None = None
+    note: str | None = None
+
+    def allows(self, base: str) -> bool:
+        if self.token is None:
+            return False
+        if self.origin is not None:
+            return origin_of(base) == self.origin
+        parts = split_url(base)
+        return (parts is not None and parts.scheme == "https"
+                and parts.netloc.lower() == self.netloc)
+
+
+def token_scope(token: str | None, instance: str | None) -> TokenScope:
+    """An access token and the one instance it is for: ``instance`` (a host[:port], sent
+    over https only, or a URL whose origin is used as given), or the token written
+    ``HOST=TOKEN``. A token without an instance is never sent; ``note`` says so."""
+    tok = (token or "").strip()
+    if not tok:
+        return TokenScope()
+    inst = (instance or "").strip()
+    m = re.match(rf"^(?P<host>{_HOST})=(?P<token>.+)$", tok)
+    if m:
+        inst, tok = inst or m.group("host"), m.group("token")
+    if not inst:
+        return TokenScope(note=f"{PLATFORM}: {TOKEN_ENV} names no instance, so it is sent "
+                               f"nowhere; set {INSTANCE_ENV}=HOST or {TOKEN_ENV}=HOST=TOKEN")
+    if "://" in inst:
+        origin = origin_of(inst)
+        if origin is None:
+            return TokenScope(note=f"{PLATFORM}: {INSTANCE_ENV}={inst[:100]!r} is not an "
+                                   "instance URL; the token is sent nowhere")
+        return TokenScope(tok, origin=origin)
+    if not re.fullmatch(_HOST, inst):
+        return TokenScope(note=f"{PLATFORM}: {INSTANCE_ENV}={inst[:100]!r} is not a host; "
+                               "the token is sent nowhere")
+    return TokenScope(tok, netloc=inst.lower())
+
+
+@dataclass(frozen=True, slots=True)
 class _Answer:
     resp: httpx.Response | None
     cap: Capture | None
@@ -283,8 +347,10 @@ class _Answer:
 class MastodonSource:
     """A Mastodon server's REST API.
 
-    Config: ``token`` (an access token, sent only to the API base — needed on servers in
-    authorized-fetch or limited-federation mode), ``page_size`` (statuses per page,
+    Config: ``token`` (an access token — needed on servers in authorized-fetch or
+    limited-federation mode — sent only to the one instance it is for: ``instance``
+    (else env ``UNERASED_MASTODON_INSTANCE``), or the token written ``HOST=TOKEN``; see
+    :func:`token_scope`; never to another instance, never to media hosts), ``page_size`` (statuses per page,
     default 40, the API maximum), ``history`` (fetch the edit history of edited statuses
     in listings, default True), ``clock`` (a ``() -> datetime`` for tests).
 
@@ -301,6 +367,7 @@ class MastodonSource:
         service: str | None = None,
         *,
         token: str | None = None,
+        instance: str | None = None,
         page_size: int = 40,
         history: bool = True,
         clock: Callable[[], datetime] = utcnow,
@@ -308,7 +375,7 @@ class MastodonSource:
     ) -> None:
         self.recorder = recorder
         self.service = service.rstrip("/") if service else None
-        self.token = token
+        self.tokens = token_scope(token, instance or os.environ.get(INSTANCE_ENV))
         self.page_size = max(1, min(int(page_size), 40))
         self.fetch_history = history
         self.clock = clock
@@ -326,20 +393,31 @@ class MastodonSource:
         return self.service or f"https://{netloc}"
 
     def _netloc(self, netloc: str) -> str:
-        return urlsplit(self.service).netloc.lower() if self.service else netloc
+        parts = split_url(self.service) if self.service else None
+        return parts.netloc.lower() if parts else netloc
 
     async def _get(self, base: str, path: str, params: dict[str, Any] | None = None) -> _Answer:
-        key = urlsplit(base).netloc.lower()
+        parts = split_url(base)
+        key = parts.netloc.lower() if parts else base
         until = self._backoff.blocked(key)
         if until is not None:
             return _Answer(None, None, until)
         headers = {"Accept": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        resp, cap = await self.recorder.get(base + path, params=params, headers=headers)
+        if self.tokens.token and self.tokens.allows(base):
+            headers["Authorization"] = f"Bearer {self.tokens.token}"
+        resp, cap = await self.recorder.get(base + path, params=params, headers=headers,
+                                            service=True)
         if resp is not None:
             self._backoff.observe(key, resp)
         return _Answer(resp, cap)
+
+    def _token_hint(self, base: str) -> str:
+        """Why no token went to ``base``, for an answer that asks for one."""
+        if self.tokens.note:
+            return f"; {self.tokens.note}"
+        if self.tokens.token and not self.tokens.allows(base):
+            return f"; the {TOKEN_ENV} is for another instance and was not sent here"
+        return ""
 
     def _trouble(self, ans: _Answer) -> str | None:
         """Error text for an answer that says nothing about the resource: not sent
@@ -394,7 +472,7 @@ class MastodonSource:
             raise SourceError(first_line(
                 f"{PLATFORM}: {base} requires an access token to read accounts "
                 f"(HTTP {st}: {api_error or 'unauthorized'}; authorized-fetch or "
-                f"limited-federation mode); pass token="))
+                f"limited-federation mode); set {TOKEN_ENV}{self._token_hint(base)}"))
         if st == 429:
             raise SourceError(rate_limited_text(PLATFORM, self._backoff.retry_after))
         if api_error is None:
@@ -429,14 +507,15 @@ class MastodonSource:
         if st in (401, 403):
             return AccountCheck(None, capture_ids=ans.ids, error=first_line(
                 f"{PLATFORM}: HTTP {st}: the server requires an access token "
-                f"(authorized-fetch or limited-federation mode): {api_error or ''}"))
+                f"(authorized-fetch or limited-federation mode): {api_error or ''}"
+                f"{self._token_hint(self._base(netloc))}"))
         return AccountCheck(None, error=f"{PLATFORM}: unexpected answer {describe_status(resp)}",
                             capture_ids=ans.ids)
 
     @staticmethod
     def _gone(account_id: str, status: AccountStatus, cap: Capture) -> AccountSnapshot:
         return AccountSnapshot(platform=PLATFORM, account_id=account_id, status=status,
-                               observed_at=cap.started_at)
+                               observed_at=cap.started_at, basis=StatusBasis.ABSENCE)
 
     async def list_posts(
         self, account_id: str, *, since: datetime | None = None, max_pages: int = 10
@@ -465,7 +544,7 @@ class MastodonSource:
                 complete = False
                 error = f"{PLATFORM}: listing refused: {describe_status(resp)}"
                 if resp.status_code in (401, 403):
-                    error += " (the server requires an access token)"
+                    error += f" (the server requires an access token){self._token_hint(base)}"
                 break
             value, why = json_body(resp)
             if not isinstance(value, list):
@@ -586,16 +665,16 @@ class MastodonSource:
                           detail=f"{PLATFORM}: unexpected answer {describe_status(resp)}")
 
     async def fetch_media(self, url: str) -> bytes | None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return None
-        key = parts.netloc.lower()
-        if self._backoff.blocked(key) is not None:
+        """The file, or None (a bad or refused URL, an error: recorded as a capture)."""
+        parts = split_url(url)
+        key = parts.netloc.lower() if parts else ""
+        if key and self._backoff.blocked(key) is not None:
             return None
         resp, _cap = await self.recorder.get(url)  # no token: media hosts are not the API
         if resp is None:
             return None
-        self._backoff.observe(key, resp)
+        if key:
+            self._backoff.observe(key, resp)
         return resp.content if resp.status_code == 200 else None
 
 
@@ -610,5 +689,8 @@ def _next_params(resp: httpx.Response) -> tuple[bool, dict[str, Any] | None]:
         return True, None
     if not nxt:
         return False, None
-    params = dict(parse_qsl(urlsplit(nxt).query, keep_blank_values=True))
+    parts = split_url(nxt)
+    if parts is None:
+        return True, None
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
     return True, (params or None)

@@ -24,7 +24,8 @@ What a feed can and cannot tell:
   platform saying a notice was deleted by its author: a lookup of that notice answers
   GONE with reason USER_DELETED and the feed's capture as evidence. Other activities
   (follow, favorite…) are not posts and are skipped; ``share`` is a repost.
-- The feed answering 404/410 → account DELETED. Conditional GET (ETag /
+- The feed answering 404/410 → account DELETED, basis ABSENCE: a feed says nothing about
+  why it is gone, so the detector waits for a confirming check. Conditional GET (ETag /
   Last-Modified) is used when this source fetched the feed before; a 304 reuses the
   stored body and both captures are evidence.
 """
@@ -39,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import feedparser
 import httpx
@@ -55,12 +55,21 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     iso,
     utcnow,
 )
 from ..text.hostile import first_line, html_to_text
 from ._base import Recorder
-from ._errors import Backoff, describe_status, failure_text, rate_limited_text
+from ._errors import (
+    Backoff,
+    describe_status,
+    failure_text,
+    is_http_url,
+    join_url,
+    rate_limited_text,
+    split_url,
+)
 
 PLATFORM = "rss"
 ACCEPT = ("application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
@@ -80,8 +89,9 @@ def feed_url(ident: str, service: str | None = None) -> str:
         s = s[4:].strip()
     if s.startswith("/") and service:
         s = service.rstrip("/") + s
-    parts = urlsplit(s)
-    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in s):
+    parts = split_url(s)
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.netloc
+            or any(c.isspace() for c in s)):
         raise SourceError(f"rss: {ident!r} is not an http(s) feed URL")
     return s
 
@@ -102,8 +112,7 @@ def _when(t: Any) -> datetime | None:
 
 
 def _is_http(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return is_http_url(value)
 
 
 def _verb(value: Any) -> str:
@@ -244,7 +253,7 @@ def parse_feed(
         out.feed["author"] = f["author"]
     for link in _f(f, "links", []) or []:
         if isinstance(link, dict) and link.get("rel") == "next" and isinstance(link.get("href"), str):
-            out.next_url = urljoin(account_id, link["href"])
+            out.next_url = join_url(account_id, link["href"])
     entries = list(_f(d, "entries", []))
     atom = _atom_entries(body)
     if atom is not None and len(atom) != len(entries):
@@ -280,7 +289,7 @@ def _entry_snapshot(
     observed_at: datetime | None,
 ) -> PostSnapshot | None:
     link = _f(e, "link") if isinstance(_f(e, "link"), str) else None
-    link = urljoin(account_id, link) if link else None
+    link = join_url(account_id, link) if link else None
     own = (info.own_id if info is not None else None) or _f(e, "id")
     own = own.strip() if isinstance(own, str) and own.strip() else None
     pid = own if own and _is_http(own) else (link or own)
@@ -308,8 +317,10 @@ def _entry_snapshot(
             continue
         mime = enc.get("type") if isinstance(enc.get("type"), str) else None
         kind = (mime or "").split("/", 1)[0]
-        media.append(MediaItem(url=urljoin(account_id, url), mime=mime,
-                               filename=urlsplit(url).path.rsplit("/", 1)[-1] or None,
+        parts = split_url(url)
+        # an unparsable URL is kept as sent: fetching it records the error
+        media.append(MediaItem(url=join_url(account_id, url) or url, mime=mime,
+                               filename=(parts.path.rsplit("/", 1)[-1] or None) if parts else None,
                                kind=kind if kind in ("image", "video", "audio") else "other"))
     raw = {k: _f(e, k) for k in ("link", "title", "published", "updated", "author", "summary")
            if isinstance(_f(e, k), str)}
@@ -397,12 +408,15 @@ class RssSource:
 
     # --- plumbing --------------------------------------------------------------------
 
-    async def _get(self, url: str, headers: dict[str, str]) -> tuple[httpx.Response | None, list[str], str | None]:
-        key = urlsplit(url).netloc.lower()
-        until = self._backoff.blocked(key)
+    async def _get(
+        self, url: str, headers: dict[str, str], *, service: bool = False
+    ) -> tuple[httpx.Response | None, list[str], str | None]:
+        parts = split_url(url)
+        key = parts.netloc.lower() if parts else ""
+        until = self._backoff.blocked(key) if key else None
         if until is not None:
             return None, [], rate_limited_text(PLATFORM, until)
-        resp, cap = await self.recorder.get(url, headers=headers)
+        resp, cap = await self.recorder.get(url, headers=headers, service=service)
         if resp is None:
             return None, [cap.id], first_line(f"{PLATFORM}: cannot reach {url}: {failure_text(cap)}")
         self._backoff.observe(key, resp)
@@ -418,7 +432,7 @@ class RssSource:
                 headers["If-None-Match"] = cached.etag
             if cached.last_modified:
                 headers["If-Modified-Since"] = cached.last_modified
-        resp, ids, err = await self._get(url, headers)
+        resp, ids, err = await self._get(url, headers, service=True)  # the feed itself
         if resp is None or err:
             return _Fetch(resp.status_code if resp is not None else None, ids, error=err)
         st = resp.status_code
@@ -477,7 +491,8 @@ class RssSource:
         got = await self._fetch(url)
         if got.status in (404, 410):
             gone = AccountSnapshot(platform=PLATFORM, account_id=url, handle=url,
-                                   status=AccountStatus.DELETED, observed_at=self._observed())
+                                   status=AccountStatus.DELETED, observed_at=self._observed(),
+                                   basis=StatusBasis.ABSENCE)
             return AccountCheck(gone, capture_ids=got.capture_ids)
         if got.body is None:
             return AccountCheck(None, error=got.error, capture_ids=got.capture_ids)
@@ -524,7 +539,9 @@ class RssSource:
             if since is not None and dates and min(dates) < since:
                 break
             nxt = parsed.next_url
-            if nxt is None or nxt in visited or urlsplit(nxt).netloc != urlsplit(url).netloc:
+            nxt_parts, feed_parts = (split_url(nxt) if nxt else None), split_url(url)
+            if (nxt is None or nxt in visited or nxt_parts is None or feed_parts is None
+                    or nxt_parts.netloc != feed_parts.netloc):
                 break
             page_url = nxt
         dates = [p.created_at for p in posts if p.created_at is not None]
@@ -554,7 +571,7 @@ class RssSource:
         out = []
         for pid in post_ids:
             link = (urls or {}).get(pid) or self._links.get(pid)
-            if link is None and urlsplit(pid).scheme in ("http", "https"):
+            if link is None and is_http_url(pid):
                 link = pid
             announced = deleted.get(pid) or (deleted.get(link) if link else None)
             if announced is not None:
@@ -570,8 +587,8 @@ class RssSource:
         return out
 
     async def _lookup_link(self, pid: str, link: str) -> PostLookup:
-        if urlsplit(link).scheme not in ("http", "https"):
-            return PostLookup(pid, LookupResult.ERROR, detail=f"{PLATFORM}: not an http(s) link: {link!r}")
+        if not is_http_url(link):
+            return PostLookup(pid, LookupResult.ERROR, detail=f"{PLATFORM}: not an http(s) link: {link[:200]!r}")
         resp, ids, err = await self._get(link, {"Accept": "text/html,*/*;q=0.8"})
         if resp is None or err:
             return PostLookup(pid, LookupResult.ERROR, detail=err, capture_ids=ids)
@@ -587,7 +604,6 @@ class RssSource:
                           detail=f"{PLATFORM}: unexpected answer {describe_status(resp)} at {link}")
 
     async def fetch_media(self, url: str) -> bytes | None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            return None
+        """The file, or None (a bad or refused URL, an error: recorded as a capture)."""
         resp, _ids, err = await self._get(url, {})
         return resp.content if resp is not None and not err and resp.status_code == 200 else None

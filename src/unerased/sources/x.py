@@ -19,14 +19,15 @@ only problems that name the requested resource (``parameter`` ``id``/``ids``/
 ==========================================  ===========================================
 problem                                     classification
 ==========================================  ===========================================
-``detail`` "User has been suspended: …"     account SUSPENDED; a tweet: ACCOUNT_GONE
-(title "Forbidden")
-``…/resource-not-found`` ("Could not find   account DELETED (X does not tell deleted
-user …", "Not Found Error")                 from deactivated); a tweet: GONE, reason
-                                            UNKNOWN
+``detail`` "User has been suspended: …"     account SUSPENDED, basis EXPLICIT (counts
+(title "Forbidden")                         at once); a tweet: ACCOUNT_GONE
+``…/resource-not-found`` ("Could not find   account DELETED, basis ABSENCE (X does not
+user …", "Not Found Error")                 tell deleted from deactivated, or from a
+                                            glitch: a later check confirms); a tweet:
+                                            GONE, reason UNKNOWN
 ``…/not-authorized-for-resource``           a tweet: FORBIDDEN (protected author);
 ("Authorization Error")                     a timeline: incomplete
-user with ``"protected": true``             account PROTECTED
+user with ``"protected": true``             account PROTECTED, basis EXPLICIT
 tweet with ``withheld``                     PRESENT (the withholding stays in ``raw``)
 401                                         SourceError on resolve ("the bearer token was
                                             refused"), ERROR elsewhere
@@ -45,7 +46,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -61,11 +61,19 @@ from ..model import (
     MediaItem,
     PostLookup,
     PostSnapshot,
+    StatusBasis,
     utcnow,
 )
 from ..text.hostile import first_line, safe_datetime, safe_dict, safe_list, safe_str
 from ._base import Recorder
-from ._errors import Backoff, describe_status, failure_text, json_body, rate_limited_text
+from ._errors import (
+    Backoff,
+    describe_status,
+    failure_text,
+    json_body,
+    rate_limited_text,
+    split_url,
+)
 
 PLATFORM = "x"
 DEFAULT_SERVICE = "https://api.x.com"
@@ -191,6 +199,7 @@ def user_snapshot(u: Any, observed_at: datetime | None = None) -> AccountSnapsho
         url=f"https://x.com/{name}",
         created_at=safe_datetime(u.get("created_at")),
         observed_at=observed_at,
+        basis=StatusBasis.EXPLICIT,  # the User object itself says what it is
     )
 
 
@@ -209,7 +218,8 @@ def _media_item(m: dict[str, Any]) -> MediaItem:
             best = max(mp4, key=_bit_rate)
             url = safe_str(best.get("url"))
         url = url or safe_str(m.get("preview_image_url"))
-    name = urlsplit(url).path.rsplit("/", 1)[-1] if url else None
+    parts = split_url(url) if url else None
+    name = parts.path.rsplit("/", 1)[-1] if parts else None
     return MediaItem(url=url, filename=name or None, alt=safe_str(m.get("alt_text")),
                      kind=_MEDIA_KINDS.get(kind, "other"))
 
@@ -325,8 +335,10 @@ class XSource:
         until = self._backoff.blocked(key)
         if until is not None:
             return _Answer(None, None, until)
+        # the bearer token goes to the API base only (X's API, or the --service the user
+        # named), never to media hosts; the recorder drops it on a redirect elsewhere
         resp, cap = await self.recorder.get(
-            self.service + path, params=params,
+            self.service + path, params=params, service=True,
             headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"})
         if resp is not None:
             self._backoff.observe(key, resp)
@@ -409,10 +421,11 @@ class XSource:
                                     capture_ids=ans.ids)
             return AccountCheck(snap, capture_ids=ans.ids)
         about = [p for p in problems(body) if p.about_request]
-        for kind, status in (("suspended", AccountStatus.SUSPENDED), ("not_found", AccountStatus.DELETED)):
+        for kind, status, basis in (("suspended", AccountStatus.SUSPENDED, StatusBasis.EXPLICIT),
+                                    ("not_found", AccountStatus.DELETED, StatusBasis.ABSENCE)):
             if any(p.kind == kind for p in about):
                 gone = AccountSnapshot(platform=PLATFORM, account_id=account_id, status=status,
-                                       observed_at=ans.cap.started_at,
+                                       observed_at=ans.cap.started_at, basis=basis,
                                        profile={"x_problem": next(p.words for p in about if p.kind == kind)})
                 return AccountCheck(gone, capture_ids=ans.ids)
         words = about[0].words if about else "no user and no errors in the answer"
@@ -542,9 +555,7 @@ class XSource:
         return out
 
     async def fetch_media(self, url: str) -> bytes | None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            return None
+        """The file, or None (a bad or refused URL, an error: recorded as a capture)."""
         resp, _cap = await self.recorder.get(url)  # never the bearer token: media hosts are not the API
         return resp.content if resp is not None and resp.status_code == 200 else None
 

@@ -1,7 +1,14 @@
-"""The archive store: the only module that knows SQL.
+"""The archive store: the only package that knows SQL.
 
 ``Store.open(home, db_url)`` opens (and migrates) the database and the blob store;
-``with store.writer() as w:`` is one transaction that also appends ledger leaves.
+``with store.writer() as w:`` is one transaction that also appends ledger leaves;
+``Store`` itself answers the read side (:class:`Queries`: accounts, posts, search,
+events). The ledger's code reads through typed views on a connection of
+``store.reader()`` or ``store.snapshot()``: :class:`LedgerTables` (head, leaves, nodes,
+checkpoints, meta), :class:`ArchiveScan` (what ``verify`` reads) and
+:class:`ReceiptRows` (what a receipt covers). A database failure becomes a
+:class:`~unerased.errors.DatabaseError` (one line: the driver's message, never the
+statement or its parameters) at this package's edge.
 """
 
 from __future__ import annotations
@@ -14,16 +21,36 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import BlobError, StoreError
+from ..errors import BlobError, DatabaseError, StoreError, WriteConflict
+from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._blobs import BlobStore
 from ._engine import make_engine, migrate
+from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
-from ._records import capture_record
+from ._receipt_queries import ReceiptRows
+from ._verify_queries import LEAFED, ArchiveScan
 from ._writer import PostResult, Writer
 
-__all__ = ["BlobError", "BlobStore", "PostResult", "Store", "StoreError", "Writer", "schema"]
+__all__ = [
+    "LEAFED",
+    "ArchiveScan",
+    "BlobError",
+    "BlobStore",
+    "CheckpointRow",
+    "Connection",
+    "DatabaseError",
+    "LeafRow",
+    "LedgerTables",
+    "PostResult",
+    "Queries",
+    "ReceiptRows",
+    "Store",
+    "StoreError",
+    "WriteConflict",
+    "Writer",
+]
 
 
 class Store(Queries):
@@ -50,20 +77,44 @@ class Store(Queries):
     @contextmanager
     def writer(self) -> Iterator[Writer]:
         """One write transaction. Commits when the block ends, rolls back on error."""
-        conn_cm = self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        with conn_cm as conn, conn.begin():
-            w = Writer(self, conn)
-            try:
-                yield w
-                w.finish()
-            except BaseException:
-                w.abort()
-                raise
+        try:
+            conn_cm = self.engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            with conn_cm as conn, conn.begin():
+                w = Writer(self, conn)
+                try:
+                    yield w
+                    w.finish()
+                except BaseException:
+                    w.abort()
+                    raise
+        except SQLAlchemyError as e:
+            raise DatabaseError("the database cannot be written", _first_line(e)) from None
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """One read transaction."""
+        try:
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as e:
+            raise DatabaseError("the database cannot be read", _first_line(e)) from None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """One read transaction that sees one state of the database throughout, however
+        long it lasts and whatever is written meanwhile (REPEATABLE READ on PostgreSQL;
+        a SQLite read transaction always does)."""
+        try:
+            conn = self.engine.connect()
+            try:
+                if conn.dialect.name == "postgresql":
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ")
+                with conn.begin():
+                    yield conn
+            finally:
+                conn.close()
+        except SQLAlchemyError as e:
+            raise DatabaseError("the database cannot be read", _first_line(e)) from None
 
     def ledger_size(self) -> int:
         with self.reader() as conn:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Select, and_, or_, select, text
 
@@ -82,6 +82,26 @@ class Queries:
         }
 
     # ------------------------------------------------------------- posts
+
+    def known_posts(
+        self, account_pk: int
+    ) -> list[tuple[Mapping[str, Any], str | None, str | None]]:
+        """Every post row of an account with its latest version's ``content_hash`` and
+        ``version_key`` (None, None when it has no version): what the detector knew."""
+        p, v = s.posts, s.post_versions
+        with self.reader() as conn:
+            latest: dict[int, tuple[str | None, str | None]] = {}
+            for r in conn.execute(
+                select(v.c.post_pk, v.c.content_hash, v.c.version_key)
+                .join(p, p.c.id == v.c.post_pk)
+                .where(p.c.account_pk == account_pk)
+                .order_by(v.c.post_pk, v.c.seq)
+            ):
+                latest[r.post_pk] = (r.content_hash, r.version_key)
+            rows = cast("Iterable[Mapping[str, Any]]", conn.execute(
+                select(p).where(p.c.account_pk == account_pk)).mappings())
+            return [(m, *latest.get(m["id"], (None, None))) for m in rows]
+
 
     def _post_dicts(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:

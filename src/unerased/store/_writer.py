@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Table, func, select, update
 
 from .._prepare import Prepared, prepare
+from ..ledger import records as rec
 from ..model import (
     AccountSnapshot,
     Capture,
@@ -30,9 +31,9 @@ from ..model import (
     storable_json,
     utcnow,
 )
-from . import _records as rec
 from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
+from ._ledger import LedgerWrites
 from ._search import index_sql
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class PostResult:
     seq: int
 
 
-class Writer:
+class Writer(LedgerWrites):
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
         self._conn = conn
@@ -96,8 +97,9 @@ class Writer:
         self.media_completed = 0  # media files attached to stored versions (see _complete)
 
     @property
-    def conn(self) -> Connection:
-        """The transaction's connection, once every row added so far is in it."""
+    def _connection(self) -> Connection:
+        """The transaction's connection, once every row added so far is in it (private:
+        SQL stays in the store; other layers use the Writer's methods)."""
         self.flush()
         if self._bulk is not None:
             self._bulk.sync()
@@ -123,7 +125,7 @@ class Writer:
     def alloc(self, table: Table) -> int:
         name = table.name
         if name not in self._next_id:
-            cur = self.conn.execute(select(func.max(table.c.id))).scalar()
+            cur = self._connection.execute(select(func.max(table.c.id))).scalar()
             self._next_id[name] = int(cur or 0) + 1
         n = self._next_id[name]
         self._next_id[name] = n + 1
@@ -134,11 +136,11 @@ class Writer:
         if h is not None:
             return h
         if level == 0:  # a leaf's hash is kept in its ledger_leaves row only
-            row = self.conn.execute(
+            row = self._connection.execute(
                 select(s.ledger_leaves.c.leaf_hash).where(s.ledger_leaves.c.idx == idx)
             ).scalar()
         else:
-            row = self.conn.execute(
+            row = self._connection.execute(
                 select(s.ledger_nodes.c.hash).where(
                     s.ledger_nodes.c.level == level, s.ledger_nodes.c.idx == idx
                 )
@@ -221,7 +223,7 @@ class Writer:
             self._bulk.close()
             self._bulk = None
         if self.size != self._start_size:
-            self.conn.execute(
+            self._connection.execute(
                 update(s.ledger_head).where(s.ledger_head.c.id == 1).values(size=self.size)
             )
 
@@ -231,7 +233,7 @@ class Writer:
         key = (platform, account_id)
         if key in self._accounts:
             return self._accounts[key]
-        r = self.conn.execute(
+        r = self._connection.execute(
             select(s.accounts).where(
                 s.accounts.c.platform == platform, s.accounts.c.account_id == account_id
             )
@@ -272,7 +274,7 @@ class Writer:
                 "check_error": None,
                 "state_json": "{}",
             }
-            self.conn.execute(s.accounts.insert(), [row])  # needed by later lookups at once
+            self._connection.execute(s.accounts.insert(), [row])  # needed by later lookups at once
             self._accounts[(snap.platform, snap.account_id)] = row
             self._stored_here[row["id"]] = set()
             self._status_row(row, source, at)
@@ -300,7 +302,7 @@ class Writer:
         return row
 
     def update_account(self, account_pk: int, **values: Any) -> None:
-        self.conn.execute(update(s.accounts).where(s.accounts.c.id == account_pk).values(**values))
+        self._connection.execute(update(s.accounts).where(s.accounts.c.id == account_pk).values(**values))
         for row in self._accounts.values():
             if row["id"] == account_pk:
                 row.update(values)
@@ -337,7 +339,7 @@ class Writer:
             self._fresh_stats()
         known: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(ids, 500):
-            for r in self.conn.execute(
+            for r in self._connection.execute(
                 select(s.posts).where(
                     s.posts.c.account_pk == account["id"], s.posts.c.post_id.in_(chunk)
                 )
@@ -347,7 +349,7 @@ class Writer:
         if known:
             pks = [p["id"] for p in known.values()]
             for chunk in _chunks(pks, 500):
-                for vr in self.conn.execute(
+                for vr in self._connection.execute(
                     select(
                         s.post_versions.c.post_pk, s.post_versions.c.seq,
                         s.post_versions.c.version_key, s.post_versions.c.content_hash,
@@ -439,7 +441,7 @@ class Writer:
         vpks = list({vpk for vpk, _, _ in completing})
         missing: dict[tuple[int, int], dict[str, Any]] = {}
         for chunk in _chunks(vpks, 500):
-            for r in self.conn.execute(
+            for r in self._connection.execute(
                 select(s.media).where(s.media.c.version_pk.in_(chunk), s.media.c.sha256.is_(None))
             ).mappings():
                 missing[(r["version_pk"], r["seq"])] = dict(r)
@@ -448,7 +450,7 @@ class Writer:
         done: set[int] = set()
         media_pks = [r["id"] for r in missing.values()]
         for chunk in _chunks(media_pks, 500):
-            done.update(self.conn.execute(
+            done.update(self._connection.execute(
                 select(s.media_completions.c.media_pk)
                 .where(s.media_completions.c.media_pk.in_(chunk))
             ).scalars())
@@ -494,12 +496,12 @@ class Writer:
         post_id), and a large import into an account that has posts turns quadratic.
         ANALYZE inside the transaction counts its own rows."""
         if self._mods_before is None:
-            self._mods_before = int(self.conn.exec_driver_sql(
+            self._mods_before = int(self._connection.exec_driver_sql(
                 "SELECT coalesce(max(n_mod_since_analyze), 0) FROM pg_stat_user_tables "
                 "WHERE relid = 'posts'::regclass"
             ).scalar() or 0)
         if self._mods_before + self._posts_added >= _ANALYZE_AFTER:
-            self.conn.exec_driver_sql("ANALYZE posts, post_versions")
+            self._connection.exec_driver_sql("ANALYZE posts, post_versions")
             self._mods_before = self._posts_added = 0
 
     def _maybe_stored(self, account_pk: int, post_ids: set[str]) -> list[str]:
@@ -508,7 +510,7 @@ class Writer:
         this transaction stored (so importing into a new account never waits for the
         bulk inserts to read back; a hash collision costs a needless lookup)."""
         if account_pk not in self._stored_here:
-            had_posts = self.conn.execute(
+            had_posts = self._connection.execute(
                 select(s.posts.c.id).where(s.posts.c.account_pk == account_pk).limit(1)
             ).first()
             self._stored_here[account_pk] = None if had_posts else set()
@@ -570,13 +572,29 @@ class Writer:
         return vpk
 
     def update_post(self, post_pk: int, **values: Any) -> None:
-        self.conn.execute(update(s.posts).where(s.posts.c.id == post_pk).values(**values))
+        self._connection.execute(update(s.posts).where(s.posts.c.id == post_pk).values(**values))
+
+    def post_pks(self, account_pk: int, post_ids: Iterable[str]) -> dict[str, int]:
+        """The row numbers of an account's posts with these post ids (those stored, this
+        transaction's included)."""
+        conn = self._connection
+        out: dict[str, int] = {}
+        ids = sorted(post_ids)
+        for i in range(0, len(ids), 500):
+            for r in conn.execute(
+                select(s.posts.c.id, s.posts.c.post_id).where(
+                    s.posts.c.account_pk == account_pk,
+                    s.posts.c.post_id.in_(ids[i : i + 500]),
+                )
+            ):
+                out[r.post_id] = r.id
+        return out
 
     # ---------------------------------------------------------------- captures, events
 
     def add_capture(self, cap: Capture, account_pk: int | None = None) -> str:
         cid = cap.id
-        if cid in self._capture_ids or self.conn.execute(
+        if cid in self._capture_ids or self._connection.execute(
             select(s.captures.c.id).where(s.captures.c.id == cid)
         ).first():
             return cid
@@ -607,7 +625,7 @@ class Writer:
 
     def alloc_capture_seq(self) -> int:
         if "captures" not in self._next_id:
-            cur = self.conn.execute(select(func.max(s.captures.c.seq))).scalar()
+            cur = self._connection.execute(select(func.max(s.captures.c.seq))).scalar()
             self._next_id["captures"] = int(cur or 0) + 1
         n = self._next_id["captures"]
         self._next_id["captures"] = n + 1

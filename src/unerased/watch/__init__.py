@@ -1,0 +1,77 @@
+"""Watching accounts: detection (pure), the collector, watch URIs.
+
+:mod:`~unerased.watch.detect` — pure state machines from (what we knew, what we now
+observe) to events; :mod:`~unerased.watch.runner` — the collector: one check of one
+account through a platform source, persisted in one store transaction;
+:mod:`~unerased.watch.uri` — ``bluesky:…``, ``mastodon:@user@host``, ``rss:URL``,
+``x:USERNAME``.
+
+Names load at first use (see :mod:`unerased._lazy`): the pure detector never loads the
+collector's network and database code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
+
+if TYPE_CHECKING:
+    from . import detect, runner, uri
+    from .detect import (
+        AccountState,
+        DetectConfig,
+        Detection,
+        PostState,
+        initial_post_state,
+        next_account_state,
+        plan_lookups,
+    )
+    from .runner import (
+        CheckOutcome,
+        RunContext,
+        WatchConfig,
+        add_watch,
+        check_account,
+        default_client_factory,
+        due_accounts,
+        poll,
+        remove_watch,
+        run_forever,
+    )
+    from .uri import WatchUri, parse_uri
+
+__all__ = [
+    "AccountState",
+    "CheckOutcome",
+    "DetectConfig",
+    "Detection",
+    "PostState",
+    "RunContext",
+    "WatchConfig",
+    "WatchUri",
+    "add_watch",
+    "check_account",
+    "default_client_factory",
+    "detect",
+    "due_accounts",
+    "initial_post_state",
+    "next_account_state",
+    "parse_uri",
+    "plan_lookups",
+    "poll",
+    "remove_watch",
+    "run_forever",
+    "runner",
+    "uri",
+]
+
+_WHERE = {name: "detect" for name in (
+    "AccountState", "DetectConfig", "Detection", "PostState", "initial_post_state",
+    "next_account_state", "plan_lookups")}
+_WHERE |= {name: "runner" for name in (
+    "CheckOutcome", "RunContext", "WatchConfig", "add_watch", "check_account",
+    "default_client_factory", "due_accounts", "poll", "remove_watch", "run_forever")}
+_WHERE |= {"WatchUri": "uri", "parse_uri": "uri"}
+_WHERE |= {m: m for m in ("detect", "runner", "uri")}
+__getattr__ = exports(__name__, _WHERE)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from ..errors import SourceError
-from ..sources._base import Recorder, Source
+from ..sources import Recorder, Source
 
 _CLASSES = {
     "bluesky": ("unerased.sources.bluesky", "BlueskySource"),

@@ -8,6 +8,9 @@ Pure: no I/O, no clock reads (``now`` is an argument). The rules, as tables, are
   separate checks; ERROR, FORBIDDEN and ACCOUNT_GONE answers count for nothing;
 - while an account is hidden (deleted, suspended, deactivated, protected) its posts are
   not judged, and a failed account check judges nothing;
+- an account status the platform states (``RepoTakendown``, ``suspended: true``) counts at
+  once; one inferred from an absence (a 404/410, ``RepoNotFound``) is pending until
+  ``confirmations`` separate checks say so, and meanwhile no post is judged;
 - a declared deletion that comes back is ``post_restored``, never silence.
 """
 
@@ -30,6 +33,7 @@ from ..model import (
     PostLookup,
     PostSnapshot,
     PostStatus,
+    StatusBasis,
     iso,
     parse_iso,
 )
@@ -41,6 +45,7 @@ __all__ = [
     "DetectConfig",
     "DetectError",
     "Detection",
+    "PendingStatus",
     "PostState",
     "detect",
     "initial_post_state",
@@ -98,10 +103,56 @@ class DetectConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PendingStatus:
+    """An account disappearance inferred from an absence (a 404/410, RepoNotFound…), not
+    yet confirmed, hence not announced. ``status``: the hidden status the latest absence
+    suggests; ``count``: separate checks that found the account absent, ``first_missing``
+    the first of them and ``last_counted`` the last; ``last_seen``: the last check before,
+    which still showed the account as it was; ``words`` the platform's latest words;
+    ``evidence`` the captures of every check that counted."""
+
+    status: AccountStatus
+    count: int
+    first_missing: datetime
+    last_counted: datetime
+    last_seen: datetime | None = None
+    words: str | None = None
+    evidence: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status), "count": self.count,
+            "first_missing": iso(self.first_missing), "last_counted": iso(self.last_counted),
+            "last_seen": iso(self.last_seen), "words": self.words,
+            "evidence": list(self.evidence),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PendingStatus:
+        r = _Reader(data, "pending account status")
+        status = r.enum("status", AccountStatus, AccountStatus.UNKNOWN)
+        if status not in HIDDEN_STATUSES:
+            raise r.fail("status")
+        count = r.count("count")
+        if count < 1:
+            raise r.fail("count")
+        first_missing, last_counted = r.time("first_missing"), r.time("last_counted")
+        if first_missing is None:
+            raise r.fail("first_missing")
+        if last_counted is None:
+            raise r.fail("last_counted")
+        return cls(status=status, count=count, first_missing=first_missing,
+                   last_counted=last_counted, last_seen=r.time("last_seen"),
+                   words=r.text("words"), evidence=r.ids("evidence"))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccountState:
     """What we know about one account. ``status_detail`` holds the platform's words for
     the current status (e.g. why it is limited); ``status_since`` when we first saw the
-    current status; ``last_checked`` the last usable account answer."""
+    current status; ``last_checked`` the last usable account answer. ``pending``: a
+    disappearance inferred from an absence, awaiting confirmation (``status`` is unchanged
+    meanwhile: nothing was announced)."""
 
     account_id: str
     handle: str | None
@@ -111,6 +162,7 @@ class AccountState:
     status_detail: str | None = None
     status_since: datetime | None = None
     last_checked: datetime | None = None
+    pending: PendingStatus | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,6 +170,7 @@ class AccountState:
             "display_name": self.display_name, "platform": self.platform,
             "status_detail": self.status_detail, "status_since": iso(self.status_since),
             "last_checked": iso(self.last_checked),
+            "pending": None if self.pending is None else self.pending.to_json(),
         }
 
     @classmethod
@@ -132,6 +185,7 @@ class AccountState:
             status_detail=r.text("status_detail"),
             status_since=r.time("status_since"),
             last_checked=r.time("last_checked"),
+            pending=r.pending("pending"),
         )
 
 
@@ -208,7 +262,8 @@ class Detection:
     account was never established and this check failed); ``posts`` holds only the
     states that changed or are new; ``new_versions`` the snapshots to store as versions;
     ``account_recheck`` is True when a lookup answered about the account (ACCOUNT_GONE)
-    while the account check said it was visible: check the account again soon."""
+    while the account check said it was visible, or while a disappearance inferred from
+    an absence awaits confirmation: check the account again soon."""
 
     account: AccountState | None
     posts: dict[str, PostState] = field(default_factory=dict)
@@ -220,38 +275,12 @@ class Detection:
 # --- public functions ------------------------------------------------------------------
 
 
-def next_account_state(account: AccountState | None, check: AccountCheck,
-                       now: datetime) -> AccountState | None:
+def next_account_state(account: AccountState | None, check: AccountCheck, now: datetime,
+                       config: DetectConfig | None = None) -> AccountState | None:
     """The account state after ``check``, as :func:`detect` computes it (no events).
-    Unchanged when the check gave no usable answer."""
-    now = _utc(now)
-    snap = check.snapshot
-    if snap is None:
-        return account
-    status = _enum(snap.status, AccountStatus, AccountStatus.UNKNOWN)
-    if status == AccountStatus.UNKNOWN:
-        return account
-    if account is not None and (snap.account_id != account.account_id
-                                or snap.platform != account.platform):
-        raise DetectError(
-            f"account check is for {snap.platform}:{snap.account_id}, "
-            f"not {account.platform}:{account.account_id}")
-    words = _status_words(snap.profile) if status != AccountStatus.ACTIVE else None
-    if account is None:
-        return AccountState(account_id=snap.account_id, handle=snap.handle or None,
-                            status=status, display_name=snap.display_name,
-                            platform=snap.platform, status_detail=words, status_since=now,
-                            last_checked=now)
-    return replace(
-        account,
-        handle=snap.handle or account.handle,
-        status=status,
-        display_name=snap.display_name if snap.display_name is not None
-        else account.display_name,
-        status_detail=words,
-        status_since=account.status_since if status == account.status else now,
-        last_checked=now,
-    )
+    Unchanged when the check gave no usable answer. ``config`` decides when a
+    disappearance inferred from an absence is confirmed (pass the one ``detect`` gets)."""
+    return _account_step(account, check, _utc(now), config or DetectConfig())[0]
 
 
 def plan_lookups(posts: Mapping[str, PostState], listing: Listing | None,
@@ -260,10 +289,11 @@ def plan_lookups(posts: Mapping[str, PostState], listing: Listing | None,
     """The known posts to look up directly in this check, in priority order: missing
     posts due for confirmation, then present posts absent from a complete listing (within
     its window; newest first), then unavailable posts. Nothing while ``account`` (pass
-    :func:`next_account_state`) is hidden."""
+    :func:`next_account_state`) is hidden or its disappearance is pending."""
     cfg = config or DetectConfig()
     now = _utc(now)
-    if account is not None and account.status in HIDDEN_STATUSES:
+    if account is not None and (account.status in HIDDEN_STATUSES
+                                or account.pending is not None):
         return []
     listed = _listed_ids(listing)
     pending: list[tuple[datetime, str]] = []
@@ -313,11 +343,14 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
     ``listing`` may be None (a lookup-only check). See docs/detection.md."""
     cfg = config or DetectConfig()
     now = _utc(now)
-    new_account = next_account_state(account, check, now)
+    new_account, events = _account_step(account, check, now, cfg)
     usable = check.snapshot is not None and _enum(
         check.snapshot.status, AccountStatus, AccountStatus.UNKNOWN) != AccountStatus.UNKNOWN
-    events = _account_events(account, new_account, check, now) if usable else []
-    judged = usable and new_account is not None and new_account.status in VISIBLE_STATUSES
+    # while a disappearance is pending nothing about the posts is judged (a whole-feed 404
+    # must not spray post_deleted) and nothing is marked unavailable (nothing was announced)
+    pending = new_account is not None and new_account.pending is not None
+    judged = (usable and new_account is not None and new_account.status in VISIBLE_STATUSES
+              and not pending)
     hidden = usable and new_account is not None and new_account.status in HIDDEN_STATUSES
 
     seen = _sightings(listing, lookups)
@@ -327,7 +360,7 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
     versions: list[PostSnapshot] = []
     post_events: list[Event] = []
     deleted_now: list[str] = []
-    recheck = False
+    recheck = pending
 
     for pid in sorted(set(posts) | set(seen)):
         old = posts.get(pid)
@@ -380,29 +413,94 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
 # --- accounts --------------------------------------------------------------------------
 
 
-def _account_events(old: AccountState | None, new: AccountState | None, check: AccountCheck,
-                    now: datetime) -> list[Event]:
-    if new is None:
-        return []
-    evidence = tuple(check.capture_ids)
-    out: list[Event] = []
+def _account_step(old: AccountState | None, check: AccountCheck, now: datetime,
+                  cfg: DetectConfig) -> tuple[AccountState | None, list[Event]]:
+    """The account state after ``check`` and the account events it yields."""
+    snap = check.snapshot
+    if snap is None:
+        return old, []
+    status = _enum(snap.status, AccountStatus, AccountStatus.UNKNOWN)
+    if status == AccountStatus.UNKNOWN:
+        return old, []
+    if old is not None and (snap.account_id != old.account_id or snap.platform != old.platform):
+        raise DetectError(
+            f"account check is for {snap.platform}:{snap.account_id}, "
+            f"not {old.platform}:{old.account_id}")
+    words = _status_words(snap.profile) if status != AccountStatus.ACTIVE else None
+    caps = tuple(check.capture_ids)
+    was = old or AccountState(account_id=snap.account_id, handle=None,
+                              status=AccountStatus.UNKNOWN, display_name=None,
+                              platform=snap.platform)
+    base = replace(
+        was, handle=snap.handle or was.handle,
+        display_name=snap.display_name if snap.display_name is not None else was.display_name,
+        last_checked=now)
+    current, p = was.status, was.pending
+    explicit = isinstance(snap.basis, str) and snap.basis == StatusBasis.EXPLICIT
+    announce: dict[str, Any] | None = None  # how a hidden status announced now was established
 
-    def emit(kind: EventType, detail: dict[str, Any]) -> None:
-        out.append(Event(type=kind, at=now, platform=new.platform, account=new.handle,
-                         account_id=new.account_id, detail=detail, evidence=evidence))
+    if status in HIDDEN_STATUSES and status != current and not explicit:
+        # inferred from an absence: confirmed on separate checks, like a post's deletion
+        if p is None:
+            p = PendingStatus(status=status, count=1, first_missing=now, last_counted=now,
+                              last_seen=was.last_checked, words=words, evidence=caps)
+        elif _separate(p.last_counted, now, cfg):
+            p = replace(p, status=status, count=p.count + 1, last_counted=now,
+                        words=words if words is not None else p.words,
+                        evidence=_dedup(p.evidence + caps))
+        else:  # not a separate check: counts for nothing
+            return replace(base, pending=p), _renamed(old, base, caps, now)
+        if p.count < cfg.confirmations:
+            return replace(base, pending=p), _renamed(old, base, caps, now)
+        new = replace(base, status=p.status, status_detail=p.words, status_since=p.first_missing,
+                      pending=None)
+        announce = {"basis": str(StatusBasis.ABSENCE), "confirmations": p.count,
+                    "first_missing": iso(p.first_missing), "last_seen": iso(p.last_seen)}
+        evidence = p.evidence
+    elif status in HIDDEN_STATUSES and status != current:
+        # the platform said so: at once (a pending absence only tells since when)
+        new = replace(base, status=status, status_detail=words, status_since=now, pending=None)
+        announce = {"basis": str(StatusBasis.EXPLICIT), "confirmations": 1,
+                    "first_missing": iso(p.first_missing if p else now),
+                    "last_seen": iso(p.last_seen if p else was.last_checked)}
+        evidence = _dedup((p.evidence if p else ()) + caps)
+    else:
+        # the account seen as it is (visible, or its current hidden status): a pending
+        # disappearance ends silently, since it was never announced
+        new = replace(base, status=status, status_detail=words, pending=None,
+                      status_since=was.status_since if status == current else now)
+        evidence = caps
 
-    was = None if old is None or old.status == AccountStatus.UNKNOWN else old.status
-    status_detail = {"from": None if was is None else str(was), "to": str(new.status),
-                     "platform_detail": new.status_detail}
-    if was != new.status:
-        if new.status in HIDDEN_STATUSES:
-            emit(_STATUS_EVENT[new.status], status_detail)
-        elif was in HIDDEN_STATUSES and new.status in VISIBLE_STATUSES:
-            emit(EventType.ACCOUNT_RESTORED, status_detail)
+    events: list[Event] = []
+    change = {"from": None if current == AccountStatus.UNKNOWN else str(current),
+              "to": str(new.status), "platform_detail": new.status_detail}
+    if announce is not None:
+        events.append(_account_event(_STATUS_EVENT[new.status], new, {**change, **announce},
+                                     evidence, now))
+    elif current in HIDDEN_STATUSES and new.status in VISIBLE_STATUSES:
+        events.append(_account_event(EventType.ACCOUNT_RESTORED, new, change, evidence, now))
+    return new, events + _renamed(old, new, caps, now)
+
+
+def _renamed(old: AccountState | None, new: AccountState, caps: tuple[str, ...],
+             now: datetime) -> list[Event]:
     if (old is not None and old.handle and new.handle
             and old.handle.casefold() != new.handle.casefold()):
-        emit(EventType.ACCOUNT_RENAMED, {"from": old.handle, "to": new.handle})
-    return out
+        return [_account_event(EventType.ACCOUNT_RENAMED, new,
+                               {"from": old.handle, "to": new.handle}, caps, now)]
+    return []
+
+
+def _account_event(kind: EventType, account: AccountState, detail: dict[str, Any],
+                   evidence: tuple[str, ...], now: datetime) -> Event:
+    return Event(type=kind, at=now, platform=account.platform, account=account.handle,
+                 account_id=account.account_id, detail=detail, evidence=evidence)
+
+
+def _separate(last: datetime, now: datetime, cfg: DetectConfig) -> bool:
+    """Is a check at ``now`` separate from the one at ``last``?"""
+    last = _utc(last)
+    return now > last and now - last >= cfg.min_confirm_interval
 
 
 # --- posts -----------------------------------------------------------------------------
@@ -546,10 +644,7 @@ def _post_event(kind: EventType, now: datetime, account: AccountState | None,
 
 def _due(state: PostState, now: datetime, cfg: DetectConfig) -> bool:
     """Would a GONE now count as a separate check?"""
-    if state.last_gone is None:
-        return True
-    last = _utc(state.last_gone)
-    return now > last and now - last >= cfg.min_confirm_interval
+    return state.last_gone is None or _separate(state.last_gone, now, cfg)
 
 
 def _listed_ids(listing: Listing | None) -> set[str]:
@@ -628,15 +723,23 @@ class _Reader:
             raise DetectError(f"{what} is not an object")
         self.data, self.what = data, what
 
-    def _fail(self, key: str) -> DetectError:
+    def fail(self, key: str) -> DetectError:
         return DetectError(f"{self.what}: bad {key!r}: {self.data.get(key)!r:.80}")
+
+    def pending(self, key: str) -> PendingStatus | None:
+        v = self.data.get(key)
+        if v is None:
+            return None
+        if not isinstance(v, Mapping):
+            raise self.fail(key)
+        return PendingStatus.from_json(v)
 
     def text(self, key: str, *, required: bool = False) -> str | None:
         v = self.data.get(key)
         if v is None and not required:
             return None
         if not isinstance(v, str) or (required and not v):
-            raise self._fail(key)
+            raise self.fail(key)
         return v
 
     def time(self, key: str) -> datetime | None:
@@ -644,18 +747,18 @@ class _Reader:
         try:
             return parse_iso(v)
         except ValueError:
-            raise self._fail(key) from None
+            raise self.fail(key) from None
 
     def count(self, key: str) -> int:
         v = self.data.get(key, 0)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise self._fail(key)
+            raise self.fail(key)
         return v
 
     def ids(self, key: str) -> tuple[str, ...]:
         v = self.data.get(key, [])
         if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise self._fail(key)
+            raise self.fail(key)
         return tuple(v)
 
     def enum(self, key: str, kind: type[_E], default: _E) -> _E:
@@ -665,4 +768,4 @@ class _Reader:
         try:
             return kind(v)
         except ValueError:
-            raise self._fail(key) from None
+            raise self.fail(key) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,8 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select
 
+from .. import net
 from ..errors import SourceError
 from ..model import (
     AccountCheck,
@@ -33,8 +34,8 @@ from ..model import (
     parse_iso,
     utcnow,
 )
-from ..sources._base import Recorder, Source
-from ..store import Store, schema
+from ..sources import Recorder, Source
+from ..store import Store
 from . import detect as d
 from ._sources import make_source
 from .uri import WatchUri
@@ -73,15 +74,9 @@ class CheckOutcome:
 
 
 def default_client_factory(proxy: str | None = None) -> Callable[[], httpx.AsyncClient]:
-    def make() -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, connect=15.0),
-            follow_redirects=True,
-            proxy=proxy,
-            headers={"user-agent": "unerased (archiving public posts; +https://github.com/)"},
-        )
-
-    return make
+    """Clients behind the fetch guard (``unerased.net``); UsageError for a bad proxy or
+    allow-list now, before anything runs."""
+    return net.client_factory(proxy=proxy, env=os.environ)
 
 
 # ------------------------------------------------------------------------- watch add
@@ -119,31 +114,20 @@ def remove_watch(store: Store, account_pk: int) -> None:
 def _known_states(store: Store, account_pk: int) -> dict[str, d.PostState]:
     """The detector's view of every post of an account (imported posts included)."""
     states: dict[str, d.PostState] = {}
-    p, v = schema.posts, schema.post_versions
-    with store.reader() as conn:
-        latest: dict[int, tuple[str | None, str | None]] = {}
-        for r in conn.execute(
-            select(v.c.post_pk, v.c.content_hash, v.c.version_key)
-            .join(p, p.c.id == v.c.post_pk)
-            .where(p.c.account_pk == account_pk)
-            .order_by(v.c.post_pk, v.c.seq)
-        ):
-            latest[r.post_pk] = (r.content_hash, r.version_key)
-        for m in conn.execute(select(p).where(p.c.account_pk == account_pk)).mappings():
-            raw = json.loads(m["state_json"] or "{}")
-            if raw:
-                states[m["post_id"]] = d.PostState.from_json(raw)
-                continue
-            ch, vk = latest.get(m["id"], (None, None))
-            states[m["post_id"]] = d.PostState(
-                post_id=m["post_id"],
-                status=PostStatus(m["status"]),
-                last_seen=parse_iso(m["last_seen"]),
-                created_at=parse_iso(m["created_at"]),
-                content_hash=ch,
-                version_key=vk if vk != ch else None,
-                deleted_at=parse_iso(m["deleted_at"]),
-            )
+    for m, ch, vk in store.known_posts(account_pk):
+        raw = json.loads(m["state_json"] or "{}")
+        if raw:
+            states[m["post_id"]] = d.PostState.from_json(raw)
+            continue
+        states[m["post_id"]] = d.PostState(
+            post_id=m["post_id"],
+            status=PostStatus(m["status"]),
+            last_seen=parse_iso(m["last_seen"]),
+            created_at=parse_iso(m["created_at"]),
+            content_hash=ch,
+            version_key=vk if vk != ch else None,
+            deleted_at=parse_iso(m["deleted_at"]),
+        )
     return states
 
 
@@ -185,8 +169,10 @@ async def check_account(ctx: RunContext, row: Mapping[str, Any]) -> CheckOutcome
         src = make_source(row["platform"], rec, row["service"], cfg.source_options)
         try:
             check = await src.check_account(row["account_id"])
-            nxt = d.next_account_state(account_state, check, now)
-            if check.snapshot is not None and nxt is not None and nxt.status in d.VISIBLE_STATUSES:
+            nxt = d.next_account_state(account_state, check, now, cfg.detect)
+            # nothing to list while hidden or while a disappearance awaits confirmation
+            if (check.snapshot is not None and nxt is not None
+                    and nxt.status in d.VISIBLE_STATUSES and nxt.pending is None):
                 listing, history = _split_history(
                     await src.list_posts(row["account_id"], max_pages=cfg.max_pages)
                 )
@@ -250,7 +236,9 @@ def _persist(
         for cap in captures:
             w.add_capture(cap, row["id"])
         acc = dict(row)
-        if check.snapshot is not None:
+        # an absence awaiting confirmation is not the account's status yet: its captures are
+        # kept, its row and status history unchanged until the detector confirms it
+        if check.snapshot is not None and not (det.account and det.account.pending):
             source = f"capture:{check.capture_ids[0]}" if check.capture_ids else "watch"
             snap: AccountSnapshot = check.snapshot
             acc = w.upsert_account(snap, source, at=iso(now))
@@ -259,8 +247,8 @@ def _persist(
             seen = st.seen_evidence if st is not None else ()
             w.add_posts(acc, [replace(v, observed_at=v.observed_at or now)],
                         f"capture:{seen[-1]}" if seen else "watch")
-        post_pks = _post_pks(w, row["id"], set(det.posts) | {e.post_id for e in det.events
-                                                             if e.post_id})
+        post_pks = w.post_pks(row["id"], set(det.posts) | {e.post_id for e in det.events
+                                                            if e.post_id})
         for pid, st in det.posts.items():
             pk = post_pks.get(pid)
             if pk is None:
@@ -281,21 +269,6 @@ def _persist(
         if det.account is not None:
             values["state_json"] = json.dumps(det.account.to_json(), sort_keys=True)
         w.update_account(row["id"], **values)
-    return out
-
-
-def _post_pks(w: Any, account_pk: int, post_ids: set[str]) -> dict[str, int]:
-    w.flush()
-    out: dict[str, int] = {}
-    ids = sorted(post_ids)
-    for i in range(0, len(ids), 500):
-        for r in w.conn.execute(
-            select(schema.posts.c.id, schema.posts.c.post_id).where(
-                schema.posts.c.account_pk == account_pk,
-                schema.posts.c.post_id.in_(ids[i : i + 500]),
-            )
-        ):
-            out[r.post_id] = r.id
     return out
 
 

@@ -6,7 +6,9 @@ version, its post's identity and its media rows), so ``verify`` can rebuild it f
 database alone and any changed byte changes the hash. Blobs are committed to by their
 sha256, which ``verify`` recomputes from the blob files.
 
-This format is public (docs/receipts.md): third parties rebuild leaves from receipts.
+This format is public: it is the one docs/receipts.md §1.2 specifies, and third parties
+rebuild leaves from receipts with it. Pure (no I/O, no SQL): the store's writer builds
+leaves with it, ``verify`` rebuilds them from the database, receipts carry them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,190 @@
+"""``watch add|list|remove``, ``poll``, ``run``, ``demo``."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from ._context import (
+    Context,
+    UserError,
+    emit_json,
+    handle_errors,
+    json_option,
+    pass_ctx,
+    run_async,
+)
+
+
+def _run_context(c: Context, proxy: str | None = None) -> Any:
+    from ..watch.runner import RunContext, WatchConfig, default_client_factory
+
+    opts: dict[str, dict[str, Any]] = {}
+    token = os.environ.get("UNERASED_X_BEARER_TOKEN")
+    if token:
+        opts["x"] = {"token": token}
+    mtoken = os.environ.get("UNERASED_MASTODON_TOKEN")
+    if mtoken:
+        opts["mastodon"] = {"token": mtoken}
+    plc = os.environ.get("UNERASED_PLC_URL")
+    if plc:
+        opts["bluesky"] = {"plc_url": plc}
+    cfg = WatchConfig(source_options=opts)
+    return RunContext(c.store, default_client_factory(proxy or os.environ.get("UNERASED_PROXY")),
+                      cfg)
+
+
+def _show_outcome(res: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(res.events)
+        return
+    status = f"error: {res.error}" if res.error else "ok"
+    click.echo(f"{res.account}: {status}; {len(res.events)} events, {res.captures} requests",
+               err=True)
+    for e in res.events:
+        post = f" {e['post_id']}" if e["post_id"] else ""
+        click.echo(f"  {e['type']}{post}")
+
+
+@click.group()
+def watch() -> None:
+    """Watch accounts on Bluesky, Mastodon, RSS/Atom and X."""
+
+@watch.command("add")
+@click.argument("uri")
+@click.option("--service", help="API base URL (a PDS or AppView, a Mastodon instance).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label (repeatable).")
+@click.option("--proxy", help="Proxy for collection, e.g. socks5h://127.0.0.1:9050 "
+              "(env UNERASED_PROXY).")
+@json_option
+@pass_ctx
+@handle_errors
+def add(c: Context, uri: str, service: str | None, tags: tuple[str, ...],
+        proxy: str | None, as_json: bool) -> None:
+    """Watch an account: bluesky:HANDLE_OR_DID, mastodon:@user@host, rss:URL, x:USERNAME."""
+    from ..watch.runner import add_watch
+    from ..watch.uri import parse_uri
+
+    wu = parse_uri(uri)
+    kv: dict[str, str] = {}
+    for t in tags:
+        if "=" not in t:
+            raise UserError(f"--tag must be KEY=VALUE, not {t!r}")
+        k, v = t.split("=", 1)
+        kv[k.strip()] = v.strip()
+    row = run_async(add_watch(_run_context(c, proxy), wu, service=service, tags=kv))
+    acc = c.store.account_json(c.store.find_accounts(str(row["id"]))[0])
+    if as_json:
+        emit_json([acc])
+    else:
+        click.echo(f"watching {wu} ({acc['account_id']}), status {acc['status']}")
+
+@watch.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Also accounts known only from imports.")
+@json_option
+@pass_ctx
+@handle_errors
+def list_(c: Context, show_all: bool, as_json: bool) -> None:
+    """Watched accounts with their status."""
+    rows = [c.store.account_json(r) for r in c.store.list_accounts(watched_only=not show_all)]
+    if as_json:
+        emit_json(rows)
+        return
+    for a in rows:
+        err = f"  (last error: {a['check_error']})" if a["check_error"] else ""
+        click.echo(f"{a['uri'] or a['platform'] + ':' + (a['account'] or a['account_id'])}"
+                   f"  {a['status']}  {a['posts']} posts, {a['deleted_posts']} deleted"
+                   f"  last check {a['last_check'] or 'never'}{err}")
+    click.echo(f"{len(rows)} accounts", err=True)
+
+@watch.command("remove")
+@click.argument("uri")
+@pass_ctx
+@handle_errors
+def remove(c: Context, uri: str) -> None:
+    """Stop watching an account (its archive is kept)."""
+    from ..watch.runner import remove_watch
+
+    found = [a for a in c.store.find_accounts(uri) if a["watched"]]
+    if not found:
+        raise UserError(f"not watching {uri!r} (see `unerased watch list`)")
+    for a in found:
+        remove_watch(c.store, a["id"])
+    click.echo(f"stopped watching {uri}; its archive is kept", err=True)
+
+@click.command()
+@click.option("--once", is_flag=True, help="One pass over every watched account, then exit.")
+@json_option
+@pass_ctx
+@handle_errors
+def poll(c: Context, once: bool, as_json: bool) -> None:
+    """Check the watched accounts that are due (or all, with --once)."""
+    from ..watch.runner import poll as run_poll
+
+    results = run_async(
+        run_poll(_run_context(c), once=once, on_result=lambda r: _show_outcome(r, as_json))
+    )
+    if not results:
+        click.echo("nothing due (see `unerased watch list`)", err=True)
+
+@click.command()
+@click.option("--for", "duration", type=float, help="Stop after this many seconds.")
+@json_option
+@pass_ctx
+@handle_errors
+def run(c: Context, duration: float | None, as_json: bool) -> None:
+    """The collector daemon: polls what is due, forever (or --for SECONDS)."""
+    from ..watch.runner import run_forever
+
+    try:
+        run_async(run_forever(_run_context(c), duration=duration,
+                                on_result=lambda r: _show_outcome(r, as_json)))
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+
+@click.command()
+@click.option("--for", "duration", type=float, default=30.0, show_default=True,
+              help="Run for this many seconds.")
+@click.option("--round", "round_s", type=float, default=1.5, show_default=True,
+              help="Wall seconds per round (20 simulated minutes).")
+@json_option
+@pass_ctx
+@handle_errors
+def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
+    """A simulated platform under a censorship campaign, watched live.
+
+    Its archive goes to HOME/demo (your own archive is not touched)."""
+    from ..sim.demo import run_demo
+    from ..store import Store
+
+    home = c.home / "demo"
+    if (home / "unerased.sqlite").exists():
+        import shutil
+
+        shutil.rmtree(home)
+    store = Store.open(home)
+
+    def show(e: dict[str, Any]) -> None:
+        if as_json:
+            emit_json([e])
+            return
+        post = f" post {e['post_id']}" if e["post_id"] else ""
+        extra = ""
+        if e["detail"].get("mass_deletion"):
+            m = e["detail"]["mass_deletion"]
+            extra = f"  (mass deletion: {m['count']} of {m['of']})"
+        elif e["detail"].get("reason"):
+            extra = f"  (reason: {e['detail']['reason']})"
+        click.secho(f"  EVENT {e['type']:<20} @{e['account']}{post}{extra}",
+                    fg="red" if "deleted" in e["type"] or "suspended" in e["type"]
+                    else "yellow")
+
+    def say(m: str) -> None:
+        click.echo(m, err=True)
+
+    run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
+    store.close()
+    click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
+               err=True)

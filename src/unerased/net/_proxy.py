@@ -1,0 +1,80 @@
+"""Which proxy a request goes through, and whether a proxy URL can be used at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import UsageError, one_line
+
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+FROM_ENVIRONMENT = "env"
+"""The proxy value that asks for the environment's proxy (``ALL_PROXY``, else
+``HTTPS_PROXY``, else ``HTTP_PROXY``; lower-case names too). Environment proxies are
+used only when asked for this way."""
+
+_ENV_NAMES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY",
+              "http_proxy")
+
+
+def check_proxy(url: str, what: str = "--proxy") -> str:
+    """``url`` when it is a proxy URL unerased can use (``http``, ``https``, ``socks5``,
+    ``socks5h``, with a host and port); UsageError (one line) otherwise."""
+    try:
+        u = httpx.URL(url.strip())
+        host = u.host
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as e:
+        raise UsageError(one_line(f"{what}: {url!r} is not a URL ({e})")) from None
+    if u.scheme not in PROXY_SCHEMES:
+        raise UsageError(one_line(
+            f"{what}: unsupported proxy scheme {u.scheme + ':' if u.scheme else 'none'} "
+            f"in {url!r} (use {', '.join(PROXY_SCHEMES)}; e.g. socks5h://127.0.0.1:9050)"))
+    if not host:
+        raise UsageError(one_line(f"{what}: {url!r} names no proxy host"))
+    if u.path not in ("", "/") or u.query or u.fragment:
+        raise UsageError(one_line(f"{what}: {url!r} must be scheme://host:port only"))
+    if u.port is not None and not 0 < u.port < 65536:
+        raise UsageError(one_line(f"{what}: port {u.port} out of range in {url!r}"))
+    return url.strip()
+
+
+def environment_proxy(env: Mapping[str, str]) -> str | None:
+    """The proxy the environment names (``ALL_PROXY``, ``HTTPS_PROXY``, ``HTTP_PROXY``,
+    in that order), None when it names none. ``NO_PROXY`` is not honoured: every request
+    goes through the one proxy (fail closed)."""
+    for name in _ENV_NAMES:
+        v = (env.get(name) or "").strip()
+        if v:
+            return check_proxy(v, name)
+    return None
+
+
+def effective_proxy(
+    watch_proxy: str | None,
+    command_proxy: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Any] | None,
+) -> str | None:
+    """The proxy for one watch (DESIGN.md): the watch's own proxy, else the command's
+    ``--proxy``, else ``UNERASED_PROXY`` (in ``env``), else the home's ``proxy`` setting
+    (``config["proxy"]``); None: direct. The value ``env`` at any of these levels asks
+    for the environment's proxy (:func:`environment_proxy`); that it names none is a
+    UsageError, never a silent direct connection. Every value is checked
+    (:func:`check_proxy`)."""
+    cfg = config.get("proxy") if config is not None else None
+    for what, value in (("the watch's proxy", watch_proxy), ("--proxy", command_proxy),
+                        ("UNERASED_PROXY", env.get("UNERASED_PROXY")),
+                        ("the proxy setting", cfg if isinstance(cfg, str) else None)):
+        if value is None or not value.strip():
+            continue
+        if value.strip().lower() == FROM_ENVIRONMENT:
+            found = environment_proxy(env)
+            if found is None:
+                raise UsageError(f"{what} is 'env' but no ALL_PROXY, HTTPS_PROXY or "
+                                 "HTTP_PROXY is set")
+            return found
+        return check_proxy(value, what)
+    return None
