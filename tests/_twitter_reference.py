@@ -45,8 +45,8 @@ from typing import IO, Any
 
 import ijson
 
-from unerased.importers._errors import ArchiveError
-from unerased.importers._zipsafe import SafeZip
+from unerased.errors import ArchiveError
+from unerased.importers.safezip import SafeZip
 from unerased.model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
 
 __all__ = ["ArchiveError", "iter_twitter_archive", "parse_twitter_date", "PLATFORM"]

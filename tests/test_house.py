@@ -23,10 +23,6 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "unerased"
 
-# Allowed while the importers package publishes it (issue 9: SafeZip moves where its
-# users find it).
-ALLOWED_PRIVATE = {("unerased.ledger.receipt", "unerased.importers._zipsafe")}
-
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
           "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
@@ -111,8 +107,7 @@ def test_no_module_imports_another_packages_private_module() -> None:
             for k, part in enumerate(parts):
                 if part.startswith("_") and not part.startswith("__"):
                     owner = ".".join(parts[:k])
-                    if not (m == owner or m.startswith(owner + ".")) and \
-                            (m, t) not in ALLOWED_PRIVATE:
+                    if not (m == owner or m.startswith(owner + ".")):
                         bad.append((m, t))
                     break
     assert bad == []
@@ -124,11 +119,8 @@ def test_nothing_imports_upward() -> None:
     assert bad == []
 
 
-# importers/ is being reworked on its own branch (issue 9, part 1), which publishes its
-# __all__ (SafeZip and the iterators); remove it from here once that is merged.
-NOT_YET = {"unerased.importers"}
 PACKAGES = sorted(m for m in MODULES if _is_package(m) and m != "unerased"
-                  and ".migrations" not in m and m not in NOT_YET)
+                  and ".migrations" not in m)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

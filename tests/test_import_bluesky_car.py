@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.bluesky_car import iter_bluesky_car, iter_repo_records
 from unerased.model import AccountSnapshot, PostSnapshot, canonical_json
 from unerased.sim.archives_fedi import (

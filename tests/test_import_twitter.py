@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.twitter import iter_twitter_archive, parse_twitter_date
 from unerased.model import AccountSnapshot, PostSnapshot
 from unerased.sim.archives import (
@@ -374,7 +374,8 @@ def test_corrupted_tweets_data(tmp_path: Path) -> None:
 
 def test_missing_tweets_js(tmp_path: Path) -> None:
     p = archive(tmp_path / "backup.zip", {"data/account.js": ACCOUNT, "data/like.js": b"[]"})
-    assert fails(p) == f"{p}: no data/tweets.js in it (is this an X archive?)"
+    assert fails(p) == (f"{p}: no data/tweets.js (nor the classic data/js/tweets/) in it "
+                        "(is this an X archive?)")
 
 
 def test_missing_account(tmp_path: Path) -> None:
@@ -411,7 +412,8 @@ def test_truncated_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("body", "problem"), [
-    (b"var tweets = [1]", "does not start with window.YTD.<name>.partN = ["),
+    (b"<script>[1]", "does not start with window.YTD.<name>.partN = ["),
+    (b"var tweets = [1]", "item 0 is not a JSON object"),  # the classic `var x = ` prefix
     (b"window.YTD.tweets.part0 = {}", "does not start with a JSON array after '='"),
     (b"   ", "is empty: no JSON array in it"),
     (b"window.YTD.tweets.part0 = [ 1 ]", "item 0 is not a JSON object"),

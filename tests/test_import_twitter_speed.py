@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import _twitter_reference as reference  # tests/ is on sys.path (rootdir conftest)
-from unerased.importers._errors import ArchiveError
+from unerased.errors import ArchiveError
 from unerased.importers.twitter import iter_twitter_archive
 from unerased.sim.archives import make_twitter_archive
 
@@ -196,7 +196,7 @@ def test_random_damage(tmp_path: Path, data: st.DataObject) -> None:
 
 def test_fast_path_is_taken_on_a_real_layout(tmp_path: Path) -> None:
     from unerased.importers import _twitter_json as tj
-    from unerased.importers._zipsafe import SafeZip
+    from unerased.importers.safezip import SafeZip
     p = tmp_path / "a.zip"
     make_twitter_archive(p, n_tweets=1500, seed=8)
     with SafeZip(p) as zf:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from unerased import ingest
+from unerased.errors import ArchiveError
 from unerased.export import run_export
-from unerased.importers._errors import ArchiveError
 from unerased.sim.archives import make_twitter_archive
 from unerased.store import Store
 

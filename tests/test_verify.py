@@ -117,7 +117,7 @@ def test_clean_archive_verifies(store: Store) -> None:
     n = log.tree_size(store)
     assert rep.leaves == n == 18
     assert rep.rows == {"account_status": 2, "post_versions": 12, "captures": 2, "imports": 1,
-                        "events": 1}
+                        "events": 1, "media_completions": 0}
     assert rep.checkpoints == 2
     assert rep.blobs == 4  # media, two response bodies, one request body
     assert rep.media == 1
@@ -838,7 +838,15 @@ def test_archive_from_schema_0001_migrates_and_verifies(home: Path, db_url: str 
             conn.execute(text("INSERT INTO ledger_nodes (level, idx, hash) "
                               "SELECT 0, idx, leaf_hash FROM ledger_leaves"))
             conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
-        assert first(verify_archive(st)).code == "node_extra"  # what 0001 left, seen by 0002
+            conn.execute(text("DROP TABLE media_completions"))  # added by 0003
+        assert first(verify_archive(st)).code == "malformed"  # no media_completions yet
+        with st.engine.begin() as conn:  # what 0001 left, seen by 0002, without 0003's table
+            conn.execute(text("CREATE TABLE media_completions (id INTEGER PRIMARY KEY, "
+                              "media_pk BIGINT, version_pk BIGINT, seq INTEGER, filename TEXT, "
+                              "mime TEXT, sha256 TEXT, size BIGINT, at TEXT, source TEXT)"))
+        assert first(verify_archive(st)).code == "node_extra"
+        with st.engine.begin() as conn:
+            conn.execute(text("DROP TABLE media_completions"))
     finally:
         st.close()
     st = Store.open(home, db_url)
@@ -847,7 +855,8 @@ def test_archive_from_schema_0001_migrates_and_verifies(home: Path, db_url: str 
             assert conn.execute(text("SELECT count(*) FROM ledger_nodes WHERE level = 0")
                                 ).scalar_one() == 0
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() \
-                == "0002"
+                == "0003"
+            assert conn.execute(text("SELECT count(*) FROM media_completions")).scalar_one() == 0
         rep = verify_archive(st)
         assert rep.ok and rep.checkpoints == 2
     finally:

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from unerased.importers._errors import ArchiveError
-from unerased.importers._zipsafe import SafeZip, name_problem
+from unerased.errors import ArchiveError
+from unerased.importers.safezip import SafeZip, name_problem
 
 
 def make_zip(path: Path, members: dict[str, bytes] | list[tuple[zipfile.ZipInfo | str, bytes]],

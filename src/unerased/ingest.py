@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._prepare import Prepared, prepare
+from .importers import ImportNotice
 from .model import AccountSnapshot, AccountStatus, PostSnapshot
 
 if TYPE_CHECKING:
@@ -40,18 +41,28 @@ KINDS = ("twitter-archive", "mastodon-archive", "bluesky-car")
 
 def _iterator(kind: str, path: Path, progress: ProgressFn | None) -> Iterator[Any]:
     if kind == "twitter-archive":
-        from .importers.twitter import iter_twitter_archive
+        from .importers import iter_twitter_archive
 
         return iter_twitter_archive(path, progress=progress)
     if kind == "mastodon-archive":
-        from .importers.mastodon import iter_mastodon_archive
+        from .importers import iter_mastodon_archive
 
         return iter_mastodon_archive(path, progress=progress)
     if kind == "bluesky-car":
-        from .importers.bluesky_car import iter_bluesky_car
+        from .importers import iter_bluesky_car
 
         return iter_bluesky_car(path, progress=progress)
     raise ValueError(f"unknown archive kind {kind!r}")
+
+
+def account_uri(snap: AccountSnapshot) -> str:
+    """The account in the canonical form commands print and accept: ``x:handle``,
+    ``mastodon:@user@host``, ``bluesky:handle-or-did`` (the platform's id when an archive
+    names no handle)."""
+    name = snap.handle or snap.account_id
+    if snap.platform == "mastodon":
+        return f"mastodon:@{name.lstrip('@')}"
+    return f"{snap.platform}:{name}"
 
 
 @dataclass
@@ -62,13 +73,21 @@ class ImportCounts:
     unchanged: int = 0
     deleted: int = 0
     accounts: list[str] = field(default_factory=list)
+    account: str | None = None  # the canonical form of the (first) account imported
+    notices: list[ImportNotice] = field(default_factory=list)  # what the summary must tell
+    media_completed: int = 0  # media files attached to versions stored without them
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "posts": self.posts, "new_posts": self.new_posts,
             "new_versions": self.new_versions, "unchanged": self.unchanged,
-            "deleted": self.deleted,
+            "deleted": self.deleted, "media_completed": self.media_completed,
         }
+
+    def media_line(self) -> str:
+        """The summary's words for completed media ("" when none)."""
+        n = self.media_completed
+        return f", {n} media file{'s' if n != 1 else ''} completed" if n else ""
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -209,8 +228,11 @@ def _import_items(
                     flush()
                 account = w.upsert_account(item, source)
                 counts.accounts.append(item.handle or item.account_id)
+                counts.account = counts.account or account_uri(item)
                 continue
             if not isinstance(item, PostSnapshot):
+                if isinstance(item, ImportNotice):
+                    counts.notices.append(item)
                 continue
             if account is None or account["account_id"] != item.account_id:
                 if batch:
@@ -231,6 +253,7 @@ def _import_items(
             flush()
         if account is None:
             raise ArchiveError(str(path), "no account and no posts found in the archive")
+        counts.media_completed = w.media_completed
         w.add_import(kind, path.name, sha, size, account["id"], counts.as_dict())
     return counts
 

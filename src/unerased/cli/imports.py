@@ -37,20 +37,27 @@ def _import_cmd(kind: str, help_text: str) -> None:
                                         reading=reading)
         finally:
             reading.close()
-        summary = {"archive": str(path), "kind": kind, "accounts": counts.accounts,
-                   **counts.as_dict()}
+        summary = {"archive": str(path), "kind": kind, "account": counts.account,
+                   "accounts": counts.accounts, **counts.as_dict(),
+                   "notices": [n.to_json() for n in counts.notices]}
         if as_json:
             emit_json([summary])
         else:
+            k = len(counts.notices)
+            warned = f", {k} warning{'s' if k != 1 else ''} (below)" if k else ""
             click.echo(
-                f"imported {path.name}: {counts.posts} posts read, {counts.new_posts} new, "
-                f"{counts.new_versions} new versions, {counts.unchanged} unchanged, "
-                f"{counts.deleted} marked deleted by their owner"
+                f"imported {path.name} ({counts.account}): {counts.posts} posts read, "
+                f"{counts.new_posts} new, {counts.new_versions} new versions, "
+                f"{counts.unchanged} unchanged, {counts.deleted} marked deleted by their owner"
+                f"{counts.media_line()}{warned}"
             )
+            for notice in counts.notices:
+                click.echo(f"unerased: warning: {notice.message}", err=True)
 
 
 _import_cmd("twitter-archive", "Import an X/Twitter 'download your data' zip.")
-_import_cmd("mastodon-archive", "Import a Mastodon account archive zip.")
+_import_cmd("mastodon-archive",
+            "Import a Mastodon account archive (the .zip, or the .tar.gz of older versions).")
 _import_cmd("bluesky-car", "Import a Bluesky repository CAR file (com.atproto.sync.getRepo).")
 
 

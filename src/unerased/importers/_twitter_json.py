@@ -24,7 +24,8 @@ from typing import IO, Any, cast
 import ijson
 
 from ._errors import ArchiveError
-from ._zipsafe import SafeZip
+from ._json_guard import JsonGuard
+from .safetar import ArchiveFiles
 
 _CHUNK = 1 << 16
 MAX_DEPTH = 256
@@ -34,11 +35,14 @@ MAX_ITEM_BYTES = 64 << 20
 """Largest single array item (one tweet) accepted."""
 SMALL_FILE_LIMIT = 16 << 20
 """account.js, profile.js, manifest.js are read whole, up to this size."""
+HOLD_LIMIT = 1 << 20
+"""Trailing whitespace and ';' held back while looking for the end of a member."""
+_IJSON_BUFFER = 1 << 20  # yajl re-lexes a token spanning reads: a big buffer makes it rare
 
-_PREFIX = re.compile(rb"\s*window\.[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
-_QUOTED = re.compile(rb'"[^"]*"')
-_BRACKETS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+# ``window.YTD.tweets.part0 = `` (2019 on), ``Grailbird.data.tweets_2019_02 = `` and
+# ``var user_details = `` (the classic archive)
+_PREFIX = re.compile(
+    rb"\s*(?:var\s+)?(?:window|Grailbird|[A-Za-z_$][\w$]*)(?:\.[A-Za-z_$][\w$]*)*\s*=\s*")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -55,7 +59,7 @@ class _YtdStream:
     With ``precise_from`` it hands bytes one at a time from that offset on, so that a
     parse error's position is exact (used only to locate an error)."""
 
-    def __init__(self, zf: SafeZip, member: str, *, on_bytes: Callable[[int], None] | None = None,
+    def __init__(self, zf: ArchiveFiles, member: str, *, on_bytes: Callable[[int], None] | None = None,
                  precise_from: int | None = None) -> None:
         self._zf = zf
         self.member = member
@@ -65,14 +69,14 @@ class _YtdStream:
         self.prefix_len = 0
         self.raw_bytes = 0  # read from the member (and passed to on_bytes)
         self.delivered = 0  # bytes handed to the parser (after the prefix)
+        self.last_read_at = 0  # offset where the last read() began (an error is after it)
         self.eof = False
         self._buf = b""
         self._pos = 0
-        self._held = b""
-        self._carry = b""
-        self._in_string = False
-        self._depth = 0
-        self._item_bytes = 0
+        self._held: list[bytes] = []  # the trailing run of whitespace and ';' (see _fill)
+        self._held_len = 0
+        self._json_guard = JsonGuard(max_depth=MAX_DEPTH, max_item=MAX_ITEM_BYTES, item_depth=1,
+                                     max_string=MAX_ITEM_BYTES)
         self._started = False
 
     @property
@@ -127,59 +131,42 @@ class _YtdStream:
             if not data:
                 self.eof = True  # held bytes are only whitespace and ';': dropped
                 return
-            data = self._held + data
-            keep = len(data.rstrip(b" \t\r\n;"))
-            self._held = data[keep:]
-            data = data[:keep]
+            data = self._hold_tail(data)
             if data:
                 self._guard(data)
                 self._buf, self._pos = data, 0
 
+    def _hold_tail(self, data: bytes) -> bytes:
+        """``data`` minus its trailing whitespace and ';', which are held back (a file
+        ends in ``];``) until more data shows they are not the end. Linear: only the new
+        chunk is scanned, held bytes are joined once; past ``HOLD_LIMIT`` held bytes they
+        are handed on (whitespace is harmless, and a ';' before more data is an error the
+        parser then reports where it is)."""
+        body = data.rstrip(b" \t\r\n;")
+        if body:
+            tail = data[len(body):]
+            if self._held:
+                body = b"".join([*self._held, body])
+            self._held, self._held_len = ([tail], len(tail)) if tail else ([], 0)
+            return body
+        self._held.append(data)
+        self._held_len += len(data)
+        if self._held_len <= HOLD_LIMIT:
+            return b""
+        out = b"".join(self._held)
+        self._held, self._held_len = [], 0
+        return out
+
     def _guard(self, data: bytes) -> None:
-        # Reduce the chunk to the structure outside strings, with C-speed bytes
-        # operations only: drop escape pairs, keep quotes and brackets, drop strings.
-        seg = self._carry + data
-        k = len(seg) - len(seg.rstrip(b"\\"))
-        self._carry = b"\\" if k % 2 else b""  # an escape split across chunks
-        if k:
-            seg = seg[: len(seg) - k]
-        if b"\\" in seg:
-            seg = seg.replace(b"\\\\", b"").replace(b'\\"', b"")
-        br = seg.translate(_BRACKETS, _NOT_STRUCTURE)
-        if self._in_string:
-            br = b'"' + br
-        br = br.replace(b'""', b"")  # strings without brackets (nearly all of them)
-        self._in_string = False
-        if b'"' in br:
-            br = _QUOTED.sub(b"", br)
-            q = br.find(b'"')
-            if q >= 0:  # a string runs on into the next chunk
-                self._in_string = True
-                br = br[:q]
-        passes = 0
-        while b"()" in br:
-            br = br.replace(b"()", b"")
-            passes += 1
-            if passes > MAX_DEPTH:
-                break
-        closes = len(br) - len(br.lstrip(b")"))
-        opens = len(br) - closes
         where = self.offset + len(self._buf) - self._pos
-        if self._depth + opens + passes > MAX_DEPTH:
-            raise self._fail(f"JSON nested deeper than {MAX_DEPTH} levels near byte {where}")
-        low = self._depth - closes
-        self._depth = max(low + opens, 0)
-        if low <= 1:
-            self._item_bytes = 0
-        else:
-            self._item_bytes += len(data)
-            if self._item_bytes > MAX_ITEM_BYTES:
-                raise self._fail(
-                    f"one item is larger than {MAX_ITEM_BYTES >> 20} MiB near byte {where}")
+        problem = self._json_guard.feed(data, where)
+        if problem is not None:
+            raise self._fail(problem)
 
     def read(self, n: int = -1) -> bytes:
         if n == 0:  # ijson probes read(0) to tell bytes from str
             return b""
+        self.last_read_at = self.offset
         self._fill()
         if self._pos >= len(self._buf):
             return b""
@@ -190,6 +177,21 @@ class _YtdStream:
         out = self._buf[self._pos:self._pos + n]
         self._pos += len(out)
         self.delivered += len(out)
+        if len(out) < n and self._precise_from is None and self._json_guard.in_long_token:
+            # inside a long string or number: fill ijson's whole buffer (yajl re-lexes a
+            # token spanning reads from its start, so small reads make it quadratic)
+            parts = [out]
+            got = len(out)
+            while got < n:
+                self._fill()
+                more = self._buf[self._pos:self._pos + n - got]
+                if not more:
+                    break
+                self._pos += len(more)
+                self.delivered += len(more)
+                parts.append(more)
+                got += len(more)
+            out = b"".join(parts)
         return out
 
     def chunk(self) -> bytes:
@@ -331,7 +333,17 @@ def _fast(stream: _YtdStream) -> Iterator[Any]:
         if at >= 0 or (number and end == n):  # the window ends inside the item
             if (at >= 0 and not _cut_short(buf, at, msg)) or eof or n - pos > MAX_ITEM_BYTES:
                 raise _Diverge
-            buf, pos = buf[pos:] + more(), 0
+            # Read at least as much again as the item so far before scanning it again:
+            # the window doubles, so an item of n bytes is scanned O(n) times in all,
+            # not once per chunk (which made one big tweet quadratic).
+            parts, want, got = [buf[pos:]], n - pos, 0
+            while True:
+                data = more()
+                parts.append(data)
+                got += len(data)
+                if eof or got >= want:
+                    break
+            buf, pos = "".join(parts), 0
             n, sur = len(buf), _surrogate_at(buf, 0)
             continue
         if number and buf[end] not in _AFTER_NUMBER:
@@ -350,7 +362,7 @@ def _fast(stream: _YtdStream) -> Iterator[Any]:
     raise _Diverge
 
 
-def _items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None = None
+def _items(zf: ArchiveFiles, member: str, on_bytes: Callable[[int], None] | None = None
            ) -> Iterator[Any]:
     """The items of one ``window.YTD… = [ … ]`` member, streamed: by the fast path, and
     when it gives up, by ijson from the start of the member, skipping the items already
@@ -371,7 +383,7 @@ def _items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None = No
     yield from _ijson_items(zf, member, on_bytes, skip=handed, reported=stream.raw_bytes)
 
 
-def _ijson_items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | None, *,
+def _ijson_items(zf: ArchiveFiles, member: str, on_bytes: Callable[[int], None] | None, *,
                  skip: int = 0, reported: int = 0) -> Iterator[Any]:
     """The items after the first ``skip``, with ijson; ``reported``: bytes already passed
     to ``on_bytes`` (not passed again)."""
@@ -387,19 +399,25 @@ def _ijson_items(zf: SafeZip, member: str, on_bytes: Callable[[int], None] | Non
     stream = _YtdStream(zf, member, on_bytes=forward)
     try:
         try:
-            for index, item in enumerate(ijson.items(stream, "item", use_float=True)):
+            items = ijson.items(stream, "item", use_float=True, buf_size=_IJSON_BUFFER)
+            for index, item in enumerate(items):
                 if index >= skip:
                     yield item
         except ArchiveError:
             raise
         except Exception as e:  # ijson's errors (JSONError, IncompleteJSONError, …)
-            raise _locate(zf, member, stream.offset, e) from None
+            raise _locate(zf, member, stream.offset, e, stream.last_read_at) from None
     finally:
         stream.close()
 
-def _locate(zf: SafeZip, member: str, approx: int, first: BaseException) -> ArchiveError:
-    """Re-parse up to the failure, one byte at a time near it, to name the exact byte."""
-    stream = _YtdStream(zf, member, precise_from=max(approx - 2 * _CHUNK, 0))
+def _locate(zf: ArchiveFiles, member: str, approx: int, first: BaseException,
+            last_read_at: int | None = None) -> ArchiveError:
+    """Re-parse up to the failure, one byte at a time near it, to name the exact byte
+    (the failure is in the last read, which began at ``last_read_at``)."""
+    start = approx - 2 * _CHUNK
+    if last_read_at is not None:
+        start = min(start, last_read_at - _CHUNK)
+    stream = _YtdStream(zf, member, precise_from=max(start, 0))
     err: BaseException = first
     try:
         for _ in ijson.items(stream, "item", use_float=True):
@@ -418,7 +436,7 @@ def _locate(zf: SafeZip, member: str, approx: int, first: BaseException) -> Arch
                         member=member)
 
 
-def _load_small(zf: SafeZip, member: str) -> Any:
+def _load_small(zf: ArchiveFiles, member: str) -> Any:
     """A small ``window.X = …`` member (account.js, manifest.js), parsed whole."""
     data = zf.read(member, SMALL_FILE_LIMIT)
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0

@@ -7,9 +7,9 @@ Tree (atproto repository spec) whose leaves map ``collection/rkey`` to record CI
 
 Everything in the file is hostile input. The CAR framing is parsed here (so every
 block can be checked against its CID's sha256 before it is trusted); blocks are
-decoded with ``libipld``. The file is memory-mapped and only an offset index is
-kept, so memory stays bounded by the number of blocks, and the file size by
-``max_bytes``. Any problem — bad framing, a missing block, a cycle or a wrong type in
+decoded with ``libipld``. The file is memory-mapped and only a compact offset index
+is kept (``_car_index``: under 30 bytes a block, less than the smallest block), so
+memory stays below the file's size, and the file size under ``max_bytes``. Any problem — bad framing, a missing block, a cycle or a wrong type in
 the tree — raises :class:`ArchiveError` with one line, never another exception.
 Blobs (images, video) are not part of a repository CAR, so media items carry the blob
 CID as ``filename`` and no content.
@@ -32,7 +32,9 @@ from urllib.parse import urlencode
 
 import libipld
 
-from ..model import AccountSnapshot, MediaItem, PostSnapshot, parse_iso
+from ..model import AccountSnapshot, MediaItem, PostSnapshot
+from ..text.hostile import safe_datetime, safe_str
+from ._car_index import BlockIndex
 from ._errors import ArchiveError
 from ._meter import Meter
 
@@ -82,7 +84,7 @@ class _Car:
         self.path = path
         self.data = data
         self.size = len(data)
-        self.spans: dict[bytes, tuple[int, int]] = {}
+        self.index = BlockIndex(data)  # CID -> block (compact: see _car_index)
         self.root = b""
         self.meter = _Meter(self.size, None)
         self._index()
@@ -148,9 +150,9 @@ class _Car:
             if slen == 0 or end > self.size:
                 raise self.fail(f"truncated block at byte {pos}")
             cid_end = self._cid_end(body, end)
-            cid = bytes(self.data[body:cid_end])
-            self.spans.setdefault(cid, (cid_end, end))
+            self.index.add(body, cid_end, end)
             pos = end
+        self.index.seal()
 
     # -- blocks -------------------------------------------------------------
 
@@ -166,9 +168,10 @@ class _Car:
         name = _cid_string(cid)
         if name is None:
             raise self.fail(f"{what}: link is not a CID")
-        span = self.spans.get(cid)
-        if span is None:
+        i = self.index.find(cid)
+        if i is None:
             raise self.fail(f"{what}: block {name} is missing from the CAR")
+        span = self.index.span(i)
         info = libipld.decode_cid(cid)
         if info["codec"] != _CODEC_DAG_CBOR:
             raise self.fail(f"{what}: block {name} is not DAG-CBOR")
@@ -257,7 +260,7 @@ def _walk_mst(car: _Car, root: bytes) -> Iterator[tuple[str, bytes]]:
     """Every (key, record CID) of the tree, in key order. Iterative, so hostile depth
     cannot exhaust the stack; every node may be visited once, so cycles and shared
     subtrees (impossible in a valid MST) are reported instead of looping."""
-    seen: set[bytes] = set()
+    seen = bytearray(len(car.index))  # by block number: one byte per block
     # Stack of pending work, popped from the end: ("n", cid) visits a node,
     # ("e", key, cid) yields an entry.
     stack: list[tuple[str, bytes, bytes]] = [("n", root, b"")]
@@ -270,9 +273,11 @@ def _walk_mst(car: _Car, root: bytes) -> Iterator[tuple[str, bytes]]:
             last = a
             yield a.decode("ascii"), b
             continue
-        if a in seen:
-            raise car.fail("MST node is referenced twice (cycle or shared subtree)")
-        seen.add(a)
+        i = car.index.find(a)
+        if i is not None:
+            if seen[i]:
+                raise car.fail("MST node is referenced twice (cycle or shared subtree)")
+            seen[i] = 1
         node = car.block(a, "MST node")
         stack.extend(reversed(_node_items(car, node)))
 
@@ -333,8 +338,10 @@ def _records(
     for key, cid in _walk_mst(car, data_root):
         collection, _, rkey = key.partition("/")
         if collections is not None and collection not in collections:
-            span = car.spans.get(cid)
-            car.meter.add(span[1] - span[0] if span else 0)
+            i = car.index.find(cid)
+            if i is not None:
+                start, end = car.index.span(i)
+                car.meter.add(end - start)
             continue
         value = car.block(cid, f"record {key}")
         if not isinstance(value, dict):
@@ -425,30 +432,17 @@ def _json(car: _Car, value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _date(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return parse_iso(value)
-    except (ValueError, OverflowError):
-        return None
-
-
 def _uri_of(value: Any) -> str | None:
     """``{uri, cid}`` strong ref -> uri."""
     if isinstance(value, dict):
-        return _str(value.get("uri"))
+        return safe_str(value.get("uri"))
     return None
 
 
 def _blob_cid(blob: Any) -> tuple[str, str | None] | None:
     if not isinstance(blob, dict):
         return None
-    mime = _str(blob.get("mimeType"))
+    mime = safe_str(blob.get("mimeType"))
     if blob.get("$type") == "blob":
         ref = blob.get("ref")
         cid = _cid_string(ref)
@@ -477,7 +471,7 @@ def _embed_media(embed: Any, did: str, pds: str | None) -> list[MediaItem]:
         ref = _blob_cid(blob)
         if ref is not None:
             out.append(MediaItem(url=_blob_url(pds, did, ref[0]), filename=ref[0], mime=ref[1],
-                                 alt=_str(alt) or None, kind=kind))
+                                 alt=safe_str(alt) or None, kind=kind))
 
     etype = embed.get("$type")
     if etype == "app.bsky.embed.images":
@@ -501,7 +495,7 @@ def _post(car: _Car, did: str, rec: RepoRecord, pds: str | None) -> PostSnapshot
     post_id = f"at://{did}/{rec.collection}/{rec.rkey}"
     # the record as com.atproto.repo.getRecord / listRecords give it (JSON form)
     raw = {"uri": post_id, "cid": rec.cid, "value": _json(car, value)}
-    created = _date(value.get("createdAt"))
+    created = safe_datetime(value.get("createdAt"))
     if rec.collection == REPOST:
         return PostSnapshot(
             platform="bluesky", account_id=did, post_id=post_id, text="",
@@ -522,7 +516,7 @@ def _post(car: _Car, did: str, rec: RepoRecord, pds: str | None) -> PostSnapshot
             inner = embed.get("record")
             quote_of = _uri_of(inner.get("record")) if isinstance(inner, dict) else None
     return PostSnapshot(
-        platform="bluesky", account_id=did, post_id=post_id, text=_str(value.get("text")) or "",
+        platform="bluesky", account_id=did, post_id=post_id, text=safe_str(value.get("text")) or "",
         created_at=created, url=f"https://bsky.app/profile/{did}/post/{rec.rkey}",
         kind="reply" if reply_to else ("quote" if quote_of else "post"),
         reply_to=reply_to, quote_of=quote_of, lang=lang, version_key=rec.cid,
@@ -538,9 +532,9 @@ def _account(did: str, rec: RepoRecord | None, pds: str | None) -> AccountSnapsh
         profile["pds"] = pds
     if rec is not None:
         value: dict[str, Any] = rec.value
-        display_name = _str(value.get("displayName"))
-        created = _date(value.get("createdAt"))
-        if (desc := _str(value.get("description"))) is not None:
+        display_name = safe_str(value.get("displayName"))
+        created = safe_datetime(value.get("createdAt"))
+        if (desc := safe_str(value.get("description"))) is not None:
             profile["description"] = desc
         for field in ("avatar", "banner"):
             ref = _blob_cid(value.get(field))

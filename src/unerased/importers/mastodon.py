@@ -1,4 +1,5 @@
-"""Import a Mastodon account archive ("Request your archive" zip).
+"""Import a Mastodon account archive ("Request your archive": a zip, or the ``.tar.gz``
+that older Mastodon versions wrote).
 
 Layout, as Mastodon's ``BackupService`` writes it: ``actor.json`` (the ActivityPub
 ``Person``, with ``icon``/``image`` pointing at ``avatar.*``/``header.*`` in the zip),
@@ -25,18 +26,18 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from itertools import chain, islice
 from typing import Any
 from urllib.parse import urlsplit
 
 import ijson
 
-from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
-from ..text.hostile import html_to_text, iso_version
+from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot
+from ..text.hostile import html_to_text, iso_version, safe_datetime, safe_str
 from ._errors import ArchiveError
+from ._json_guard import JsonGuard
 from ._meter import Meter
-from ._zipsafe import SafeZip
+from .safetar import ArchiveFiles, open_archive
 
 __all__ = [
     "DEFAULT_MAX_JSON_SIZE",
@@ -57,6 +58,11 @@ _MEDIA_TYPES = {"Document", "Image", "Video", "Audio"}
 _USERNAME_RE = re.compile(r"[^\s@/]{1,255}")
 _MAX_DEPTH = 100
 """Deepest JSON nesting accepted in outbox.json (real items nest about 6 deep)."""
+MAX_ITEM_BYTES = 64 << 20
+"""Largest single outbox item (one activity) accepted."""
+MAX_STRING_BYTES = 16 << 20
+"""Longest JSON string accepted in outbox.json (a status is at most some kilobytes)."""
+_READ = 1 << 20  # outbox.json is read in 1 MiB pieces (yajl re-lexes tokens spanning reads)
 
 Progress = Callable[[int, int], None]
 """``progress(bytes_done, bytes_total)``, as for the other importers."""
@@ -66,31 +72,29 @@ _Meter = Meter
 
 
 class _Counted:
-    """A binary reader that tells the meter how many bytes went through it."""
+    """A binary reader that tells the meter how many bytes went through it, and puts
+    every chunk through a :class:`JsonGuard` before the parser sees it (no string or
+    number long enough to make yajl quadratic, no item over ``MAX_ITEM_BYTES``, no
+    nesting past ``_MAX_DEPTH``)."""
 
-    def __init__(self, inner: Any, meter: _Meter) -> None:
-        self._inner, self._meter = inner, meter
+    def __init__(self, inner: Any, meter: _Meter, fail: Callable[[str], ArchiveError]) -> None:
+        self._inner, self._meter, self._fail = inner, meter, fail
+        self._guard = JsonGuard(max_depth=_MAX_DEPTH + 2, max_item=MAX_ITEM_BYTES,
+                                item_depth=2, max_string=MAX_STRING_BYTES)
+        self._offset = 0
 
     def read(self, size: int = -1) -> bytes:
         data: bytes = self._inner.read(size)
-        self._meter.add(len(data))
+        if data:
+            problem = self._guard.feed(data, self._offset)
+            if problem is not None:
+                raise self._fail(problem)
+            self._offset += len(data)
+            self._meter.add(len(data))
         return data
 
 
 # -- small helpers -----------------------------------------------------------------
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _date(value: Any) -> datetime | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return parse_iso(value)
-    except (ValueError, OverflowError):
-        return None
 
 
 def _one_line(e: BaseException) -> str:
@@ -181,7 +185,7 @@ def _root_prefix(path: str, names: list[str]) -> str:
     raise ArchiveError(path, "not a Mastodon archive: no outbox.json")
 
 
-def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
+def _read_json(zf: ArchiveFiles, path: str, name: str, limit: int) -> Any:
     raw = zf.read(name, limit)
     try:
         return json.loads(raw.decode("utf-8-sig"))
@@ -190,7 +194,7 @@ def _read_json(zf: SafeZip, path: str, name: str, limit: int) -> Any:
 
 
 def _iter_outbox(
-    zf: SafeZip, path: str, name: str, meter: _Meter
+    zf: ArchiveFiles, path: str, name: str, meter: _Meter
 ) -> Iterator[Any]:
     """Stream the ``orderedItems`` of outbox.json.
 
@@ -208,7 +212,8 @@ def _iter_outbox(
     seen_items = False
     stream = zf.open(name)
     try:
-        events = ijson.basic_parse(_Counted(stream, meter), use_float=True)
+        events = ijson.basic_parse(_Counted(stream, meter, fail), use_float=True,
+                                   buf_size=_READ)
         while True:
             try:
                 event, value = next(events)
@@ -273,28 +278,28 @@ def _account(
     """The account snapshot and the actor id, from actor.json (or, without it, from
     the first outbox activity)."""
     if actor is None:
-        actor_id = _str(first.get("actor")) if isinstance(first, dict) else None
+        actor_id = safe_str(first.get("actor")) if isinstance(first, dict) else None
         if actor_id is None:
             raise ArchiveError(path, "no actor.json and no outbox activity naming the account")
         actor = {"id": actor_id}
     if not isinstance(actor, dict):
         raise ArchiveError(path, "not a JSON object", member="actor.json")
-    actor_id = _str(actor.get("id"))
+    actor_id = safe_str(actor.get("id"))
     parts = _split(actor_id) if actor_id is not None else None
     if actor_id is None or parts is None or parts[0] not in ("https", "http"):
         raise ArchiveError(path, "no valid actor id", member="actor.json")
     _scheme, host, actor_path = parts
-    username = _str(actor.get("preferredUsername")) or actor_path.rstrip("/").rsplit("/", 1)[-1]
+    username = safe_str(actor.get("preferredUsername")) or actor_path.rstrip("/").rsplit("/", 1)[-1]
     if not _USERNAME_RE.fullmatch(username):
         raise ArchiveError(path, "no valid preferredUsername", member="actor.json")
-    summary = _str(actor.get("summary"))
+    summary = safe_str(actor.get("summary"))
     fields: list[dict[str, str]] = []
     attachments = actor.get("attachment")
     for att in attachments if isinstance(attachments, list) else []:
         if isinstance(att, dict) and att.get("type") == "PropertyValue":
             fields.append({
-                "name": _str(att.get("name")) or "",
-                "value": html_to_text(_str(att.get("value")) or ""),
+                "name": safe_str(att.get("name")) or "",
+                "value": html_to_text(safe_str(att.get("value")) or ""),
             })
     icon, image = actor.get("icon"), actor.get("image")
     also = actor.get("alsoKnownAs")
@@ -307,7 +312,7 @@ def _account(
         "locked": actor.get("manuallyApprovesFollowers") is True,
         "discoverable": actor.get("discoverable") is True,
         "memorial": actor.get("memorial") is True,
-        "moved_to": _str(actor.get("movedTo")),
+        "moved_to": safe_str(actor.get("movedTo")),
         "also_known_as": [a for a in also if isinstance(a, str)] if isinstance(also, list) else [],
     }
     if summary is not None:
@@ -318,19 +323,19 @@ def _account(
         platform="mastodon",
         account_id=handle,
         handle=handle,
-        display_name=_str(actor.get("name")),
+        display_name=safe_str(actor.get("name")),
         status=AccountStatus.SUSPENDED if actor.get("suspended") is True else AccountStatus.ACTIVE,
         profile=profile,
         url=_url_of(actor.get("url")),
-        created_at=_date(actor.get("published")),
+        created_at=safe_datetime(actor.get("published")),
     )
     return snap, actor_id
 
 
-def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
+def _media(zf: ArchiveFiles, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
     out: list[MediaItem] = []
     for att in attachments if isinstance(attachments, list) else []:
-        if not isinstance(att, dict) or _str(att.get("type")) not in _MEDIA_TYPES:
+        if not isinstance(att, dict) or safe_str(att.get("type")) not in _MEDIA_TYPES:
             continue  # e.g. a {"type": "Link"} preview card
         url = _url_of(att.get("url"))
         if url is None:
@@ -349,7 +354,7 @@ def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
             if size <= ctx.max_media_size:
                 content = zf.read(member, ctx.max_media_size)
             ctx.meter.add(size)
-        mime = _str(att.get("mediaType")) or None
+        mime = safe_str(att.get("mediaType")) or None
         if mime is None:
             kind = "other"
         elif mime == "image/gif":
@@ -359,7 +364,7 @@ def _media(zf: SafeZip, ctx: _Ctx, attachments: Any) -> list[MediaItem]:
             kind = top if top in ("image", "video", "audio") else "other"
         out.append(MediaItem(
             url=url if absolute else None, filename=posixpath.basename(rel) or None,
-            mime=mime, content=content, alt=_str(att.get("name")), kind=kind,
+            mime=mime, content=content, alt=safe_str(att.get("name")), kind=kind,
         ))
     return out
 
@@ -369,17 +374,17 @@ def _text(obj: Mapping[str, Any]) -> str:
     lines: the same text the Mastodon source derives from the API, so an imported
     status and a watched one hash alike."""
     parts: list[str] = []
-    cw = _str(obj.get("summary"))
+    cw = safe_str(obj.get("summary"))
     if cw:
         parts.append(cw)
-    body = html_to_text(_str(obj.get("content")) or "")
+    body = html_to_text(safe_str(obj.get("content")) or "")
     if body:
         parts.append(body)
     options: list[str] = []
     for key in ("oneOf", "anyOf"):
         value = obj.get(key)
         for opt in value if isinstance(value, list) else []:
-            name = _str(opt.get("name")) if isinstance(opt, dict) else None
+            name = safe_str(opt.get("name")) if isinstance(opt, dict) else None
             if name:
                 options.append(f"- {name}")
     if options:
@@ -387,17 +392,17 @@ def _text(obj: Mapping[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
+def _snapshot(zf: ArchiveFiles, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
     if not isinstance(item, dict):
         raise ctx.fail(f"item {n} is not an object")
     kind = item.get("type")
     if kind == "Announce":
-        activity_id = _str(item.get("id"))
+        activity_id = safe_str(item.get("id"))
         if activity_id is None:
             raise ctx.fail(f"item {n}: Announce without id")
         obj = item.get("object")
-        created = _date(item.get("published"))
-        target = _str(obj) or (_str(obj.get("id")) if isinstance(obj, dict) else None)
+        created = safe_datetime(item.get("published"))
+        target = safe_str(obj) or (safe_str(obj.get("id")) if isinstance(obj, dict) else None)
         return PostSnapshot(
             platform="mastodon", account_id=ctx.account_id,
             post_id=ctx.ref(activity_id) or activity_id, text="",
@@ -409,17 +414,17 @@ def _snapshot(zf: SafeZip, ctx: _Ctx, n: int, item: Any) -> PostSnapshot | None:
     obj = item.get("object")
     if not isinstance(obj, dict):
         return None  # a bare URI: nothing to import
-    uri = _str(obj.get("id"))
+    uri = safe_str(obj.get("id"))
     if uri is None:
         raise ctx.fail(f"item {n}: object without id")
-    content = _str(obj.get("content"))
+    content = safe_str(obj.get("content"))
     content_map = obj.get("contentMap")
     lang = next(iter(content_map), None) if isinstance(content_map, dict) else None
-    reply_to = ctx.ref(_str(obj.get("inReplyTo")))
+    reply_to = ctx.ref(safe_str(obj.get("inReplyTo")))
     quotes = (obj.get("quote"), obj.get("quoteUri"), obj.get("_misskey_quote"))
     quote_of = ctx.ref(next((q for q in quotes if isinstance(q, str)), None))
-    updated = _date(obj.get("updated"))
-    created = _date(obj.get("published")) or _date(item.get("published"))
+    updated = safe_datetime(obj.get("updated"))
+    created = safe_datetime(obj.get("published")) or safe_datetime(item.get("published"))
     version = updated or created
     return PostSnapshot(
         platform="mastodon", account_id=ctx.account_id,
@@ -441,7 +446,8 @@ def iter_mastodon_archive(
     max_json_size: int = DEFAULT_MAX_JSON_SIZE,
     zip_limits: Mapping[str, Any] | None = None,
 ) -> Iterator[AccountSnapshot | PostSnapshot]:
-    """Snapshots from a Mastodon archive zip: first the :class:`AccountSnapshot`
+    """Snapshots from a Mastodon archive (the zip, or the ``.tar.gz`` that older Mastodon
+    versions wrote; both read defensively): first the :class:`AccountSnapshot`
     (account_id ``username@host`` from the actor id), then one :class:`PostSnapshot` per
     status in ``outbox.json`` order — posts, replies, quotes and boosts (kind
     ``repost``), media bytes attached from the zip.
@@ -449,19 +455,10 @@ def iter_mastodon_archive(
     ``progress(bytes_done, bytes_total)`` is called as outbox.json and media are read
     (about every MiB, and once at the end). ``max_media_size``: media files declared
     larger are listed without their bytes. ``zip_limits``: keyword arguments for
-    :class:`SafeZip`. Raises :class:`ArchiveError` (one line) and nothing else.
+    :class:`SafeZip` / :class:`SafeTar` (the same caps for both). Raises :class:`ArchiveError` (one line) and nothing else.
     """
     p = os.fspath(path)
-    try:
-        with open(p, "rb") as fh:
-            magic = fh.read(4)
-    except OSError as e:
-        raise ArchiveError(p, f"cannot open ({e.strerror or e})") from None
-    if magic[:2] == b"\x1f\x8b":
-        raise ArchiveError(
-            p, "this is an older Mastodon archive (.tar.gz); unpack it and zip the folder to import it"
-        )
-    with SafeZip(p, **dict(zip_limits or {})) as zf:
+    with open_archive(p, **dict(zip_limits or {})) as zf:
         names = zf.names()
         prefix = _root_prefix(p, names)
         outbox = prefix + "outbox.json"

@@ -1,6 +1,7 @@
 """Import an X/Twitter "download your data" archive (zip) into snapshots.
 
-Layout read (real archives, 2019-2024):
+Layout read (real archives, 2019-2026; the classic pre-2019 layout is read by
+``_twitter_classic``):
 
 - ``data/tweets.js`` (+ ``tweets-part1.js``, ``tweets-part2.js``… for big archives), each
   ``window.YTD.tweets.partN = [ {"tweet": {...}}, ... ]``; older archives call it
@@ -12,13 +13,15 @@ Layout read (real archives, 2019-2024):
   ``data/manifest.js`` (``window.__THAR_CONFIG``; archiveInfo.generationDate);
 - ``data/note-tweet.js`` (``noteTweet: {noteTweetId, createdAt, core: {text, urls…}}``):
   the full text of tweets longer than 280 characters. Real archives carry no tweet id in
-  it, so a note is matched to its tweet by creation second and text prefix;
+  it and leave a reply's leading @mentions out, so a note is matched to its tweet by
+  time (creation second, snowflake ids) and text without those mentions
+  (``_twitter_notes``); an ambiguous match is an :class:`ImportNotice`, never a guess;
 - ``data/tweets_media/<tweet id>-<name>`` (``tweet_media/`` in old archives,
   ``deleted_tweets_media/`` for deleted tweets): attached as :class:`MediaItem` bytes,
   read when that tweet's snapshot is built, so only one tweet's media is in memory.
 
-Tweet files are streamed with ijson (C backend when installed): memory stays bounded
-whatever the size of tweets.js. Edit chains (``edit_info.initial.editTweetIds`` on the
+Tweet files are streamed (``_twitter_json``: the C json scanner over a window, ijson
+when it cannot vouch): time linear and memory bounded whatever the size of tweets.js. Edit chains (``edit_info.initial.editTweetIds`` on the
 original, ``edit_info.edit.initialTweetId`` on later versions) become one post
 (``post_id`` = the initial tweet id) with one snapshot per version in chronological
 order; only the members of chains still open are held (a chain's versions sit close
@@ -40,17 +43,21 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from ..model import AccountSnapshot, AccountStatus, MediaItem, PostSnapshot, parse_iso
+from ..text.hostile import safe_dict, safe_list, safe_str
 from ._errors import ArchiveError
+from ._meter import Meter, Progress
+from ._notice import ImportNotice
+from ._twitter_classic import Classic, classic_layout, csv_owner, csv_tweets
 from ._twitter_json import MAX_DEPTH as MAX_DEPTH
 from ._twitter_json import MAX_ITEM_BYTES as MAX_ITEM_BYTES
 from ._twitter_json import SMALL_FILE_LIMIT as SMALL_FILE_LIMIT
 from ._twitter_json import _items, _load_small
-from ._zipsafe import SafeZip
+from ._twitter_notes import Notes, expand_urls, load_notes, whole_text
+from .safetar import ArchiveFiles, open_archive
 
 __all__ = ["ArchiveError", "iter_twitter_archive", "parse_twitter_date", "PLATFORM"]
 
 PLATFORM = "x"
-Progress = Callable[[int, int], None]
 
 MAX_PENDING_TWEETS = 10_000
 """Edit-chain members held while waiting for the rest of their chain."""
@@ -64,7 +71,6 @@ _STATUS_URL = re.compile(
     r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(?!i/)[A-Za-z0-9_]{1,50}/status(?:es)?/([0-9]{1,25})"
 )
 _SELF_LINK = re.compile(r"^https?://(?:www\.)?(?:twitter|x)\.com/i/web/status/[0-9]+")
-_ANY_URL = re.compile(r"https?://\S+")
 _TWEET_FILE = re.compile(r"^tweets?(?:-part([0-9]{1,6}))?\.js$")
 _DELETED_FILE = re.compile(r"^deleted-tweets(?:-part([0-9]{1,6}))?\.js$")
 _NOTE_FILE = re.compile(r"^note-tweet(?:-part([0-9]{1,6}))?\.js$")
@@ -107,18 +113,6 @@ def _ids(value: Any) -> list[str]:
     return out
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def parse_twitter_date(value: Any) -> datetime | None:
     """``Wed Oct 10 20:19:24 +0000 2018`` (tweets.js) or ISO 8601 (account.js,
     note-tweet.js) as an aware UTC datetime; None when it is neither."""
@@ -131,6 +125,11 @@ def parse_twitter_date(value: Any) -> datetime | None:
         except (ValueError, KeyError):
             return None
     parts = value.split()
+    if len(parts) == 3 and len(parts[2]) == 5:  # 2019-02-08 08:38:13 +0000 (classic archive)
+        try:
+            return parse_iso(f"{parts[0]}T{parts[1]}{parts[2][:3]}:{parts[2][3:]}")
+        except (ValueError, OverflowError):
+            return None
     if len(parts) == 6:
         try:
             _dow, mon, day, hms, tz, year = parts
@@ -163,17 +162,22 @@ class _Layout:
     account: str | None
     profile: str | None
     manifest: str | None
+    classic: Classic | None = None  # the pre-2019 layout (then tweets/deleted/notes are [])
 
 
 def _part_sorted(names: list[tuple[int, str]]) -> list[str]:
     return [n for _, n in sorted(names)]
 
 
-def _layout(zf: SafeZip) -> _Layout:
+def _layout(zf: ArchiveFiles) -> _Layout:
     names = zf.names()
     candidates = [n for n in names if _TWEET_FILE.match(posixpath.basename(n))]
     if not candidates:
-        raise ArchiveError(zf.path, "no data/tweets.js in it (is this an X archive?)")
+        classic = classic_layout(names)
+        if classic is None:
+            raise ArchiveError(zf.path, "no data/tweets.js (nor the classic data/js/tweets/) in "
+                               "it (is this an X archive?)")
+        return _Layout("", [], [], [], {}, None, None, None, classic)
     data_dir = min((posixpath.dirname(n) for n in candidates), key=lambda d: (d.count("/"), d))
     prefix = data_dir + "/" if data_dir else ""
     tweets: list[tuple[int, str]] = []
@@ -204,8 +208,8 @@ def _layout(zf: SafeZip) -> _Layout:
 
 
 def _first_record(value: Any, key: str) -> dict[str, Any]:
-    for item in _list(value):
-        inner = _dict(item).get(key)
+    for item in safe_list(value):
+        inner = safe_dict(item).get(key)
         if isinstance(inner, dict):
             return inner
     return {}
@@ -219,28 +223,30 @@ class _Account:
     generated: datetime | None
 
 
-def _account(zf: SafeZip, lay: _Layout) -> _Account:
+def _account(zf: ArchiveFiles, lay: _Layout) -> _Account:
+    if lay.classic is not None:
+        return _classic_account(zf, lay.classic)
     acc = _first_record(_load_small(zf, lay.account), "account") if lay.account else {}
-    man = _dict(_load_small(zf, lay.manifest)) if lay.manifest else {}
-    user = _dict(man.get("userInfo"))
-    generated = parse_twitter_date(_dict(man.get("archiveInfo")).get("generationDate"))
+    man = safe_dict(_load_small(zf, lay.manifest)) if lay.manifest else {}
+    user = safe_dict(man.get("userInfo"))
+    generated = parse_twitter_date(safe_dict(man.get("archiveInfo")).get("generationDate"))
     account_id = _id(acc.get("accountId")) or _id(user.get("accountId"))
     if account_id is None:
         where = "data/account.js" if lay.account else "no data/account.js"
         raise ArchiveError(zf.path, f"{where}: no accountId (is this an X archive?)")
-    username = _str(acc.get("username")) or _str(user.get("userName"))
+    username = safe_str(acc.get("username")) or safe_str(user.get("userName"))
     if username is not None and not _USERNAME.fullmatch(username):
         username = None
-    display = _str(acc.get("accountDisplayName")) or _str(user.get("displayName"))
+    display = safe_str(acc.get("accountDisplayName")) or safe_str(user.get("displayName"))
     prof = _first_record(_load_small(zf, lay.profile), "profile") if lay.profile else {}
-    desc = _dict(prof.get("description"))
+    desc = safe_dict(prof.get("description"))
     profile: dict[str, Any] = {
         k: v for k, v in {
-            "bio": _str(desc.get("bio")), "website": _str(desc.get("website")),
-            "location": _str(desc.get("location")),
-            "avatar_url": _str(prof.get("avatarMediaUrl")),
-            "header_url": _str(prof.get("headerMediaUrl")),
-            "created_via": _str(acc.get("createdVia")),
+            "bio": safe_str(desc.get("bio")), "website": safe_str(desc.get("website")),
+            "location": safe_str(desc.get("location")),
+            "avatar_url": safe_str(prof.get("avatarMediaUrl")),
+            "header_url": safe_str(prof.get("headerMediaUrl")),
+            "created_via": safe_str(acc.get("createdVia")),
             "source": "archive",
         }.items() if v is not None
     }
@@ -253,73 +259,40 @@ def _account(zf: SafeZip, lay: _Layout) -> _Account:
     return _Account(account_id, username, snap, generated)
 
 
-# --- note tweets ------------------------------------------------------------------------------
+def _classic_account(zf: ArchiveFiles, lay: Classic) -> _Account:
+    """The owner of a classic archive, from ``data/js/user_details.js`` (or, for a bare
+    tweets.csv, from its own replies)."""
+    user = safe_dict(_load_small(zf, lay.user_details)) if lay.user_details else {}
+    payload = safe_dict(_load_small(zf, lay.payload)) if lay.payload else {}
+    account_id = _id(user.get("id_str")) or _id(user.get("id"))
+    username = safe_str(user.get("screen_name"))
+    if account_id is None:
+        if lay.csv is None or lay.user_details is not None:
+            where = "data/js/user_details.js" if lay.user_details else "no data/js/user_details.js"
+            raise ArchiveError(zf.path, f"{where}: no id (is this an X archive?)")
+        account_id, username = csv_owner(zf, lay.csv)
+    if username is not None and not _USERNAME.fullmatch(username):
+        username = None
+    profile: dict[str, Any] = {k: v for k, v in {
+        "bio": safe_str(user.get("bio")), "website": safe_str(user.get("url")),
+        "location": safe_str(user.get("location")), "source": "archive",
+    }.items() if v is not None}
+    generated = parse_twitter_date(payload.get("created_at"))
+    snap = AccountSnapshot(
+        platform=PLATFORM, account_id=account_id, handle=username,
+        display_name=safe_str(user.get("full_name")), status=AccountStatus.ACTIVE,
+        profile=profile, url=f"https://x.com/{username}" if username else None,
+        created_at=parse_twitter_date(user.get("created_at")), observed_at=generated,
+    )
+    return _Account(account_id, username, snap, generated)
 
 
-def _match_key(text: str) -> str:
-    """Text reduced for prefix comparison: no links, whitespace collapsed, no ellipsis."""
-    s = " ".join(_ANY_URL.sub(" ", text).split())
-    return s.rstrip("…").rstrip(".").rstrip()
+# --- note tweets (see _twitter_notes) ---------------------------------------------------------
 
 
-@dataclass
-class _Note:
-    text: str
-    key: str
-    tweet_id: str | None
-
-
-def _expand(text: str, urls: Sequence[Any]) -> str:
-    for u in urls:
-        d = _dict(u)
-        short = _str(d.get("url")) or _str(d.get("shortUrl"))
-        long = _str(d.get("expanded_url")) or _str(d.get("expandedUrl"))
-        if short and long and short.startswith("http"):
-            text = text.replace(short, long)
-    return text
-
-
-def _load_notes(zf: SafeZip, lay: _Layout, on_bytes: Callable[[int], None]
-                ) -> dict[int, list[_Note]]:
-    notes: dict[int, list[_Note]] = {}
-    for member in lay.notes:
-        for item in _items(zf, member, on_bytes):
-            d = _dict(item)
-            nt = _dict(d.get("noteTweet")) or d
-            core = _dict(nt.get("core")) or _dict(nt.get("noteTweetResults"))
-            text = _str(core.get("text"))
-            created = parse_twitter_date(nt.get("createdAt"))
-            if text is None or created is None:
-                continue
-            text = html.unescape(_expand(text, _list(core.get("urls"))))
-            tid = _id(nt.get("tweetId")) or _id(_dict(nt.get("lifecycle")).get("initialTweetId"))
-            notes.setdefault(int(created.timestamp()), []).append(_Note(text, _match_key(text), tid))
-    return notes
-
-
-def _note_for(notes: dict[int, list[_Note]], tid: str, created: datetime | None, text: str
-              ) -> _Note | None:
-    if not notes or created is None:
-        return None
-    second = int(created.timestamp())
-    if second not in notes and second - 1 not in notes and second + 1 not in notes:
-        return None
-    cands = [n for s in (second, second - 1, second + 1) for n in notes.get(s, ())]
-    for n in cands:
-        if n.tweet_id == tid:
-            return n
-    cands = [n for n in cands if n.tweet_id is None]
-    truncated = text.rstrip().endswith(("…", "...")) or "/i/web/status/" in text
-    key = _match_key(text)
-    if not cands or (not truncated and len(key) < 100):
-        return None
-    if not key:  # nothing to compare: only an unambiguous note will do
-        return cands[0] if len(cands) == 1 else None
-    best: _Note | None = None
-    for n in cands:
-        if n.key.startswith(key) and (best is None or len(n.key) < len(best.key)):
-            best = n
-    return best
+def _load_notes(zf: ArchiveFiles, lay: _Layout, on_bytes: Callable[[int], None]) -> Notes:
+    return load_notes((item for member in lay.notes for item in _items(zf, member, on_bytes)),
+                      parse_twitter_date, _id)
 
 
 # --- one tweet -> one snapshot -------------------------------------------------------------
@@ -334,7 +307,7 @@ def _chain(tweet: dict[str, Any], tid: str) -> tuple[str, list[str]]:
         if isinstance(edit, dict):
             initial = _id(edit.get("initialTweetId"))
             if initial is not None:
-                ids = _ids(_dict(edit.get("editControlInitial")).get("editTweetIds"))
+                ids = _ids(safe_dict(edit.get("editControlInitial")).get("editTweetIds"))
                 return initial, ids or [initial, tid]
         first = info.get("initial")
         if isinstance(first, dict):
@@ -396,17 +369,17 @@ def _classify(tweet: dict[str, Any], full_text: str, urls: Sequence[Any]
     if quote_of is None and (v := get("quoted_status_id")) is not None:
         quote_of = _id(v)
     if quote_of is None and "quoted_status" in tweet:
-        quote_of = _id_of(_dict(tweet["quoted_status"]), "id_str", "id")
+        quote_of = _id_of(safe_dict(tweet["quoted_status"]), "id_str", "id")
     if quote_of is None and "quoted_status_permalink" in tweet:
-        permalink = _str(_dict(tweet["quoted_status_permalink"]).get("expanded"))
+        permalink = safe_str(safe_dict(tweet["quoted_status_permalink"]).get("expanded"))
         m = _STATUS_URL.match(permalink or "")
         quote_of = m.group(1) if m else None
     if quote_of is None and not is_rt and urls:
         # Archives keep no quote field: a quote is a tweet ending in a link to a status.
         tail = full_text.rstrip()
         for u in urls:
-            d = _dict(u)
-            short, m = _str(d.get("url")), _STATUS_URL.match(_str(d.get("expanded_url")) or "")
+            d = safe_dict(u)
+            short, m = safe_str(d.get("url")), _STATUS_URL.match(safe_str(d.get("expanded_url")) or "")
             if short and m and tail.endswith(short):
                 quote_of = m.group(1)
     if is_rt:
@@ -419,12 +392,18 @@ def _classify(tweet: dict[str, Any], full_text: str, urls: Sequence[Any]
 class _Builder:
     """Turns tweet objects into PostSnapshots (text, kind, media, note text)."""
 
-    def __init__(self, zf: SafeZip, lay: _Layout, acc: _Account, notes: dict[int, list[_Note]],
+    def __init__(self, zf: ArchiveFiles, lay: _Layout, acc: _Account, notes: Notes,
                  on_bytes: Callable[[int], None], max_media_size: int) -> None:
         self.zf, self.lay, self.acc, self.notes = zf, lay, acc, notes
+        self.has_notes = bool(notes)
         self.on_bytes, self.max_media_size = on_bytes, max_media_size
+        self.notices: list[ImportNotice] = []
         user = acc.username
         self.url = f"https://x.com/{user}/status/" if user else "https://x.com/i/web/status/"
+
+    def take_notices(self) -> list[ImportNotice]:
+        out, self.notices = self.notices, []
+        return out
 
     def build(self, tweet: dict[str, Any], tid: str, post_id: str, deleted: bool,
               versioned: bool) -> PostSnapshot:
@@ -440,12 +419,17 @@ class _Builder:
             urls = []
         text = html.unescape(raw_text) if "&" in raw_text else raw_text
         if urls:
-            text = _expand(text, urls)
+            text = expand_urls(text, urls)
         created = parse_twitter_date(get("created_at"))
-        if self.notes:
-            note = _note_for(self.notes, tid, created, text)
+        if self.has_notes:
+            note, ambiguous = self.notes.match(tid, created, text)
             if note is not None:
-                text = _expand(note.text, urls)
+                text = whole_text(text, note)
+            elif ambiguous:
+                self.notices.append(ImportNotice(
+                    "note_ambiguous",
+                    f"tweet {tid}: {ambiguous} long texts in note-tweet.js could be its own; "
+                    "kept the text the tweet shows (possibly cut short)", post_id))
         kind, reply_to, repost_of, quote_of = _classify(tweet, raw_text, urls)
         lang = get("lang")
         if not isinstance(lang, str) or lang == "und":
@@ -475,13 +459,13 @@ class _Builder:
         items: list[MediaItem] = []
         used: set[str] = set()
         for ent in entities:
-            url = _str(ent.get("media_url_https")) or _str(ent.get("media_url"))
-            variants = _list(_dict(ent.get("video_info")).get("variants"))
-            bases = [_basename(url)] + [_basename(_str(_dict(v).get("url"))) for v in variants]
+            url = safe_str(ent.get("media_url_https")) or safe_str(ent.get("media_url"))
+            variants = safe_list(safe_dict(ent.get("video_info")).get("variants"))
+            bases = [_basename(url)] + [_basename(safe_str(safe_dict(v).get("url"))) for v in variants]
             found = next((by_base[b] for b in bases if b and b in by_base and by_base[b] not in used),
                          None)
-            kind = _ENTITY_KIND.get(_str(ent.get("type")) or "")
-            alt = _str(ent.get("ext_alt_text"))
+            kind = _ENTITY_KIND.get(safe_str(ent.get("type")) or "")
+            alt = safe_str(ent.get("ext_alt_text"))
             if found is None:
                 items.append(MediaItem(url=url, kind=kind, alt=alt))
                 continue
@@ -554,19 +538,18 @@ class _Chains:
 # --- the importer ------------------------------------------------------------------------------
 
 
-class _Meter:
-    def __init__(self, total: int, progress: Progress | None) -> None:
-        self.total, self.done, self._progress, self._last = max(total, 0), 0, progress, 0
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        if self._progress is not None and self.done - self._last >= (1 << 20):
-            self._last = self.done
-            self._progress(min(self.done, self.total), self.total)
-
-    def finish(self) -> None:
-        if self._progress is not None:
-            self._progress(self.total, self.total)
+def _tweets(zf: ArchiveFiles, lay: _Layout, meter: Meter
+            ) -> Iterator[tuple[list[tuple[str, Iterator[Any]]], bool]]:
+    """(the members holding tweets, each with its items; whether they are deleted ones)."""
+    if lay.classic is not None:
+        c = lay.classic
+        if c.csv is not None:
+            yield [(c.csv, csv_tweets(zf, c.csv, meter))], False
+        else:
+            yield [(m, _items(zf, m, meter)) for m in c.months], False
+        return
+    yield [(m, _items(zf, m, meter)) for m in lay.tweets], False
+    yield [(m, _items(zf, m, meter)) for m in lay.deleted], True
 
 
 def iter_twitter_archive(
@@ -575,9 +558,13 @@ def iter_twitter_archive(
     progress: Progress | None = None,
     max_media_size: int = DEFAULT_MAX_MEDIA_SIZE,
     zip_limits: Mapping[str, Any] | None = None,
-) -> Iterator[AccountSnapshot | PostSnapshot]:
-    """Stream an X archive zip as snapshots: the :class:`AccountSnapshot` first, then
-    one :class:`PostSnapshot` per tweet version (live tweets, then deleted ones).
+) -> Iterator[AccountSnapshot | PostSnapshot | ImportNotice]:
+    """Stream an X archive (zip; a tar or tar.gz of the same files works too) as
+    snapshots: the :class:`AccountSnapshot` first, then one :class:`PostSnapshot` per
+    tweet version (live tweets, then deleted ones), and an :class:`ImportNotice` after
+    a tweet whose long text could not be told apart (see ``_twitter_notes``). The
+    classic pre-2019 archive ("Grailbird": ``data/js/tweets/YYYY_MM.js``, or only its
+    ``tweets.csv``) is read too (see ``_twitter_classic``).
 
     ``progress(bytes_done, bytes_total)`` is called as the tweet files and media are
     read (about every MiB, and once at the end). ``max_media_size``: media files
@@ -585,19 +572,21 @@ def iter_twitter_archive(
     for :class:`SafeZip` (max_total, max_ratio, max_members). Raises
     :class:`ArchiveError` (one line) on anything wrong with the archive.
     """
-    with SafeZip(path, **dict(zip_limits or {})) as zf:
+    with open_archive(path, **dict(zip_limits or {})) as zf:
         lay = _layout(zf)
         acc = _account(zf, lay)
         streamed = lay.tweets + lay.deleted + lay.notes
+        if lay.classic is not None:
+            streamed = lay.classic.months or [lay.classic.csv or ""]
         media_names = [n for names in lay.media.values() for n in names]
-        meter = _Meter(sum(zf.size(n) for n in streamed + media_names), progress)
+        meter = Meter(sum(zf.size(n) for n in streamed + media_names), progress)
         notes = _load_notes(zf, lay, meter)
         yield acc.snapshot
         builder = _Builder(zf, lay, acc, notes, meter, max_media_size)
-        for members, deleted in ((lay.tweets, False), (lay.deleted, True)):
+        for members, deleted in _tweets(zf, lay, meter):
             chains = _Chains()
-            for member in members:
-                for index, item in enumerate(_items(zf, member, meter)):
+            for member, items in members:
+                for index, item in enumerate(items):
                     if not isinstance(item, dict):
                         raise ArchiveError(zf.path, f"item {index} is not a JSON object",
                                            member=member)
@@ -614,9 +603,13 @@ def iter_twitter_archive(
                     post_id, ids = _chain(tweet, tid)
                     if post_id == tid and ids.count(tid) == len(ids):
                         yield builder.build(tweet, tid, tid, deleted, False)
-                        continue
-                    for pid, vid, tw, de in chains.add(post_id, ids, tid, tweet, deleted):
-                        yield builder.build(tw, vid, pid, de, True)
+                    else:
+                        for pid, vid, tw, de in chains.add(post_id, ids, tid, tweet, deleted):
+                            yield builder.build(tw, vid, pid, de, True)
+                    if builder.notices:
+                        yield from builder.take_notices()
             for pid, vid, tw, de in chains.flush():
                 yield builder.build(tw, vid, pid, de, True)
+            if builder.notices:
+                yield from builder.take_notices()
         meter.finish()

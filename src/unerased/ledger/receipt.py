@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArchiveError, BlobError, ReceiptError
-from ..importers._zipsafe import SafeZip
+from ..importers.safezip import SafeZip
 from ..model import canonical_json
 from ..store import LedgerTables, ReceiptRows
 from . import log, merkle, note
@@ -58,7 +58,7 @@ MAX_JSON = 64 << 20  # a manifest or a leaf record
 MAX_RECEIPT = 16 << 30  # everything decompressed
 _KIND_TABLE = {
     "post_version": "post_versions", "account_status": "account_status", "capture": "captures",
-    "import": "imports", "event": "events",
+    "import": "imports", "event": "events", "media_completion": "media_completions",
 }
 _README_TEXT = (
     "This is an unerased receipt: evidence about one social-media post, verifiable offline.\n"
@@ -106,6 +106,9 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
     rows = ReceiptRows(conn)
     for vid, source in rows.version_sources(post["id"]):
         out.append(("post_versions", str(vid)))
+        sources.append(source)
+    for mid, source in rows.completion_sources([int(ref) for _, ref in out]):
+        out.append(("media_completions", str(mid)))
         sources.append(source)
     for sid, source in rows.status_sources(post["account_pk"]):
         out.append(("account_status", str(sid)))
@@ -172,6 +175,8 @@ def _blob_digests(leaves: Sequence[_Leaf]) -> list[str]:
         r = lf.record
         if r["kind"] == "post_version":
             out += [m["sha256"] for m in r["media"] if m["sha256"] is not None]
+        elif r["kind"] == "media_completion":
+            out.append(r["sha256"])
         elif r["kind"] == "capture":
             out.append(r["record"]["body_sha256"])
             if r["record"]["request_body_sha256"] != EMPTY_SHA256:
@@ -429,6 +434,8 @@ def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[st
                 if d not in blobs:
                     raise _Bad(f"names media blob {str(d)[:64]} which the receipt lacks")
                 used.add(d)
+    elif kind == "media_completion":
+        _check_completion(r, post, blobs, used)
     elif kind == "capture":
         inner = r.get("record")
         if not isinstance(inner, dict):
@@ -442,6 +449,17 @@ def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[st
             if d not in blobs:
                 raise _Bad(f"capture {key} {str(d)[:64]} is not in the receipt")
             used.add(str(d))
+
+
+def _check_completion(r: Mapping[str, Any], post: Mapping[str, str], blobs: set[str],
+                      used: set[str]) -> None:
+    p = r.get("post")
+    if not isinstance(p, dict) or any(p.get(k) != v for k, v in post.items()):
+        raise _Bad("completes media of another post than the manifest names")
+    d = r.get("sha256")
+    if d not in blobs:
+        raise _Bad(f"names media blob {str(d)[:64]} which the receipt lacks")
+    used.add(str(d))
 
 
 def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -461,6 +479,10 @@ def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
             out.append(f"{r.get('at')}  event {r.get('type')} {json.dumps(r.get('detail'), ensure_ascii=False)}")
         elif k == "account_status":
             out.append(f"{r.get('at')}  account status {r.get('status')} (handle {r.get('handle')})")
+        elif k == "media_completion":
+            out.append(f"{r.get('at')}  media completed ({r.get('source')}): media "
+                       f"{r.get('seq')} of version {r.get('version')} is {r.get('filename')} "
+                       f"sha256 {r.get('sha256')}")
         elif k == "import":
             out.append(f"{r.get('at')}  archive import {r.get('import_kind')} {r.get('filename')} "
                        f"sha256 {r.get('sha256')}")

@@ -180,3 +180,29 @@ def event_record(row: Mapping[str, Any]) -> dict[str, Any]:
         "detail": _j(row["detail_json"]),
         "evidence": _j(row["evidence_json"]),
     }
+
+
+def media_completion_record(
+    row: Mapping[str, Any], post: Mapping[str, Any], account: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A media file that a later import brought for a version stored without it: the
+    media row stays as it was (append-only); this record attaches the file."""
+    return {
+        "f": FORMAT,
+        "kind": "media_completion",
+        "id": row["id"],
+        "post": {
+            "platform": post["platform"],
+            "account_id": account["account_id"],
+            "post_id": post["post_id"],
+        },
+        "version": row["version_pk"],
+        "media": row["media_pk"],
+        "seq": row["seq"],
+        "filename": row["filename"],
+        "mime": row["mime"],
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "at": row["at"],
+        "source": row["source"],
+    }

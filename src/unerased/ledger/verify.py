@@ -7,8 +7,9 @@ In one read snapshot of the database it
    rebuilt from its row exactly as the writer built it (``ledger/records.py``: a post
    version with its post, account and media rows; an account status with its account;
    a capture, whose id must also be the sha256 of its canonical record; an import; an
-   event) and hashed with the leaf's salt — a leaf without a row, a row without a leaf,
-   a missing or duplicated leaf index are all reported;
+   event; a media completion, which must name a media row of its own version) and
+   hashed with the leaf's salt — a leaf without a row, a row without a leaf, a missing
+   or duplicated leaf index are all reported;
 2. rebuilds every perfect node of the tree from the leaves and compares it with
    ``ledger_nodes`` (levels 1 and up: missing, changed and extra nodes; level 0 is each
    leaf's own ``leaf_hash``, compared in step 1);
@@ -139,6 +140,8 @@ def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, A
         return rec.import_record(row)
     if kind == "events":
         return rec.event_record(row)
+    if kind == "media_completions":
+        return rec.media_completion_record(row, row, row)
     raise KeyError(kind)
 
 
@@ -153,7 +156,7 @@ def leaf_record(conn: Connection, kind: str, ref: str) -> dict[str, Any] | None:
         if row["p_id"] is None or row["a_id"] is None:
             return None
         return _record_of(kind, row, scan.media_of(int(ref)))
-    if kind == "account_status" and row["a_id"] is None:
+    if kind in ("account_status", "media_completions") and row["a_id"] is None:
         return None
     return _record_of(kind, row, ())
 
@@ -381,6 +384,9 @@ class _Verifier:
                              f"(account_status row {ref}, leaf {idx}, belongs to it)",
                              table="accounts", row=str(row["account_pk"]), leaf=idx)
                 return None
+        elif kind == "media_completions":
+            if not self._check_completion(idx, ref, row):
+                return None
         elif kind == "captures":
             try:
                 cid = hashlib.sha256(canonical_json(rec.capture_record(row))).hexdigest()
@@ -399,6 +405,23 @@ class _Verifier:
                          table=kind, row=ref, leaf=idx)
             return None
         return merkle.leaf_hash(data)
+
+    def _check_completion(self, idx: int, ref: str, row: Mapping[str, Any]) -> bool:
+        """A media completion must name an existing media row of its version (at its seq)
+        and a post and account; its blob is checked with the others."""
+        where = f"media_completions row {ref} (leaf {idx})"
+        if row["a_id"] is None:
+            self.problem("row_missing", f"the post or account of {where} is missing",
+                         table="media_completions", row=ref, leaf=idx)
+            return False
+        if (row["m_id"] is None or row["m_version_pk"] != row["version_pk"]
+                or row["m_seq"] != row["seq"]):
+            self.problem("media_completion_target", f"{where} completes media row "
+                         f"{row['media_pk']}, which is not media {row['seq']} of version "
+                         f"{row['version_pk']} (a row was deleted or changed)",
+                         table="media_completions", row=ref, leaf=idx)
+        self.blob_queue.append((row["sha256"], "media_completions", ref, row["size"]))
+        return True
 
     def _tree_add(
         self, idx: int, kind: str, ref: str, h: bytes | None, stored_leaf: bytes,

@@ -387,7 +387,8 @@ class _Maker:
             self.notes.append({"noteTweet": {
                 "noteTweetId": snowflake(at, (1 << 20) | len(self.notes)),
                 "updatedAt": _iso_ms(at), "createdAt": _iso_ms(at),
-                "core": {"styletags": [], "urls": [], "text": _escape(body), "mentions": [],
+                # raw: X escapes &<> in tweets.js, not in note-tweet.js (real exports)
+                "core": {"styletags": [], "urls": [], "text": body, "mentions": [],
                          "cashtags": [], "hashtags": []}}})
         sp = SpecPost(post_id=tid, version_ids=all_ids, texts=[v[3] for v in versions],
                       created_at=at.replace(microsecond=(at.microsecond // 1000) * 1000),

@@ -134,6 +134,7 @@ class Queries:
             })
         media: dict[int, list[dict[str, Any]]] = {}
         if vpk_to_post:
+            completed = _completions(conn, list(vpk_to_post))
             for m in conn.execute(
                 select(s.media).where(s.media.c.version_pk.in_(list(vpk_to_post))).order_by(
                     s.media.c.version_pk, s.media.c.seq
@@ -143,6 +144,8 @@ class Queries:
                 item = {"url": m["url"], "filename": m["filename"], "mime": m["mime"],
                         "kind": m["kind"], "alt": m["alt"], "sha256": m["sha256"],
                         "size": m["size"]}
+                if m["sha256"] is None and m["id"] in completed:
+                    item.update(completed[m["id"]])  # a later import brought the file
                 if item not in lst:
                     lst.append(item)
         out = []
@@ -286,3 +289,18 @@ def event_json(r: Any) -> dict[str, Any]:
         "detail": json.loads(r["detail_json"]),
         "evidence": json.loads(r["evidence_json"]),
     }
+
+
+def _completions(conn: Connection, version_pks: list[int]) -> dict[int, dict[str, Any]]:
+    """media row id -> what a later import completed it with (media_completions)."""
+    c = s.media_completions.c
+    out: dict[int, dict[str, Any]] = {}
+    for r in conn.execute(
+        select(c.media_pk, c.filename, c.mime, c.sha256, c.size)
+        .where(c.version_pk.in_(version_pks)).order_by(c.id)
+    ).mappings():
+        out.setdefault(r["media_pk"], {
+            "sha256": r["sha256"], "size": r["size"],
+            **{k: r[k] for k in ("filename", "mime") if r[k] is not None},
+        })
+    return out

@@ -1,7 +1,8 @@
 """The reads a receipt makes to find the rows that concern one post.
 
 :mod:`unerased.ledger.receipt` decides what a receipt covers (a post's versions, its
-account's status history and events, the captures and imports they name);
+account's status history and events, the media completions of its versions, the
+captures and imports they name);
 :class:`ReceiptRows` runs the queries, through one connection.
 """
 
@@ -38,6 +39,14 @@ class ReceiptRows:
         v = s.post_versions.c
         return [(r.id, r.source) for r in self.conn.execute(
             select(v.id, v.source).where(v.post_pk == post_pk).order_by(v.seq))]
+
+    def completion_sources(self, version_pks: Sequence[int]) -> list[tuple[int, str | None]]:
+        """``(id, source)`` of the media completions of these versions, in row order."""
+        if not version_pks:
+            return []
+        c = s.media_completions.c
+        return [(r.id, r.source) for r in self.conn.execute(
+            select(c.id, c.source).where(c.version_pk.in_(list(version_pks))).order_by(c.id))]
 
     def status_sources(self, account_pk: int) -> list[tuple[int, str | None]]:
         """``(id, source)`` of an account's status history, oldest first."""

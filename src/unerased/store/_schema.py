@@ -135,6 +135,23 @@ media = Table(  # covered by the leaf of its version
     Index("ix_media_version", "version_pk"),
 )
 
+media_completions = Table(  # leafed: a media file a later import brought for a stored version
+    "media_completions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("media_pk", BigInteger, nullable=False),  # the media row it completes (unchanged)
+    Column("version_pk", BigInteger, nullable=False),
+    Column("seq", Integer, nullable=False),  # the media row's seq in its version
+    Column("filename", Text),
+    Column("mime", String(128)),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("at", TS, nullable=False),
+    Column("source", Text, nullable=False),  # "import:<sha256>"
+    Index("ix_media_completions_media", "media_pk"),
+    Index("ix_media_completions_version", "version_pk"),
+)
+
 captures = Table(  # leafed; id is the sha256 of the canonical capture record
     "captures",
     metadata,
@@ -234,4 +251,5 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
-LEAFED = ("account_status", "post_versions", "captures", "imports", "events")
+LEAFED = ("account_status", "post_versions", "captures", "imports", "events",
+          "media_completions")

@@ -3,7 +3,8 @@
 :mod:`unerased.ledger.verify` merge-joins the ledger's leaves with every leafed table,
 page by page, and rebuilds each leaf's record from its rows; :class:`ArchiveScan` is
 every query it makes for that: pages of leaves, of leafed rows (a post version with its
-post and account columns, an account status with its account's), media, stored tree
+post and account columns, an account status with its account's, a media completion with
+the media row it completes and its post's and account's), media, stored tree
 nodes, and the few lookups that name what is wrong. Rows come back as the driver gives
 them (mappings or tuples, binary columns as the backend stores them): judging them is
 the verifier's job.
@@ -35,6 +36,14 @@ _SQL_STATUS = (
     "FROM account_status st LEFT JOIN accounts a ON a.id = st.account_pk "
 )
 _SQL_MEDIA = "SELECT id, version_pk, seq, url, filename, mime, kind, alt, sha256, size FROM media "
+_SQL_COMPLETIONS = (  # a media completion with the post and account its record names
+    "SELECT c.id, c.media_pk, c.version_pk, c.seq, c.filename, c.mime, c.sha256, c.size, c.at, "
+    "c.source, m.id AS m_id, m.version_pk AS m_version_pk, m.seq AS m_seq, p.id AS p_id, "
+    "p.platform, p.post_id, a.id AS a_id, a.account_id "
+    "FROM media_completions c LEFT JOIN media m ON m.id = c.media_pk "
+    "LEFT JOIN post_versions v ON v.id = c.version_pk LEFT JOIN posts p ON p.id = v.post_pk "
+    "LEFT JOIN accounts a ON a.id = p.account_pk "
+)
 
 
 class ArchiveScan:
@@ -42,7 +51,10 @@ class ArchiveScan:
 
     A post version's row carries its post's columns and ``p_id`` (None when the post row
     is missing) and its account's ``account_id`` and ``a_id``; an account status row
-    carries its account's ``platform``, ``account_id`` and ``a_id``."""
+    carries its account's ``platform``, ``account_id`` and ``a_id``; a media completion
+    row carries the media row it completes (``m_id``, ``m_version_pk``, ``m_seq``: None
+    when missing) and its version's post and account (``p_id``, ``platform``,
+    ``post_id``, ``a_id``, ``account_id``)."""
 
     __slots__ = ("conn",)
 
@@ -111,6 +123,8 @@ class ArchiveScan:
             sql = _SQL_STATUS + "WHERE st.id > :last ORDER BY st.id LIMIT :n"
         elif kind == "captures":
             sql = "SELECT * FROM captures WHERE seq > :last ORDER BY seq LIMIT :n"
+        elif kind == "media_completions":
+            sql = _SQL_COMPLETIONS + "WHERE c.id > :last ORDER BY c.id LIMIT :n"
         else:
             sql = f"SELECT * FROM {kind} WHERE id > :last ORDER BY id LIMIT :n"  # noqa: S608
         return self.conn.execute(text(sql), params).mappings().all()  # fetchall: fast
@@ -138,6 +152,8 @@ class ArchiveScan:
             return conn.execute(text(_SQL_VERSIONS + "WHERE v.id = :k"), {"k": key}).mappings().first()
         if kind == "account_status":
             return conn.execute(text(_SQL_STATUS + "WHERE st.id = :k"), {"k": key}).mappings().first()
+        if kind == "media_completions":
+            return conn.execute(text(_SQL_COMPLETIONS + "WHERE c.id = :k"), {"k": key}).mappings().first()
         table = s.metadata.tables[kind]
         return conn.execute(select(table).where(table.c.id == key)).mappings().first()
 

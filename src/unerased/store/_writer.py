@@ -43,8 +43,8 @@ _ANALYZE_AFTER = 20_000  # PostgreSQL: posts added before a lookup refreshes the
 _TRIM_MASK = 4095  # the node cache is trimmed every 4096 leaves
 _MAX_TRACKED = 4_000_000  # post ids remembered per account in one transaction (~130 MB)
 _TABLES_IN_ORDER = (
-    s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.captures,
-    s.imports, s.events,
+    s.accounts, s.account_status, s.posts, s.post_versions, s.media, s.media_completions,
+    s.captures, s.imports, s.events,
 )
 
 
@@ -94,6 +94,7 @@ class Writer(LedgerWrites):
         self._capture_ids: set[str] = set()
         self._salts, self._salt_at = b"", 0
         self.blobs = store.blobs.staging()  # blobs written, made durable in finish()
+        self.media_completed = 0  # media files attached to stored versions (see _complete)
 
     @property
     def _connection(self) -> Connection:
@@ -352,16 +353,20 @@ class Writer(LedgerWrites):
                     select(
                         s.post_versions.c.post_pk, s.post_versions.c.seq,
                         s.post_versions.c.version_key, s.post_versions.c.content_hash,
+                        s.post_versions.c.id,
                     ).where(s.post_versions.c.post_pk.in_(chunk)).order_by(
                         s.post_versions.c.post_pk, s.post_versions.c.seq
                     )
                 ):
-                    v = vers.setdefault(vr.post_pk, {"keys": set(), "last_hash": None, "seq": 0})
+                    v = vers.setdefault(vr.post_pk, {"keys": set(), "last_hash": None, "seq": 0,
+                                                     "pks": {}})
                     v["keys"].add(vr.version_key)
                     v["last_hash"] = vr.content_hash
                     v["seq"] = vr.seq
+                    v["pks"][vr.version_key] = v["last_pk"] = vr.id
         out: list[PostResult] = []
         touched: dict[int, dict[str, Any]] = {}
+        completing: list[tuple[int, PostSnapshot, Mapping[str, Any]]] = []
         for n, sn in enumerate(snaps):
             # prepared by the import's reader; else only what an unchanged post needs
             prep = prepared[n] if prepared is not None else None
@@ -405,10 +410,16 @@ class Writer(LedgerWrites):
                 if not sn.deleted and sn.observed_at is not None:  # seen again, and when
                     touched.setdefault(post["id"], {})["last_seen"] = at
                 out.append(PostResult(post["id"], is_new, None, v["seq"]))
+                if "pks" in v and any(m.content is not None for m in sn.media):
+                    vpk = v["pks"].get(vkey) or (v.get("last_pk") if v["last_hash"] == chash
+                                                 else None)
+                    if vpk is not None:  # a stored version: it may lack a media file
+                        completing.append((vpk, sn, post))
                 continue
             v["seq"] += 1
             v["keys"].add(vkey)
             v["last_hash"] = chash
+            v["last_pk"] = None  # the latest version is this transaction's, not a stored one
             vpk = self._add_version(account, post, sn, v["seq"], vkey, source, at,
                                     prep or prepare(sn))
             if v["seq"] > 1:
@@ -416,7 +427,50 @@ class Writer(LedgerWrites):
             out.append(PostResult(post["id"], is_new, vpk, v["seq"]))
         if touched:
             self._update_posts(touched)
+        if completing:
+            self._complete_media(account, completing, source)
         return out
+
+    def _complete_media(
+        self, account: Mapping[str, Any],
+        completing: Sequence[tuple[int, PostSnapshot, Mapping[str, Any]]], source: str,
+    ) -> None:
+        """Attach media files that stored versions lack and these snapshots carry: each
+        is an appended ``media_completions`` row with its own leaf; the media row of the
+        earlier import stays as it was (append-only)."""
+        vpks = list({vpk for vpk, _, _ in completing})
+        missing: dict[tuple[int, int], dict[str, Any]] = {}
+        for chunk in _chunks(vpks, 500):
+            for r in self._connection.execute(
+                select(s.media).where(s.media.c.version_pk.in_(chunk), s.media.c.sha256.is_(None))
+            ).mappings():
+                missing[(r["version_pk"], r["seq"])] = dict(r)
+        if not missing:
+            return
+        done: set[int] = set()
+        media_pks = [r["id"] for r in missing.values()]
+        for chunk in _chunks(media_pks, 500):
+            done.update(self._connection.execute(
+                select(s.media_completions.c.media_pk)
+                .where(s.media_completions.c.media_pk.in_(chunk))
+            ).scalars())
+        for vpk, sn, post in completing:
+            for i, m in enumerate(sn.media, 1):
+                row = missing.get((vpk, i))
+                if (row is None or m.content is None or row["id"] in done
+                        or (row["url"] or row["filename"]) != (m.url or m.filename)):
+                    continue
+                done.add(row["id"])
+                crow = {
+                    "id": self.alloc(s.media_completions), "media_pk": row["id"],
+                    "version_pk": vpk, "seq": i, "filename": m.filename, "mime": m.mime,
+                    "sha256": self.blobs.add(m.content), "size": len(m.content),
+                    "at": self.now, "source": source,
+                }
+                self._add(s.media_completions, crow)
+                self._leaf("media_completions", crow["id"],
+                           rec.media_completion_record(crow, post, account))
+                self.media_completed += 1
 
     def _update_posts(self, touched: dict[int, dict[str, Any]]) -> None:
         """Apply column updates to posts: to the row itself while its INSERT is still

@@ -11,7 +11,8 @@ per-member size against its header, and the cumulative decompressed size of
 everything read through this object. A truncated or corrupted member is caught by
 the CRC check at its end (every reader here reads members to the end).
 
-Every failure is an :class:`~unerased.importers._errors.ArchiveError` with one line.
+Every failure is an :class:`~unerased.errors.ArchiveError` with one line. A tar or tar.gz
+is read the same way by :class:`~unerased.importers.safetar.SafeTar`.
 """
 
 from __future__ import annotations
