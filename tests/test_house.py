@@ -28,7 +28,7 @@ PKG = SRC / "unerased"
 ALLOWED_PRIVATE = {("unerased.ledger.receipt", "unerased.importers._zipsafe")}
 
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
-          "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
+          "unerased.refs", "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
 
