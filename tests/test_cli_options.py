@@ -53,14 +53,13 @@ BAD = [
 
 @pytest.mark.parametrize(("args", "named"), BAD,
                          ids=lambda v: " ".join(v) if isinstance(v, list) else "")
-def test_a_bad_value_is_one_line_exit_2(tmp_path: Path, store: Store, args: list[str],
-                                        named: str) -> None:
-    seed(store)
-    home = store.home
+def test_a_bad_value_is_one_line_exit_2(tmp_path: Path, args: list[str], named: str) -> None:
+    """Checked before any archive is opened: a usage error (2), not 'no archive' (1)."""
+    home = tmp_path / "home"
     args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
-    db = None if "--db" in args else _db(store)
-    line = one_error_line(cli_run(home, db, *args), 2)
+    line = one_error_line(cli_run(home, None, *args), 2)
     assert named in line, line
+    assert not home.exists() and not (tmp_path / "out").exists()
 
 
 def _db(store: Store) -> str | None:

@@ -45,17 +45,16 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("ref", "platform", "post_id"), CASES)
 def test_a_post_by_its_id_url_or_at_uri(home: Path, db_url: str | None, world: dict[str, int],
-                                        tmp_path: Path, ref: str, platform: str,
-                                        post_id: str) -> None:
-    out = tmp_path / "r.zip"
-    r = cli_run(home, db_url, "receipt", ref, str(out), "--json")
-    assert r.exit_code == 0, r.output
-    (summary,) = jsonl(r.stdout)
-    assert summary["post_id"] == post_id
-    got = _receipt_post(out)
-    assert (got["platform"], got["post_id"]) == (platform, post_id)
+                                        tmp_path: Path) -> None:
+    for k, (ref, platform, post_id) in enumerate(CASES):
+        out = tmp_path / f"r{k}.zip"
+        r = cli_run(home, db_url, "receipt", ref, str(out), "--json")
+        assert r.exit_code == 0, (ref, r.output)
+        (summary,) = jsonl(r.stdout)
+        assert summary["post_id"] == post_id, ref
+        got = _receipt_post(out)
+        assert (got["platform"], got["post_id"]) == (platform, post_id), ref
 
 
 def test_a_row_number_only_in_its_explicit_form(home: Path, db_url: str | None,

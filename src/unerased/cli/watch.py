@@ -10,6 +10,7 @@ import click
 from ..refs import account_uri
 from ._context import (
     KEY_VALUE,
+    PROXY_URL,
     SECONDS,
     Context,
     UserError,
@@ -61,8 +62,8 @@ def watch() -> None:
 @click.option("--service", help="API base URL (a PDS or AppView, a Mastodon instance).")
 @click.option("--tag", "tags", multiple=True, type=KEY_VALUE, metavar="KEY=VALUE",
               help="Label (repeatable).")
-@click.option("--proxy", help="Proxy for collection, e.g. socks5h://127.0.0.1:9050 "
-              "(env UNERASED_PROXY).")
+@click.option("--proxy", type=PROXY_URL, help="Proxy for collection, e.g. "
+              "socks5h://127.0.0.1:9050 (env UNERASED_PROXY).")
 @json_option
 @pass_ctx
 @creates_archive
