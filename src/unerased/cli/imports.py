@@ -42,9 +42,12 @@ def _import_cmd(kind: str, help_text: str) -> None:
         # and parses while the store opens
         reading = start_reading(kind, path)
         try:
+            from rich.markup import escape
+
             from .. import _progress
 
-            with _progress.bytes_bar(f"importing {path.name}") as progress:
+            label = escape(f"importing {term(path.name)}")  # a file name is not markup
+            with _progress.bytes_bar(label) as progress:
                 counts = import_archive(lambda: c.store, kind, path, progress=progress,
                                         reading=reading)
         finally:

@@ -193,5 +193,5 @@ def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
 
     run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
     store.close()
-    click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
-               err=True)
+    click.echo(f"the demo archive is in {term(home)}: try `unerased --home {term(home)} "
+               "events`", err=True)
