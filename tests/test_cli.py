@@ -126,6 +126,9 @@ def test_watch_add_unreachable_keeps_watch_list(home: Path) -> None:
 
 
 def test_events_json_is_empty_jsonl(home: Path) -> None:
+    from unerased.store import Store
+
+    Store.open(home).close()  # an archive with nothing in it yet
     r = run(home, "events", "--json")
     assert r.exit_code == 0 and r.stdout == ""
 
@@ -149,7 +152,8 @@ def test_other_platform_archives_import_and_search(home: Path, tmp_path: Path,
     again = jsonl(run(home, "import", kind, str(out), "--json").stdout)[0]
     assert again["new_posts"] == 0 and again["new_versions"] == 0
     (acc,) = jsonl(run(home, "watch", "list", "--all", "--json").stdout)
-    posts = jsonl(run(home, "posts", str(acc["id"]), "--json").stdout)
+    posts = jsonl(run(home, "posts", f"row:{acc['id']}", "--json").stdout)
+    assert posts == jsonl(run(home, "posts", acc["uri"], "--json").stdout)
     assert len(posts) == summary["new_posts"]
     platform = "mastodon" if kind == "mastodon-archive" else "bluesky"
     assert {p["platform"] for p in posts} == {platform}

@@ -24,7 +24,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "unerased"
 
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
-          "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
+          "unerased.refs", "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
 

@@ -25,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select, update
 
 from test_verify import build, invoke, post, sql
+from unerased.errors import AmbiguousError, NotFound
 from unerased.ledger import log, note
 from unerased.ledger.receipt import (
     KEY_WARNING,
@@ -145,16 +146,17 @@ def test_receipt_makes_a_checkpoint_when_none_covers(store: Store, tmp_path: Pat
 
 def test_receipt_by_number_and_errors(store: Store, tmp_path: Path) -> None:
     b = build(store)
-    s = write_receipt(store, str(b.post_pk), tmp_path / "n.zip")
+    s = write_receipt(store, f"row:{b.post_pk}", tmp_path / "n.zip")
     assert s.post_id == "1" and verify_receipt(tmp_path / "n.zip").ok
-    with pytest.raises(ReceiptError, match="no post 'nope'"):
+    with pytest.raises(NotFound, match="no post matches 'nope'"):
         write_receipt(store, "nope", tmp_path / "x.zip")
     with store.writer() as w:  # the same post id on another platform
         from unerased.model import AccountSnapshot, PostSnapshot
 
         a = w.upsert_account(AccountSnapshot("mastodon", "9@m.test", handle="u@m.test"), "t")
         w.add_posts(a, [PostSnapshot("mastodon", "9@m.test", "1", "hi")], "t")
-    with pytest.raises(ReceiptError, match="names several posts"):
+    with pytest.raises(AmbiguousError, match=r"'1' matches 2 posts: x:sample 1 \(row:\d+\), "
+                       r"mastodon:@u@m.test 1 \(row:\d+\)"):
         write_receipt(store, "1", tmp_path / "x.zip")
     assert not (tmp_path / "x.zip").exists()
 
@@ -329,11 +331,12 @@ def test_cli_receipt_and_verify_on_an_empty_home(store: Store, home: Path, db_ur
     args = ["--home", str(home), *(["--db", db_url] if db_url else [])]
     r = invoke(monkeypatch, [*args, "receipt", "1", str(out)])
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith(f"wrote {out}: post 1, 8 ledger leaves (2 captures), 4 blobs")
+    assert r.stdout.startswith(f"wrote {out}: post x:sample 1, 8 ledger leaves (2 captures), "
+                               "4 blobs")
     empty = tmp_path / "elsewhere"
     r = invoke(monkeypatch, ["--home", str(empty), "verify", "--receipt", str(out)])
     assert r.exit_code == 0, r.output
-    assert r.stdout.startswith("receipt verified: x post 1 of account 42")
+    assert r.stdout.startswith("receipt verified: x post 1 of account x:42")
     assert "check out of band" in r.stdout
     assert not empty.exists()  # nothing was opened or made: the receipt stands alone
     bad = rewrite(out, tmp_path / "bad.zip", lambda m: {k: v for k, v in m.items()
@@ -345,7 +348,7 @@ def test_cli_receipt_and_verify_on_an_empty_home(store: Store, home: Path, db_ur
     r = invoke(monkeypatch, ["--home", str(empty), "verify", "--json", "--receipt", str(out)])
     assert r.exit_code == 0 and json.loads(r.stdout)["ok"] is True
     r = invoke(monkeypatch, [*args, "receipt", "--json", "nope", str(out)])
-    assert r.exit_code == 1 and r.stderr.startswith("unerased: error: no post 'nope'")
+    assert r.exit_code == 1 and r.stderr.startswith("unerased: error: no post matches 'nope'")
 
 
 # --------------------------------------------------------------------------- RFC 3161

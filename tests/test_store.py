@@ -139,8 +139,8 @@ def test_captures_and_events(store: Store) -> None:
     assert got.id == cap.id and body == cap.body
     (ev,) = list(store.iter_events())
     assert ev == {"type": "post_deleted", "at": "2020-01-02T03:04:05Z", "platform": "x",
-                  "account": "sample", "account_id": "42", "post_id": "1",
-                  "detail": {"reason": "unknown"}, "evidence": [cid]}
+                  "account": "sample", "account_id": "42", "account_uri": "x:sample",
+                  "post_id": "1", "detail": {"reason": "unknown"}, "evidence": [cid]}
     assert list(store.iter_events(type="account_deleted")) == []
 
 

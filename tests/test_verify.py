@@ -683,8 +683,8 @@ def invoke(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> Any:
 
     class Tracking(Store):
         @classmethod
-        def open(cls, home: Path, db_url: str | None = None) -> Store:
-            st = Store.open(home, db_url)
+        def open(cls, home: Path, db_url: str | None = None, **kw: Any) -> Store:
+            st = Store.open(home, db_url, **kw)
             opened.append(st)
             return st
 
@@ -745,6 +745,7 @@ def test_cli_verify_with_key_option(store: Store, home: Path, db_url: str | None
 
 
 def test_cli_checkpoint_errors_are_one_line(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    Store.open(home).close()  # an archive with nothing in it yet
     r = invoke(monkeypatch, ["--home", str(home), "checkpoint"])
     assert r.exit_code == 1
     assert r.stderr == "unerased: error: the ledger is empty: nothing to checkpoint yet\n"

@@ -11,6 +11,7 @@ stderr and exit 1 (:class:`UsageError`: exit 2); anything else is a bug.
     │   ├── UriError               a watch URI that cannot be parsed
     │   ├── AmbiguousError         an account or post argument that names several
     │   └── MissingExtra           an optional dependency is not installed (names the pip command)
+    ├── NotFound                   an account or post argument that names nothing in the archive
     ├── ArchiveError               an archive file that cannot be imported (file, member, problem)
     ├── SourceError                a platform unreachable or answering unusably, a bad token…
     │   └── FetchRefused           the fetch guard refused a URL (not public, not allowed, bad proxy)
@@ -50,6 +51,7 @@ __all__ = [
     "LedgerError",
     "MerkleError",
     "MissingExtra",
+    "NotFound",
     "NoteError",
     "ProofError",
     "ReceiptError",
@@ -106,6 +108,11 @@ class MissingExtra(UsageError):
         super().__init__(
             f"{what} needs the optional '{extra}' extra: pip install 'unerased[{extra}]'"
         )
+
+
+class NotFound(UnerasedError):
+    """An account or post argument that names nothing in the archive (exit 1; the
+    message says what was looked for)."""
 
 
 class ArchiveError(UnerasedError):

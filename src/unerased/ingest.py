@@ -59,10 +59,9 @@ def account_uri(snap: AccountSnapshot) -> str:
     """The account in the canonical form commands print and accept: ``x:handle``,
     ``mastodon:@user@host``, ``bluesky:handle-or-did`` (the platform's id when an archive
     names no handle)."""
-    name = snap.handle or snap.account_id
-    if snap.platform == "mastodon":
-        return f"mastodon:@{name.lstrip('@')}"
-    return f"{snap.platform}:{name}"
+    from .refs import account_uri as canonical
+
+    return canonical(snap.platform, snap.handle, snap.account_id)
 
 
 @dataclass

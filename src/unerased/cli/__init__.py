@@ -18,13 +18,17 @@ import click
 
 from . import evidence, export, imports, reading, watch
 from ._context import (
+    PROXY_URL,
     BadUsage,
     Context,
     UserError,
+    creates_archive,
     emit_json,
     handle_errors,
     json_option,
+    one_line_usage_errors,
     pass_ctx,
+    term,
 )
 
 __all__ = [
@@ -32,15 +36,31 @@ __all__ = [
     "Context",
     "UserError",
     "cli",
+    "creates_archive",
     "emit_json",
     "handle_errors",
     "json_option",
     "main",
     "pass_ctx",
+    "term",
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class RootGroup(click.Group):
+    """The root: click's own usage errors, at every level below it too, are the one line
+    every error is (exit 2)."""
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@click.group("unerased", cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home", type=click.Path(file_okay=False, path_type=Path),
     default=lambda: os.environ.get("UNERASED_HOME", "./unerased-data"), show_default="./unerased-data",
@@ -48,11 +68,14 @@ __all__ = [
 )
 @click.option("--db", "db_url", envvar="UNERASED_DB", default=None,
               help="Database URL overriding the home's SQLite, e.g. postgresql://… (env UNERASED_DB).")
+@click.option("--proxy", type=PROXY_URL, default=None,
+              help="Proxy for every request, e.g. socks5h://127.0.0.1:9050; 'env': the "
+                   "environment's (else env UNERASED_PROXY).")
 @click.version_option(package_name="unerased")
 @click.pass_context
-def cli(ctx: click.Context, home: Path, db_url: str | None) -> None:
+def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None) -> None:
     """unerased keeps what censors erase."""
-    ctx.obj = Context(Path(home), db_url)
+    ctx.obj = Context(Path(home), db_url, proxy)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -7,11 +7,22 @@ from pathlib import Path
 
 import click
 
-from ._context import Context, UserError, emit_json, handle_errors, json_option, pass_ctx
+from ._context import (
+    HTTP_URL,
+    PROXY_URL,
+    Context,
+    UserError,
+    emit_json,
+    handle_errors,
+    json_option,
+    pass_ctx,
+    term,
+    term_block,
+)
 
 
 def _fail(message: str) -> None:
-    click.echo(f"unerased: verify failed: {' '.join(message.split())}", err=True)
+    click.echo(f"unerased: verify failed: {term(' '.join(message.split()))}", err=True)
     sys.exit(1)
 
 
@@ -37,17 +48,17 @@ def _verify_receipt(path: Path, as_json: bool) -> None:
     if not rep.ok:
         _fail(rep.summary())
     if not as_json:
-        click.echo(rep.summary())
-        click.echo(f"key: {rep.key}")
-        click.echo(f"NOTE: {rep.warning}")
+        click.echo(term(rep.summary()))
+        click.echo(f"key: {term(rep.key)}")
+        click.echo(f"NOTE: {term(rep.warning)}")
         for line in rep.story:
-            click.echo(f"  {line}")
+            click.echo(f"  {term(line)}")
 
 
 @click.command()
-@click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--receipt", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Check this receipt zip alone (no archive needed).")
-@click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--key", "key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The log's public key (default: keys/ledger.pub in the home).")
 @click.option("--no-orphans", is_flag=True, help="Do not look for unreferenced blobs.")
 @json_option
@@ -73,7 +84,7 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
     if not rep.ok:
         _fail(rep.summary())
     if not as_json:
-        click.echo(rep.summary())
+        click.echo(term(rep.summary()))
 
 @click.command()
 @click.argument("post_id")
@@ -82,30 +93,36 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
 @pass_ctx
 @handle_errors
 def receipt(c: Context, post_id: str, out: Path, as_json: bool) -> None:
-    """Write an evidence bundle for one post (its platform id or number), verifiable
-    offline with `unerased verify --receipt OUT`."""
+    """Write an evidence bundle for one post (POST_ID: its platform id, its URL, an
+    at:// URI, or row:N), verifiable offline with `unerased verify --receipt OUT`."""
     from ..ledger.receipt import write_receipt
 
-    s = write_receipt(c.store, post_id, out)
+    post = c.store.resolve_post(post_id)
+    s = write_receipt(c.store, f"row:{post['id']}", out)
     if as_json:
-        emit_json([{"path": str(s.path), "post_id": s.post_id, "leaves": s.leaves,
+        emit_json([{"path": str(s.path), "post_id": s.post_id,
+                    "account_uri": post["account_uri"], "leaves": s.leaves,
                     "captures": s.captures, "blobs": s.blobs,
                     "checkpoint": s.checkpoint_size}])
     else:
-        click.echo(f"wrote {s.path}: post {s.post_id}, {s.leaves} ledger leaves "
-                   f"({s.captures} captures), {s.blobs} blobs, checkpoint {s.checkpoint_size}")
+        click.echo(f"wrote {term(s.path)}: post {term(post['account_uri'])} {term(s.post_id)}, "
+                   f"{s.leaves} ledger leaves ({s.captures} captures), {s.blobs} blobs, "
+                   f"checkpoint {s.checkpoint_size}")
 
 @click.command()
-@click.option("--timestamp-url", envvar="UNERASED_TIMESTAMP_URL",
+@click.option("--timestamp-url", envvar="UNERASED_TIMESTAMP_URL", type=HTTP_URL,
               help="Also timestamp the checkpoint at this RFC 3161 authority "
                    "(env UNERASED_TIMESTAMP_URL).")
-@click.option("--timestamp-ca", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--timestamp-ca", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="PEM of the authority's CA: the token must chain to it.")
+@click.option("--proxy", type=PROXY_URL,
+              help="Proxy for the timestamp request, e.g. socks5h://127.0.0.1:9050 "
+                   "(else the global --proxy, else env UNERASED_PROXY).")
 @json_option
 @pass_ctx
 @handle_errors
 def checkpoint(c: Context, timestamp_url: str | None, timestamp_ca: Path | None,
-               as_json: bool) -> None:
+               proxy: str | None, as_json: bool) -> None:
     """Sign a checkpoint of the ledger now (after checking it extends the previous
     one) and print the signed note."""
     from ..ledger.log import make_checkpoint
@@ -116,8 +133,10 @@ def checkpoint(c: Context, timestamp_url: str | None, timestamp_ca: Path | None,
             ca = timestamp_ca.read_bytes()
         except OSError as e:
             raise UserError(f"cannot read {timestamp_ca}: {e.strerror}") from None
-    row = make_checkpoint(c.store, timestamp_url=timestamp_url, timestamp_ca_pem=ca)
+    via = c.proxy_for(proxy) if timestamp_url else None
+    row = make_checkpoint(c.store, timestamp_url=timestamp_url, timestamp_ca_pem=ca,
+                          proxy=via)
     if as_json:
         emit_json([row.to_json()])
     else:
-        click.echo(row.note, nl=False)
+        click.echo(term_block(row.note), nl=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._context import Context, handle_errors, pass_ctx
+from ._context import Context, handle_errors, pass_ctx, term
 
 
 @click.command()
@@ -21,4 +21,4 @@ def export(c: Context, format: str, out: Path) -> None:
 
     with _progress.count_bar(f"exporting {format}") as progress:
         n = run_export(c.store, format, out, progress=progress)
-    click.echo(f"wrote {n} records to {out}", err=True)
+    click.echo(f"wrote {n} records to {term(out)}", err=True)

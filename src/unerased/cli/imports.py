@@ -6,7 +6,18 @@ from pathlib import Path
 
 import click
 
-from ._context import Context, emit_json, handle_errors, json_option, pass_ctx
+from ..refs import account_uri
+from ._context import (
+    Context,
+    creates_archive,
+    emit_json,
+    handle_errors,
+    json_option,
+    pass_ctx,
+    term,
+)
+
+PLATFORM = {"twitter-archive": "x", "mastodon-archive": "mastodon", "bluesky-car": "bluesky"}
 
 
 @click.group("import")
@@ -19,6 +30,7 @@ def _import_cmd(kind: str, help_text: str) -> None:
     @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
     @json_option
     @pass_ctx
+    @creates_archive
     @handle_errors
     def cmd(c: Context, path: Path, as_json: bool) -> None:
         from ..errors import ArchiveError
@@ -30,15 +42,20 @@ def _import_cmd(kind: str, help_text: str) -> None:
         # and parses while the store opens
         reading = start_reading(kind, path)
         try:
+            from rich.markup import escape
+
             from .. import _progress
 
-            with _progress.bytes_bar(f"importing {path.name}") as progress:
+            label = escape(f"importing {term(path.name)}")  # a file name is not markup
+            with _progress.bytes_bar(label) as progress:
                 counts = import_archive(lambda: c.store, kind, path, progress=progress,
                                         reading=reading)
         finally:
             reading.close()
+        # each imported account's handle (its id when it has none): its canonical form
+        uris = [account_uri(PLATFORM[kind], name, name) for name in counts.accounts]
         summary = {"archive": str(path), "kind": kind, "account": counts.account,
-                   "accounts": counts.accounts, **counts.as_dict(),
+                   "accounts": counts.accounts, "account_uris": uris, **counts.as_dict(),
                    "notices": [n.to_json() for n in counts.notices]}
         if as_json:
             emit_json([summary])
@@ -46,13 +63,14 @@ def _import_cmd(kind: str, help_text: str) -> None:
             k = len(counts.notices)
             warned = f", {k} warning{'s' if k != 1 else ''} (below)" if k else ""
             click.echo(
-                f"imported {path.name} ({counts.account}): {counts.posts} posts read, "
-                f"{counts.new_posts} new, {counts.new_versions} new versions, "
-                f"{counts.unchanged} unchanged, {counts.deleted} marked deleted by their owner"
+                f"imported {term(path.name)} ({term(', '.join(uris)) or 'no account'}): "
+                f"{counts.posts} posts read, {counts.new_posts} new, "
+                f"{counts.new_versions} new versions, {counts.unchanged} unchanged, "
+                f"{counts.deleted} marked deleted by their owner"
                 f"{counts.media_line()}{warned}"
             )
             for notice in counts.notices:
-                click.echo(f"unerased: warning: {notice.message}", err=True)
+                click.echo(f"unerased: warning: {term(notice.message)}", err=True)
 
 
 _import_cmd("twitter-archive", "Import an X/Twitter 'download your data' zip.")
@@ -65,8 +83,10 @@ _import_cmd("bluesky-car", "Import a Bluesky repository CAR file (com.atproto.sy
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--kind", type=click.Choice(["twitter-archive", "mastodon-archive", "bluesky-car"]),
               default="twitter-archive", show_default=True)
-@click.option("--posts", "n", type=int, default=2000, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--posts", "n", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="How many posts.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="The random seed: the same seed gives the same archive.")
 def sample_archive(out: Path, kind: str, n: int, seed: int) -> None:
     """Write a synthetic archive in the platform's real layout (for trying unerased)."""
     if kind == "twitter-archive":
@@ -81,4 +101,4 @@ def sample_archive(out: Path, kind: str, n: int, seed: int) -> None:
         from ..sim.archives_fedi import make_bluesky_car
 
         make_bluesky_car(out, n_posts=n, seed=seed)
-    click.echo(f"wrote a sample {kind} with {n} posts to {out}", err=True)
+    click.echo(f"wrote a sample {kind} with {n} posts to {term(out)}", err=True)

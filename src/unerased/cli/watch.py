@@ -7,14 +7,20 @@ from typing import Any
 
 import click
 
+from ..refs import account_uri
 from ._context import (
+    KEY_VALUE,
+    PROXY_URL,
+    SECONDS,
     Context,
     UserError,
+    creates_archive,
     emit_json,
     handle_errors,
     json_option,
     pass_ctx,
     run_async,
+    term,
 )
 
 
@@ -32,20 +38,19 @@ def _run_context(c: Context, proxy: str | None = None) -> Any:
     if plc:
         opts["bluesky"] = {"plc_url": plc}
     cfg = WatchConfig(source_options=opts)
-    return RunContext(c.store, default_client_factory(proxy or os.environ.get("UNERASED_PROXY")),
-                      cfg)
+    return RunContext(c.store, default_client_factory(c.proxy_for(proxy)), cfg)
 
 
 def _show_outcome(res: Any, as_json: bool) -> None:
     if as_json:
         emit_json(res.events)
         return
-    status = f"error: {res.error}" if res.error else "ok"
-    click.echo(f"{res.account}: {status}; {len(res.events)} events, {res.captures} requests",
-               err=True)
+    status = f"error: {term(res.error)}" if res.error else "ok"
+    click.echo(f"{term(res.account)}: {status}; {len(res.events)} events, "
+               f"{res.captures} requests", err=True)
     for e in res.events:
-        post = f" {e['post_id']}" if e["post_id"] else ""
-        click.echo(f"  {e['type']}{post}")
+        post = f" {term(e['post_id'])}" if e["post_id"] else ""
+        click.echo(f"  {term(e['type'])}{post}")
 
 
 @click.group()
@@ -55,11 +60,13 @@ def watch() -> None:
 @watch.command("add")
 @click.argument("uri")
 @click.option("--service", help="API base URL (a PDS or AppView, a Mastodon instance).")
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Label (repeatable).")
-@click.option("--proxy", help="Proxy for collection, e.g. socks5h://127.0.0.1:9050 "
-              "(env UNERASED_PROXY).")
+@click.option("--tag", "tags", multiple=True, type=KEY_VALUE, metavar="KEY=VALUE",
+              help="Label (repeatable).")
+@click.option("--proxy", type=PROXY_URL, help="Proxy for collection, e.g. "
+              "socks5h://127.0.0.1:9050 (env UNERASED_PROXY).")
 @json_option
 @pass_ctx
+@creates_archive
 @handle_errors
 def add(c: Context, uri: str, service: str | None, tags: tuple[str, ...],
         proxy: str | None, as_json: bool) -> None:
@@ -75,11 +82,12 @@ def add(c: Context, uri: str, service: str | None, tags: tuple[str, ...],
         k, v = t.split("=", 1)
         kv[k.strip()] = v.strip()
     row = run_async(add_watch(_run_context(c, proxy), wu, service=service, tags=kv))
-    acc = c.store.account_json(c.store.find_accounts(str(row["id"]))[0])
+    acc = c.store.account_json(c.store.find_accounts(f"row:{row['id']}")[0])
     if as_json:
         emit_json([acc])
     else:
-        click.echo(f"watching {wu} ({acc['account_id']}), status {acc['status']}")
+        click.echo(f"watching {term(acc['uri'])} ({term(acc['account_id'])}), "
+                   f"status {term(acc['status'])}")
 
 @watch.command("list")
 @click.option("--all", "show_all", is_flag=True, help="Also accounts known only from imports.")
@@ -93,10 +101,10 @@ def list_(c: Context, show_all: bool, as_json: bool) -> None:
         emit_json(rows)
         return
     for a in rows:
-        err = f"  (last error: {a['check_error']})" if a["check_error"] else ""
-        click.echo(f"{a['uri'] or a['platform'] + ':' + (a['account'] or a['account_id'])}"
-                   f"  {a['status']}  {a['posts']} posts, {a['deleted_posts']} deleted"
-                   f"  last check {a['last_check'] or 'never'}{err}")
+        err = f"  (last error: {term(a['check_error'])})" if a["check_error"] else ""
+        click.echo(f"{term(a['uri'])}  {term(a['status'])}  {a['posts']} posts, "
+                   f"{a['deleted_posts']} deleted  last check {term(a['last_check'] or 'never')}"
+                   f"{err}")
     click.echo(f"{len(rows)} accounts", err=True)
 
 @watch.command("remove")
@@ -104,15 +112,13 @@ def list_(c: Context, show_all: bool, as_json: bool) -> None:
 @pass_ctx
 @handle_errors
 def remove(c: Context, uri: str) -> None:
-    """Stop watching an account (its archive is kept)."""
+    """Stop watching an account (URI: any form `posts` takes); its archive is kept."""
     from ..watch.runner import remove_watch
 
-    found = [a for a in c.store.find_accounts(uri) if a["watched"]]
-    if not found:
-        raise UserError(f"not watching {uri!r} (see `unerased watch list`)")
-    for a in found:
-        remove_watch(c.store, a["id"])
-    click.echo(f"stopped watching {uri}; its archive is kept", err=True)
+    a = c.store.resolve_account(uri, watched=True)
+    remove_watch(c.store, a["id"])
+    click.echo(f"stopped watching {term(account_uri(a['platform'], a['handle'], a['account_id']))}"
+               "; its archive is kept", err=True)
 
 @click.command()
 @click.option("--once", is_flag=True, help="One pass over every watched account, then exit.")
@@ -130,7 +136,7 @@ def poll(c: Context, once: bool, as_json: bool) -> None:
         click.echo("nothing due (see `unerased watch list`)", err=True)
 
 @click.command()
-@click.option("--for", "duration", type=float, help="Stop after this many seconds.")
+@click.option("--for", "duration", type=SECONDS, help="Stop after this many seconds.")
 @json_option
 @pass_ctx
 @handle_errors
@@ -145,9 +151,9 @@ def run(c: Context, duration: float | None, as_json: bool) -> None:
         click.echo("stopped", err=True)
 
 @click.command()
-@click.option("--for", "duration", type=float, default=30.0, show_default=True,
+@click.option("--for", "duration", type=SECONDS, default=30.0, show_default=True,
               help="Run for this many seconds.")
-@click.option("--round", "round_s", type=float, default=1.5, show_default=True,
+@click.option("--round", "round_s", type=SECONDS, default=1.5, show_default=True,
               help="Wall seconds per round (20 simulated minutes).")
 @json_option
 @pass_ctx
@@ -170,14 +176,15 @@ def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
         if as_json:
             emit_json([e])
             return
-        post = f" post {e['post_id']}" if e["post_id"] else ""
+        post = f" post {term(e['post_id'])}" if e["post_id"] else ""
         extra = ""
         if e["detail"].get("mass_deletion"):
             m = e["detail"]["mass_deletion"]
-            extra = f"  (mass deletion: {m['count']} of {m['of']})"
+            extra = f"  (mass deletion: {term(m['count'])} of {term(m['of'])})"
         elif e["detail"].get("reason"):
-            extra = f"  (reason: {e['detail']['reason']})"
-        click.secho(f"  EVENT {e['type']:<20} @{e['account']}{post}{extra}",
+            extra = f"  (reason: {term(e['detail']['reason'])})"
+        who = account_uri(e["platform"], e["account"], e["account_id"])
+        click.secho(f"  EVENT {term(e['type']):<20} {term(who)}{post}{extra}",
                     fg="red" if "deleted" in e["type"] or "suspended" in e["type"]
                     else "yellow")
 
@@ -186,5 +193,5 @@ def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
 
     run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
     store.close()
-    click.echo(f"the demo archive is in {home}: try `unerased --home {home} events`",
-               err=True)
+    click.echo(f"the demo archive is in {term(home)}: try `unerased --home {term(home)} "
+               "events`", err=True)

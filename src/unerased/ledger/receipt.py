@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ArchiveError, BlobError, ReceiptError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
+from ..refs import account_uri
 from ..store import LedgerTables, ReceiptRows
 from . import log, merkle, note
 from . import records as rec
@@ -83,15 +84,10 @@ class _Leaf:
     record: dict[str, Any]
 
 
-def _find_post(conn: Connection, ref: str) -> Any:
-    rows = ReceiptRows(conn).posts_with_post_id(ref)
-    if not rows and ref.isdigit():
-        rows = ReceiptRows(conn).post_by_pk(int(ref))
-    if not rows:
-        raise ReceiptError(f"no post {ref!r} in the archive (give its post id or number)")
-    if len(rows) > 1:
-        ids = ", ".join(f"{r['id']} ({r['platform']})" for r in rows[:10])
-        raise ReceiptError(f"post id {ref!r} names several posts: give the number, one of {ids}")
+def _find_post(conn: Connection, pk: int) -> Any:
+    rows = ReceiptRows(conn).post_by_pk(pk)
+    if not rows:  # removed since it was looked up
+        raise ReceiptError(f"post row:{pk} is no longer in the archive")
     return rows[0]
 
 
@@ -204,13 +200,16 @@ class ReceiptSummary:
 def write_receipt(
     store: Store, post_ref: str, out_path: Path | str, *, checkpoint: bool = True
 ) -> ReceiptSummary:
-    """Write the receipt of one post (its platform post id, or its number) to ``out_path``.
+    """Write the receipt of one post to ``out_path``. ``post_ref`` names it as the
+    command line does (:meth:`Store.resolve_post`: its platform post id, its URL, an
+    ``at://`` URI or ``row:N``; NotFound or AmbiguousError otherwise).
 
     When no checkpoint covers every leaf it needs, one is signed first (``checkpoint``
     False: fail instead)."""
     out_path = Path(out_path)
+    pk = store.resolve_post(post_ref)["id"]
     with store.reader() as conn:
-        post = _find_post(conn, post_ref)
+        post = _find_post(conn, pk)
         refs = _collect(conn, post)
         max_idx = _max_leaf(conn, refs)
         cp = log.latest_checkpoint(conn)
@@ -329,13 +328,22 @@ class ReceiptReport:
             ts = f", timestamped {self.timestamp['time']} by {self.timestamp['tsa']}"
         return (
             f"receipt verified: {p.get('platform')} post {p.get('post_id')} of account "
-            f"{p.get('account_id')}: {self.leaves} leaves and {self.blobs} blobs included in "
+            f"{self._account_uri()}: {self.leaves} leaves and {self.blobs} blobs included in "
             f"checkpoint {self.size} of log {self.origin} signed by key {self.key_id}{ts}"
         )
 
+    def _account_uri(self) -> str | None:
+        """The post's account in its canonical form, by its id (the receipt proves the
+        id; a handle it may hold is what the account called itself then)."""
+        p = self.post or {}
+        if not isinstance(p.get("platform"), str) or not isinstance(p.get("account_id"), str):
+            return None
+        return account_uri(p["platform"], None, p["account_id"])
+
     def to_json(self) -> dict[str, Any]:
+        post = None if self.post is None else {**self.post, "account_uri": self._account_uri()}
         return {
-            "ok": self.ok, "path": self.path, "problems": list(self.problems), "post": self.post,
+            "ok": self.ok, "path": self.path, "problems": list(self.problems), "post": post,
             "origin": self.origin, "size": self.size, "root": self.root, "key": self.key,
             "key_id": self.key_id, "leaves": self.leaves, "blobs": self.blobs,
             "timestamp": self.timestamp, "story": list(self.story), "warning": self.warning,

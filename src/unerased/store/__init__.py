@@ -18,10 +18,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Engine, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from ..errors import BlobError, DatabaseError, StoreError, WriteConflict
+from ..errors import BlobError, DatabaseError, MissingExtra, StoreError, UsageError, WriteConflict
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
@@ -60,17 +61,44 @@ class Store(Queries):
         self.home = home
 
     @classmethod
-    def open(cls, home: Path, db_url: str | None = None) -> Store:
+    def open(cls, home: Path, db_url: str | None = None, *, create: bool = True) -> Store:
+        """The archive at ``home`` (its SQLite file, or the database ``db_url``), migrated
+        to the newest schema. ``create`` False: it must exist already — StoreError ``no
+        archive at …`` and nothing created otherwise (for commands that only read)."""
         home = Path(home)
+        if not create:
+            return cls._open_existing(home, db_url)
         try:
             home.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise StoreError(f"cannot create the archive home {home}: {e.strerror}") from None
         url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
         try:
-            engine = make_engine(url)
+            engine = _engine(url)
             migrate(engine)
         except SQLAlchemyError as e:
+            raise StoreError(f"cannot open the database: {_first_line(e)}") from None
+        return cls(engine, BlobStore(home / "blobs"), home)
+
+    @classmethod
+    def _open_existing(cls, home: Path, db_url: str | None) -> Store:
+        """Open without creating anything: the SQLite file must be there and the
+        database must hold unerased's tables (a schema of an older version is migrated)."""
+        url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
+        where = f"at {home}" if db_url is None else f"in the database {_redacted(db_url)}"
+        path = _sqlite_path(url)
+        if path is not None and not path.is_file():
+            where = f"at {home}" if db_url is None else f"at {path}"
+            raise StoreError(f"no archive {where} (`unerased import` or `unerased watch add` "
+                             "make one)")
+        engine = _engine(url)
+        try:
+            if not set(inspect(engine).get_table_names()) & _MARKS:  # damaged is not absent
+                engine.dispose()
+                raise StoreError(f"no archive {where} (it has no unerased tables)")
+            migrate(engine)
+        except SQLAlchemyError as e:
+            engine.dispose()
             raise StoreError(f"cannot open the database: {_first_line(e)}") from None
         return cls(engine, BlobStore(home / "blobs"), home)
 
@@ -157,7 +185,49 @@ def capture_from_row(r: Any, blobs: BlobStore) -> Capture:
     )
 
 
+_MARKS = {"alembic_version", "accounts", "posts", "ledger_head", "ledger_leaves"}  # any: ours
 _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def _engine(url: str) -> Engine:
+    """An engine for ``url``: a URL that is not SQLite or PostgreSQL is a UsageError, a
+    missing PostgreSQL driver a MissingExtra naming the pip command. The URL is never
+    repeated in a message with its password."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise UsageError("--db (UNERASED_DB): not a database URL; use sqlite:///PATH or "
+                         "postgresql://USER@HOST/DB") from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise UsageError(f"--db (UNERASED_DB): unsupported database {_redacted(url)!r}; use "
+                         "sqlite:///PATH or postgresql://USER@HOST/DB")
+    try:
+        return make_engine(url)
+    except ModuleNotFoundError as e:
+        if (e.name or "").split(".")[0] in ("psycopg", "psycopg2", "psycopg_binary"):
+            raise MissingExtra("a PostgreSQL database (--db postgresql://…)", "postgres") from None
+        raise
+    except ArgumentError as e:
+        raise UsageError(f"--db (UNERASED_DB): {_redacted(url)!r} cannot be used: "
+                         f"{type(e).__name__}") from None
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another database, or SQLite in memory)."""
+    try:
+        u = make_url(url)
+    except ArgumentError:
+        return None
+    if u.get_backend_name() != "sqlite":
+        return None
+    return Path(u.database or ":memory:")  # in memory: no file, so no archive
+
+
+def _redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparsable)"
 
 
 def _first_line(e: BaseException) -> str:

@@ -3,34 +3,69 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, and_, or_, select, text
+from sqlalchemy import Connection, Select, and_, func, or_, select, text
 
+from ..refs import AccountMatch, PostMatch, account_matches, account_uri, pick_one, post_matches
 from ..text import tokenize
 from . import _schema as s
 from ._search import matching_versions_sql
 
 PAGE = 500
+FIND_LIMIT = 50  # candidates an account or post argument may name (an error lists 10)
 
 
-def _account_filter(ref: str) -> Any:
-    """An ACCOUNT argument: numeric id, platform:handle, @handle, handle or account id."""
+def _account_cond(m: AccountMatch) -> Any:
+    """One :class:`~unerased.refs.AccountMatch` as a condition on ``accounts``."""
     a = s.accounts.c
-    conds = []
-    r = ref.strip()
-    if ":" in r and r.split(":", 1)[0] in ("bluesky", "mastodon", "rss", "x"):
-        plat, rest = r.split(":", 1)
-        rest = rest.lstrip("@")
-        return and_(a.platform == plat, or_(a.handle == rest, a.account_id == rest,
-                                            a.watch_uri == r))
-    if r.isdigit():
-        conds.append(a.id == int(r))
-    bare = r.lstrip("@")
-    conds += [a.handle == bare, a.account_id == bare, a.account_id == r]
-    return or_(*conds)
+    parts: list[Any] = []
+    if m.row is not None:
+        parts.append(a.id == m.row)
+    if m.platform is not None:
+        parts.append(a.platform == m.platform)
+    if m.handle is not None:
+        parts.append(or_(a.handle == m.handle, func.lower(a.handle) == m.handle.lower()))
+    if m.account_id is not None:
+        parts.append(a.account_id == m.account_id)
+    if m.url is not None:
+        parts.append(a.url == m.url)
+    if m.watch_uri is not None:
+        parts.append(a.watch_uri == m.watch_uri)
+    return and_(*parts)
+
+
+def _post_cond(m: PostMatch) -> Any:
+    """One :class:`~unerased.refs.PostMatch` as a condition on ``posts``."""
+    p = s.posts.c
+    parts: list[Any] = []
+    if m.row is not None:
+        parts.append(p.id == m.row)
+    if m.platform is not None:
+        parts.append(p.platform == m.platform)
+    if m.post_id is not None:
+        parts.append(p.post_id == m.post_id)
+    if m.post_id_suffix is not None:
+        parts.append(p.post_id.endswith(m.post_id_suffix, autoescape=True))
+    if m.url is not None:
+        parts.append(p.url == m.url)
+    if m.account:
+        parts.append(p.account_pk.in_(
+            select(s.accounts.c.id).where(or_(*(_account_cond(a) for a in m.account)))))
+    return and_(*parts)
+
+
+def _describe_accounts(rows: Sequence[Mapping[str, Any]]) -> Callable[[Mapping[str, Any]], str]:
+    uris = [account_uri(r["platform"], r["handle"], r["account_id"]) for r in rows]
+
+    def describe(r: Mapping[str, Any]) -> str:
+        uri = account_uri(r["platform"], r["handle"], r["account_id"])
+        same = uris.count(uri) > 1 and r["account_id"] not in uri
+        return f"{uri} ({'id ' + r['account_id'] + ', ' if same else ''}row:{r['id']})"
+
+    return describe
 
 
 class Queries:
@@ -40,9 +75,45 @@ class Queries:
     # ------------------------------------------------------------- accounts
 
     def find_accounts(self, ref: str) -> list[dict[str, Any]]:
+        """Every account ``ref`` names (any form of :func:`unerased.refs.account_matches`;
+        UsageError for a malformed one), in row order."""
+        cond = or_(*(_account_cond(m) for m in account_matches(ref)))
         with self.reader() as conn:
-            rows = conn.execute(select(s.accounts).where(_account_filter(ref))).mappings()
+            rows = conn.execute(
+                select(s.accounts).where(cond).order_by(s.accounts.c.id).limit(FIND_LIMIT)
+            ).mappings()
             return [dict(r) for r in rows]
+
+    def resolve_account(self, ref: str, *, watched: bool = False) -> dict[str, Any]:
+        """The one account ``ref`` names (``watched``: of the watched accounts): NotFound
+        (exit 1) when none, AmbiguousError (exit 2, naming them) when several."""
+        found = self.find_accounts(ref)
+        if watched:
+            found = [a for a in found if a["watched"]]
+        return pick_one("watched account" if watched else "account", ref, found,
+                        _describe_accounts(found), "name one of them (its URI, or row:N)")
+
+    def find_posts(self, ref: str) -> list[dict[str, Any]]:
+        """Every post ``ref`` names (any form of :func:`unerased.refs.post_matches`;
+        UsageError for a malformed one), in row order: ``{"id", "platform", "post_id",
+        "account_pk", "account_uri"}``."""
+        p, a = s.posts.c, s.accounts.c
+        cond = or_(*(_post_cond(m) for m in post_matches(ref)))
+        q = (select(p.id, p.platform, p.post_id, p.account_pk, a.handle, a.account_id)
+             .join_from(s.posts, s.accounts, a.id == p.account_pk)
+             .where(cond).order_by(p.id).limit(FIND_LIMIT))
+        with self.reader() as conn:
+            return [{"id": r.id, "platform": r.platform, "post_id": r.post_id,
+                     "account_pk": r.account_pk,
+                     "account_uri": account_uri(r.platform, r.handle, r.account_id)}
+                    for r in conn.execute(q)]
+
+    def resolve_post(self, ref: str) -> dict[str, Any]:
+        """The one post ``ref`` names (as :meth:`find_posts` gives it): NotFound (exit 1)
+        when none, AmbiguousError (exit 2, naming them) when several."""
+        return pick_one("post", ref, self.find_posts(ref),
+                        lambda r: f"{r['account_uri']} {r['post_id']} (row:{r['id']})",
+                        "give the post's URL or row:N")
 
     def list_accounts(self, *, watched_only: bool = False) -> list[dict[str, Any]]:
         q = select(s.accounts).order_by(s.accounts.c.id)
@@ -69,7 +140,8 @@ class Queries:
             "status": row["status"],
             "url": row["url"],
             "watched": bool(row["watched"]),
-            "uri": row["watch_uri"],
+            "uri": account_uri(row["platform"], row["handle"], row["account_id"]),
+            "watch_uri": row["watch_uri"],
             "service": row["service"],
             "tags": json.loads(row["tags_json"] or "{}"),
             "first_seen": row["first_seen"],
@@ -111,7 +183,8 @@ class Queries:
         accounts = {
             a["id"]: a
             for a in conn.execute(
-                select(s.accounts.c.id, s.accounts.c.handle, s.accounts.c.account_id).where(
+                select(s.accounts.c.id, s.accounts.c.platform, s.accounts.c.handle,
+                       s.accounts.c.account_id).where(
                     s.accounts.c.id.in_(acc_pks)
                 )
             ).mappings()
@@ -157,6 +230,8 @@ class Queries:
                 "platform": r["platform"],
                 "account": acc.get("handle"),
                 "account_id": acc.get("account_id"),
+                "account_uri": account_uri(acc.get("platform") or r["platform"],
+                                           acc.get("handle"), acc.get("account_id") or ""),
                 "post_id": r["post_id"],
                 "url": r["url"],
                 "created_at": r["created_at"],
@@ -210,6 +285,31 @@ class Queries:
             got = self._post_dicts(conn, rows)
             return got[0] if got else None
 
+    def _search_sql(
+        self, conn: Connection, query: str, account_pk: int | None, status: str | None,
+        since: str | None, until: str | None,
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The WHERE clause over ``posts p`` of a search, with its parameters; None when
+        the query can match nothing."""
+        frag = matching_versions_sql(conn, query)
+        if frag is None:
+            return None
+        sub, params = frag
+        where = ["p.id IN (SELECT v.post_pk FROM post_versions v WHERE v.id IN (" + sub + "))"]
+        if account_pk is not None:
+            where.append("p.account_pk = :acc")
+            params["acc"] = account_pk
+        if status:
+            where.append("p.status = :st")
+            params["st"] = status
+        if since:
+            where.append("p.created_at >= :since")
+            params["since"] = since
+        if until:
+            where.append("p.created_at < :until")
+            params["until"] = until
+        return " AND ".join(where), params
+
     def search(
         self,
         query: str,
@@ -220,29 +320,15 @@ class Queries:
         until: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
+        """At most ``limit`` matching posts, newest first (with their matching snippet)."""
         with self.reader() as conn:
-            frag = matching_versions_sql(conn, query)
-            if frag is None:
+            got = self._search_sql(conn, query, account_pk, status, since, until)
+            if got is None:
                 return []
-            sub, params = frag
-            where = ["p.id IN (SELECT v.post_pk FROM post_versions v WHERE v.id IN (" + sub + "))"]
-            if account_pk is not None:
-                where.append("p.account_pk = :acc")
-                params["acc"] = account_pk
-            if status:
-                where.append("p.status = :st")
-                params["st"] = status
-            if since:
-                where.append("p.created_at >= :since")
-                params["since"] = since
-            if until:
-                where.append("p.created_at < :until")
-                params["until"] = until
+            where, params = got
             params["lim"] = limit
-            sql = (
-                "SELECT p.* FROM posts p WHERE " + " AND ".join(where)
-                + " ORDER BY p.created_at DESC, p.id DESC LIMIT :lim"
-            )
+            sql = ("SELECT p.* FROM posts p WHERE " + where
+                   + " ORDER BY p.created_at DESC, p.id DESC LIMIT :lim")
             rows = list(conn.execute(text(sql), params).mappings())
             posts = self._post_dicts(conn, rows)
         for p in posts:
@@ -254,6 +340,24 @@ class Queries:
             p["snippet"] = tokenize.snippet(best, query)
         return posts
 
+    def search_total(
+        self,
+        query: str,
+        *,
+        account_pk: int | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> int:
+        """How many posts match (what :meth:`search` would give without a limit)."""
+        with self.reader() as conn:
+            got = self._search_sql(conn, query, account_pk, status, since, until)
+            if got is None:
+                return 0
+            where, params = got
+            return int(conn.execute(
+                text("SELECT count(*) FROM posts p WHERE " + where), params).scalar_one())
+
     # ------------------------------------------------------------- events
 
     def iter_events(
@@ -264,7 +368,11 @@ class Queries:
         account_pk: int | None = None,
         limit: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        q = select(s.events).order_by(s.events.c.at, s.events.c.id)
+        a = s.accounts.c
+        q = (select(s.events, a.platform.label("acc_platform"), a.handle.label("acc_handle"),
+                    a.account_id.label("acc_account_id"))
+             .join_from(s.events, s.accounts, a.id == s.events.c.account_pk, isouter=True)
+             .order_by(s.events.c.at, s.events.c.id))
         if type:
             q = q.where(s.events.c.type == type)
         if since:
@@ -279,12 +387,20 @@ class Queries:
 
 
 def event_json(r: Any) -> dict[str, Any]:
+    """An event row as DESIGN.md's event JSON, with ``account_uri``: the canonical form of
+    its account as the archive knows it now (from the joined ``acc_*`` columns when
+    present, else from the event's own fields)."""
+    if r.get("acc_platform") is not None:
+        uri = account_uri(r["acc_platform"], r["acc_handle"], r["acc_account_id"])
+    else:
+        uri = account_uri(r["platform"], r["account"], r["account_id"])
     return {
         "type": r["type"],
         "at": r["at"],
         "platform": r["platform"],
         "account": r["account"],
         "account_id": r["account_id"],
+        "account_uri": uri,
         "post_id": r["post_id"],
         "detail": json.loads(r["detail_json"]),
         "evidence": json.loads(r["evidence_json"]),
