@@ -229,7 +229,7 @@ def test_a_full_postgresql_disk_is_one_line(
         line = one_error_line(r, texts(archive))
         assert line.startswith("unerased: error: the database cannot be written: "
                                "could not extend file"), line
-        assert "disk" in line, line
+        assert "File too large" in line or "disk is full" in line, line
         consistent(home, url, 0)
         # the same in-process: the store's DatabaseError, never the driver's own error
         st = Store.open(home, url)
@@ -306,10 +306,12 @@ def test_a_file_where_a_directory_is_expected_is_one_line(
         line = one_error_line(unerased_cmd(home, db_url, *args), texts(archive))
         assert what in line, line
     before = ledger_size(home, db_url)
+    (home / "keys").rename(tmp_path / "keys")  # the receipts made the log's key: set aside
     (home / "keys").write_text("not a directory")
     line = one_error_line(unerased_cmd(home, db_url, "checkpoint"), texts(archive))
-    assert f"cannot write the key {home / 'keys'}" in line and "not a directory" in line, line
+    assert f"the key {home / 'keys'}" in line and "not a directory" in line, line
     (home / "keys").unlink()
+    (tmp_path / "keys").rename(home / "keys")
     consistent(home, db_url, before)
 
 

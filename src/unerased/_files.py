@@ -20,6 +20,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "DIR_MODE",
@@ -29,6 +30,7 @@ __all__ = [
     "open_private",
     "os_reason",
     "private_dir",
+    "private_file",
     "tighten",
 ]
 
@@ -76,6 +78,11 @@ def open_private(path: str | os.PathLike[str], flags: int = os.O_WRONLY | os.O_C
         os.close(fd)
         raise
     return fd
+
+
+def private_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """``open(path, "wb")``, but 0600 (truncating a file that exists)."""
+    return open(open_private(path), "wb")  # noqa: SIM115 - the caller closes it
 
 
 def create_private(path: str | os.PathLike[str]) -> bool:

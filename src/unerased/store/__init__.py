@@ -21,12 +21,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from .._files import os_reason
 from ..errors import BlobError, DatabaseError, StoreError, WriteConflict
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._blobs import BlobStore
-from ._engine import make_engine, migrate
+from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
@@ -63,10 +64,10 @@ class Store(Queries):
     def open(cls, home: Path, db_url: str | None = None) -> Store:
         home = Path(home)
         try:
-            home.mkdir(parents=True, exist_ok=True)
+            prepare_home(home, sqlite=db_url is None)  # owner-only, whatever the umask
         except OSError as e:
-            raise StoreError(f"cannot create the archive home {home}: {e.strerror}") from None
-        url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
+            raise StoreError(f"cannot create the archive home {home}: {os_reason(e)}") from None
+        url = db_url or f"sqlite:///{(home / SQLITE_FILE).resolve()}"
         try:
             engine = make_engine(url)
             migrate(engine)
@@ -161,5 +162,4 @@ _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def _first_line(e: BaseException) -> str:
-    msg = str(getattr(e, "orig", None) or e).strip().splitlines()
-    return msg[0] if msg else type(e).__name__
+    return driver_detail(e)
