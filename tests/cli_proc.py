@@ -19,17 +19,18 @@ import unerased
 SRC = Path(unerased.__file__).resolve().parent.parent  # the unerased under test
 
 _PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH, _CAP_FOWNER = 1, 2, 3
 IS_ROOT = os.geteuid() == 0
 
 SQL_WORDS = ("Traceback", "INSERT", "SELECT", "UPDATE", "COPY", "[SQL", "parameters")
 
 
-def _drop_dac() -> None:
-    """Drop root's permission-check bypass from the bounding set: the program exec'd
-    next runs as root without it (owner bits then bind root as anyone else)."""
+def _drop_caps(*caps: int) -> None:
+    """Drop root's permission-check bypasses from the bounding set: the program exec'd
+    next runs as root without them (owner bits then bind root as anyone else; without
+    CAP_FOWNER it cannot chmod what it does not own)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+    for cap in caps:
         if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
             err = ctypes.get_errno()
             raise OSError(err, os.strerror(err))
@@ -42,6 +43,7 @@ def unerased_cmd(
     umask: int | None = None,
     fsize: int | None = None,
     no_dac_override: bool = False,
+    no_fowner: bool = False,
     env: dict[str, str] | None = None,
     timeout: float = 180,
 ) -> subprocess.CompletedProcess[str]:
@@ -51,8 +53,9 @@ def unerased_cmd(
             os.umask(umask)
         if fsize is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        if no_dac_override and IS_ROOT:
-            _drop_dac()
+        if IS_ROOT and (no_dac_override or no_fowner):
+            _drop_caps(*(_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH) * no_dac_override,
+                       *(_CAP_FOWNER,) * no_fowner)
 
     clean = {k: v for k, v in os.environ.items()
              if not k.upper().endswith("_PROXY") and not k.startswith("UNERASED_")}

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_proc import loose_modes, unerased_cmd
+from cli_proc import IS_ROOT, loose_modes, unerased_cmd
 from net_servers import Answer, Seen, mastodon_site, sites, status
+from pg import PgServer
 from unerased._files import create_private, mkstemp_private, open_private, private_dir
 from unerased.model import Capture, utcnow
 from unerased.store import Store
@@ -191,6 +192,30 @@ def test_a_home_open_to_others_is_made_owner_only_with_one_warning(
     r = unerased_cmd(home, db_url, "watch", "list")
     ok(r)
     assert "warning" not in r.stderr and loose_modes(home) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not IS_ROOT, reason="needs a home owned by another user (made by root)")
+def test_a_home_that_is_not_ours_is_opened_with_a_warning(
+    tmp_path: Path, pg_server: PgServer
+) -> None:
+    """A colleague's archive opened to read it (its database on PostgreSQL, its home
+    readable by us): we cannot make it owner-only, so we say so, and go on."""
+    url = pg_server.new_database()
+    try:
+        home = tmp_path / "theirs"
+        ok(unerased_cmd(home, url, "watch", "list"))
+        os.chmod(tmp_path, 0o755)
+        os.chmod(home, 0o755)
+        os.chown(home, 65534, 65534)  # nobody's
+        r = unerased_cmd(home, url, "watch", "list", no_dac_override=True, no_fowner=True)
+        ok(r)
+        (line,) = [x for x in r.stderr.splitlines() if "warning" in x]
+        assert f"the archive home {home} is open to other users (mode 0755)" in line
+        assert line.endswith("cannot be made owner-only: operation not permitted"), line
+        assert mode(home) == 0o755
+    finally:
+        pg_server.drop_database(url)
 
 
 @UMASKS

@@ -10,6 +10,7 @@ progress bar — may create files.)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import resource
@@ -36,16 +37,24 @@ def prepare_home(home: Path, *, sqlite: bool) -> None:
     in one line when the home itself was open to other users. Raises OSError."""
     if private_dir(home):
         return
-    was = tighten(home)
+    try:
+        was = tighten(home)
+    except OSError as e:  # not ours (a colleague's archive, opened to read it)
+        log.warning("unerased: warning: the archive home %s is open to other users (mode "
+                    "%04o) and cannot be made owner-only: %s", home,
+                    home.stat().st_mode & 0o777, os_reason(e))
+        return
     if was is not None:
         log.warning("unerased: warning: the archive home %s was open to other users "
                     "(mode %04o); it is now owner-only (0700)", home, was)
     names = [SQLITE_FILE + s for s in _SIDECARS] if sqlite else []
-    for p in [*(home / n for n in names), home / "keys", home / "blobs", home / "blobs" / "tmp"]:
-        tighten(p)
     keys = home / "keys"
-    if keys.is_dir():
-        for p in keys.iterdir():
+    try:
+        extra = list(keys.iterdir()) if keys.is_dir() else []
+    except OSError:
+        extra = []
+    for p in [*(home / n for n in names), keys, *extra, home / "blobs", home / "blobs" / "tmp"]:
+        with contextlib.suppress(OSError):  # best effort: what we may not change, we leave
             tighten(p)
 
 
