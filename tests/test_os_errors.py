@@ -38,6 +38,13 @@ BIG_MEDIA = 2_000_000
 
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> ArchiveSpec:
+    return make_twitter_archive(tmp_path_factory.mktemp("arch") / "x.zip", n_tweets=1000,
+                                seed=7, media_every=10)
+
+
+@pytest.fixture(scope="module")
+def big_archive(tmp_path_factory: pytest.TempPathFactory) -> ArchiveSpec:
+    """Enough rows to outgrow a 3 MB table."""
     return make_twitter_archive(tmp_path_factory.mktemp("arch") / "x.zip", n_tweets=3000,
                                 seed=7, media_every=10)
 
@@ -217,7 +224,7 @@ def small_pg() -> Iterator[PgServer]:
 
 @pytest.mark.postgres
 def test_a_full_postgresql_disk_is_one_line(
-    tmp_path: Path, small_pg: PgServer, archive: ArchiveSpec
+    tmp_path: Path, small_pg: PgServer, big_archive: ArchiveSpec
 ) -> None:
     """The server cannot extend a table during the import's COPY: one line (before: a
     traceback quoting the row being copied)."""
@@ -225,8 +232,8 @@ def test_a_full_postgresql_disk_is_one_line(
     try:
         home = tmp_path / "h"
         made(home, url)
-        r = unerased_cmd(home, url, "import", "twitter-archive", str(archive.path))
-        line = one_error_line(r, texts(archive))
+        r = unerased_cmd(home, url, "import", "twitter-archive", str(big_archive.path))
+        line = one_error_line(r, texts(big_archive))
         assert line.startswith("unerased: error: the database cannot be written: "
                                "could not extend file"), line
         assert "File too large" in line or "disk is full" in line, line
@@ -235,7 +242,7 @@ def test_a_full_postgresql_disk_is_one_line(
         st = Store.open(home, url)
         try:
             with pytest.raises(DatabaseError) as err:
-                import_archive(st, "twitter-archive", archive.path)
+                import_archive(st, "twitter-archive", big_archive.path)
             assert err.value.detail.startswith("could not extend file")
             assert st.ledger_size() == 0
         finally:
