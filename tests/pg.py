@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -47,8 +48,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def throwaway_cluster() -> Iterator[str]:
-    """Yields an admin URL of a new cluster; stops and removes it afterwards."""
+def throwaway_cluster(file_size_limit: int | None = None) -> Iterator[str]:
+    """Yields an admin URL of a new cluster; stops and removes it afterwards.
+
+    ``file_size_limit``: the server runs under ``RLIMIT_FSIZE`` of that many bytes, so a
+    table that grows past it fails as on a full disk ("could not extend file", a real
+    write refused by the kernel); its WAL segments are made small (1 MB) to stay under
+    it (a failed WAL write would stop the server, not fail a statement)."""
     bindir = _bindir()
     tmp = tempfile.mkdtemp(prefix="unerased-pg-")
     data = os.path.join(tmp, "data")
@@ -59,17 +65,23 @@ def throwaway_cluster() -> Iterator[str]:
     port = _free_port()
     log = os.path.join(tmp, "log")
 
-    def run(*cmd: str) -> None:
+    def run(*cmd: str, limit: int | None = None) -> None:
+        def setup() -> None:
+            if limit is not None:  # inherited by the server through runuser and pg_ctl
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
         subprocess.run(
-            [*prefix, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [*prefix, *cmd], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=setup,
         )
 
+    small_wal = ["--wal-segsize=1"] if file_size_limit is not None else []
     try:
         run(f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-            "--no-sync")
+            "--no-sync", *small_wal)
         run(f"{bindir}/pg_ctl", "-D", data, "-l", log, "-w", "-t", "60", "-o",
             f"-p {port} -k {tmp} -c listen_addresses='127.0.0.1' -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=off", "start")
+            "-c full_page_writes=off -c synchronous_commit=off", "start", limit=file_size_limit)
     except subprocess.CalledProcessError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         raise PgUnavailable(

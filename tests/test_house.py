@@ -24,7 +24,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 PKG = SRC / "unerased"
 
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
-          "unerased.refs", "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
+          "unerased._files", "unerased.refs",
+          "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
 
@@ -88,6 +89,7 @@ def test_the_scan_sees_the_code() -> None:
             ("unerased.ledger.records", False)} <= got
     assert _layer("unerased.ledger.merkle") == 0 and _layer("unerased.ledger.log") == 2
     assert _layer("unerased.text.hostile") == 0 and _layer("unerased.store._ledger") == 1
+    assert _layer("unerased._files") == 0
 
 
 def test_sql_lives_only_in_the_store() -> None:

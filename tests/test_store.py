@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ledger_rows import stored_leaf_hashes
+from unerased.errors import BlobError
 from unerased.model import (
     AccountSnapshot,
     AccountStatus,
@@ -267,7 +268,8 @@ def test_a_blob_that_cannot_be_written_fails_the_transaction(
         return real(self, data, digest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(type(store.blobs), "_write_temp", flaky)
-    with pytest.raises(OSError, match="No space"), store.writer() as w:
+    with pytest.raises(BlobError, match="^cannot write a blob in .*: no space left on device$"), \
+            store.writer() as w:
         a = w.upsert_account(acc(), "import:a")
         w.add_posts(a, [post(str(i), "x", media=(MediaItem(content=f"img {i}".encode()),))
                         for i in range(12)], "import:a")

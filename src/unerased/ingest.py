@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._files import os_reason
 from ._prepare import Prepared, prepare
 from .importers import ImportNotice
 from .model import AccountSnapshot, AccountStatus, PostSnapshot
@@ -292,6 +293,8 @@ def _reader(kind: str, path: str, q: Any) -> None:
         q.put((_DONE,))
     except ArchiveError as e:
         q.put(("archive_error", e.path, e.problem, e.member))
+    except OSError as e:  # the archive cannot be read (an I/O error, a vanished file)
+        q.put(("archive_error", path, f"cannot be read: {os_reason(e)}", None))
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises
         q.put(("crash", f"{type(e).__name__}: {e}"))
 

@@ -1,11 +1,15 @@
 """Exports: ``jsonl`` and ``csv`` (posts with versions), ``warc`` (raw HTTP captures).
 
 ``run_export(store, fmt, out)`` writes to a file atomically, or to standard output when
-``out`` is ``-`` (then nothing else is written there)."""
+``out`` is ``-`` (then nothing else is written there). The file is owner-only (0600,
+whatever the umask: it holds archive content); an OS error (a full disk, a file size
+limit, a directory that refuses writes) is one line naming the file and the reason, and
+leaves neither the file nor its ``.part``."""
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import io
 import os
 import sys
@@ -13,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from .._files import open_private, os_reason
 from .._lazy import exports
 from ..errors import ExportError, UsageError
 from ._tabular import CSV_FIELDS, spreadsheet_safe
@@ -44,21 +49,30 @@ def run_export(
         return _to_stdout(store, fmt, progress)
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
+    made = False
     try:
+        fd = open_private(tmp)
+        made = True
         if fmt == "warc":
-            with tmp.open("wb") as f:
+            with open(fd, "wb") as f:
                 n = _write_binary(store, f, out.name)
         else:
-            with tmp.open("w", encoding="utf-8", newline="") as t:
+            with open(fd, "w", encoding="utf-8", newline="") as t:
                 n = _write_text(store, fmt, t, progress)
         tmp.replace(out)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise ExportError(f"{out}: {e.strerror or e}") from None
+        _remove(tmp, made)
+        raise ExportError(f"cannot write {out}: {os_reason(e)}") from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp, made)
         raise
     return n
+
+
+def _remove(tmp: Path, made: bool) -> None:
+    if made:  # never a file of that name that was there before and is not ours
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _write_text(store: Store, fmt: str, f: TextIO, progress: ProgressFn | None) -> int:

@@ -12,8 +12,9 @@ Identity of the log (see docs/receipts.md):
   first time a checkpoint is signed and kept in the database's ``meta`` table (key
   ``ledger_origin``): the origin names the *database's* log, whichever machine signs.
 * **key** — an Ed25519 signed-note key named after the origin, made at first use and
-  kept in ``<home>/keys/ledger.key`` (the signer key, mode 0600) and
-  ``<home>/keys/ledger.pub`` (the verifier key, to publish). The verifier key of the log
+  kept in ``<home>/keys/ledger.key`` (the signer key) and ``<home>/keys/ledger.pub`` (the
+  verifier key, to publish: copy it), both 0600 in a 0700 directory whatever the umask
+  (the home is owner-only). The verifier key of the log
   is also recorded in ``meta`` (``ledger_key``) so that a second machine holding
   another key refuses to sign for this log instead of forking it.
 
@@ -25,12 +26,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from .._files import mkstemp_private, os_reason, private_dir, tighten
 from ..errors import LedgerError, WriteConflict
 from ..model import iso, utcnow
 from ..store import CheckpointRow, LedgerTables
@@ -222,12 +223,16 @@ def key_paths(home: Path) -> tuple[Path, Path]:
     return d / KEY_FILE, d / PUB_FILE
 
 
-def _write_new(path: Path, text: str, mode: int) -> bool:
-    """Create ``path`` atomically with ``text`` (never overwriting); False if it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+def _write_new(path: Path, text: str) -> bool:
+    """Create ``path`` (0600, in a 0700 directory) atomically with ``text``, never
+    overwriting; False if it exists. An OS error is a one-line LedgerError, and leaves
+    neither the key nor a temporary file."""
     try:
-        os.fchmod(fd, mode)
+        private_dir(path.parent)
+        fd, tmp = mkstemp_private(path.parent, ".tmp-")
+    except OSError as e:
+        raise LedgerError(f"cannot write the key {path}: {os_reason(e)}") from None
+    try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -242,8 +247,10 @@ def _write_new(path: Path, text: str, mode: int) -> bool:
         finally:
             os.close(dfd)
         return True
+    except OSError as e:
+        raise LedgerError(f"cannot write the key {path}: {os_reason(e)}") from None
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
 
 
@@ -252,7 +259,9 @@ def _read_key_file(path: Path) -> str | None:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise LedgerError(f"cannot read the key {path}: {os_reason(e)}") from None
+    except UnicodeDecodeError as e:
         raise LedgerError(f"cannot read the key {path}: {e}") from None
     if not text:
         raise LedgerError(f"the key file {path} is empty")
@@ -270,18 +279,19 @@ def load_signer(home: Path, *, create_with_name: str | None = None) -> str | Non
     if skey is None:
         if create_with_name is None:
             return None
-        _write_new(key_path, note.generate_signer(create_with_name) + "\n", 0o600)
+        _write_new(key_path, note.generate_signer(create_with_name) + "\n")
         skey = _read_key_file(key_path)  # ours, or the one a concurrent process made
         assert skey is not None
     try:
         vkey = note.verifier_from_signer(skey)
     except note.NoteError as e:
         raise LedgerError(f"{key_path}: {e}") from None
-    if key_path.stat().st_mode & 0o077:
-        os.chmod(key_path, 0o600)
+    with contextlib.suppress(OSError):  # made by an older version, or by hand
+        for p in (key_path.parent, key_path, pub_path):
+            tighten(p)
     have_pub = _read_key_file(pub_path)
     if have_pub is None:
-        _write_new(pub_path, vkey + "\n", 0o644)
+        _write_new(pub_path, vkey + "\n")
     elif have_pub != vkey:
         raise LedgerError(f"{pub_path} is not the public key of {key_path}")
     return skey

@@ -12,16 +12,17 @@ The format is specified in docs/receipts.md so that anyone can write a verifier.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import mkstemp_private, os_reason, private_dir
 from ..errors import ArchiveError, BlobError, ReceiptError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
@@ -265,8 +266,11 @@ def write_receipt(
                     "proof": [h.hex() for h in proofs[lf.index]]} for lf in leaves],
         "blobs": [{"sha256": d, "size": sizes[d]} for d in digests],
     }
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".receipt-")
+    try:  # owner-only, whatever the umask: a receipt holds archive content
+        private_dir(out_path.parent)
+        fd, tmp = mkstemp_private(out_path.parent, ".receipt-")
+    except OSError as e:
+        raise ReceiptError(f"cannot write the receipt {out_path}: {os_reason(e)}") from None
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w") as zf:
             zf.writestr(_zinfo(MANIFEST), canonical_json(manifest))
@@ -283,11 +287,19 @@ def write_receipt(
                 if h.hexdigest() != d:
                     raise ReceiptError(f"blob {d} was changed: run `unerased verify`")
         os.replace(tmp, out_path)
+    except OSError as e:
+        _unlink_quiet(tmp)
+        raise ReceiptError(f"cannot write the receipt {out_path}: {os_reason(e)}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _unlink_quiet(tmp)
         raise
     return ReceiptSummary(out_path, str(post["post_id"]), len(leaves),
                           sum(lf.kind == "captures" for lf in leaves), len(digests), cp.size)
+
+
+def _unlink_quiet(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _max_leaf(conn: Connection, refs: Sequence[tuple[str, str]]) -> int:

@@ -28,6 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from .._files import private_file
+
 KEYWORDS = ("删除", "审查", "推特")
 _KEYWORD_PHRASES = {"删除": "这条又被删除了", "审查": "审查无处不在", "推特": "在推特上写字"}
 _KEYWORD_EVERY = {"删除": 13, "审查": 17, "推特": 19}
@@ -462,7 +464,8 @@ def make_twitter_archive(
     name = "tweet" if old_layout else "tweets"
     gap_ms = max(2, int((_END - _START).total_seconds() * 1000 / max(n_tweets + deleted, 1)))
     at = _END
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as zf:
+    with private_file(out) as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED,
+                                                   compresslevel=compresslevel) as zf:
         writer = _JsWriter(zf, f"window.YTD.{name}")
         written, p, part = 0, 0, -1
         while written < n_tweets:

@@ -29,6 +29,8 @@ from typing import Any
 
 import libipld
 
+from .._files import private_file
+
 __all__ = [
     "ArchiveSpec",
     "GenMedia",
@@ -347,7 +349,7 @@ def make_mastodon_archive(
              "orderedItems": [f"https://other.example/users/friend3/statuses/{rng.getrandbits(40)}" for _ in range(3)]}
     bookmarks = {"@context": "https://www.w3.org/ns/activitystreams", "id": "bookmarks.json",
                  "type": "OrderedCollection", "orderedItems": []}
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with private_file(out) as raw, zipfile.ZipFile(raw, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("outbox.json", json.dumps(outbox, ensure_ascii=False))
         for rel, data in media_files.items():
             zf.writestr(rel, data)
@@ -586,7 +588,8 @@ def make_bluesky_car(
             "$type": "app.bsky.graph.follow", "createdAt": "2023-08-01T00:00:00.000Z",
             "subject": f"did:plc:friend{i}"}
     build = build_repo_car(did, records, rev=tid(int(at.timestamp() * 1_000_000) + 1), seed=seed)
-    out.write_bytes(build.car)
+    with private_file(out) as f:
+        f.write(build.car)
     final = tuple(replace(gp, version_key=build.record_cids[key]) for key, _rec, gp in pending)
     return ArchiveSpec(
         platform="bluesky", path=out, account_id=did, handle=None, display_name=display_name,

@@ -13,6 +13,7 @@ statement or its parameters) at this package's edge.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,12 +23,13 @@ from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from .._files import os_reason
 from ..errors import BlobError, DatabaseError, MissingExtra, StoreError, UsageError, WriteConflict
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._blobs import BlobStore
-from ._engine import make_engine, migrate
+from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
@@ -69,10 +71,10 @@ class Store(Queries):
         if not create:
             return cls._open_existing(home, db_url)
         try:
-            home.mkdir(parents=True, exist_ok=True)
+            prepare_home(home, sqlite=db_url is None)  # owner-only, whatever the umask
         except OSError as e:
-            raise StoreError(f"cannot create the archive home {home}: {e.strerror}") from None
-        url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
+            raise StoreError(f"cannot create the archive home {home}: {os_reason(e)}") from None
+        url = db_url or f"sqlite:///{(home / SQLITE_FILE).resolve()}"
         try:
             engine = _engine(url)
             migrate(engine)
@@ -91,6 +93,9 @@ class Store(Queries):
             where = f"at {home}" if db_url is None else f"at {path}"
             raise StoreError(f"no archive {where} (`unerased import` or `unerased watch add` "
                              "make one)")
+        if home.is_dir():  # owner-only at every open, not only at creation
+            with contextlib.suppress(OSError):
+                prepare_home(home, sqlite=db_url is None)
         engine = _engine(url)
         try:
             if not set(inspect(engine).get_table_names()) & _MARKS:  # damaged is not absent
@@ -231,5 +236,4 @@ def _redacted(url: str) -> str:
 
 
 def _first_line(e: BaseException) -> str:
-    msg = str(getattr(e, "orig", None) or e).strip().splitlines()
-    return msg[0] if msg else type(e).__name__
+    return driver_detail(e)

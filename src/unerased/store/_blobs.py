@@ -5,7 +5,14 @@ place and its directory fsynced *before* the database row naming it commits, so 
 committed row never names a missing blob. Writers stage their blobs (:class:`Staging`):
 written and fsynced in the background during the transaction, placed just before it
 commits, removed if it fails. A blob placed by a transaction that then fails to commit
-is an orphan, harmless (``unerased verify`` reports orphans, does not fail on them).
+is an orphan, harmless (``unerased verify`` reports orphans, does not fail on them); it
+is not removed, since a concurrent transaction may have placed the same content and
+committed a row naming it.
+
+Every directory of the tree is 0700 and every file 0600, whatever the umask. An OS
+error while writing (a full disk, a file size limit, a directory that refuses writes)
+is a :class:`~unerased.errors.BlobError` of one line naming the blob tree and the
+reason; the staged files of the failed transaction are removed.
 """
 
 from __future__ import annotations
@@ -13,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from .._files import mkstemp_private, os_reason, private_dir
 from ..errors import BlobError
 
 CHUNK = 1 << 20
@@ -52,24 +59,28 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         if self.exists(digest):
             return digest
-        fd, tmp = self._mkstemp()
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            self._place(Path(tmp), digest)
-        except BaseException:
-            _unlink_quiet(tmp)
-            raise
+            tmp = self._write_temp(data, digest)
+            try:
+                self._place(Path(tmp), digest)
+            except BaseException:
+                _unlink_quiet(tmp)
+                raise
+        except OSError as e:
+            raise self.write_error(e) from None
         return digest
+
+    def write_error(self, e: OSError) -> BlobError:
+        """The one-line error for an OS error while writing the tree."""
+        return BlobError(f"cannot write a blob in {self.root}: {os_reason(e)}")
 
     def staging(self) -> Staging:
         """Blobs for one transaction, made durable before it commits (see Staging)."""
         return Staging(self)
 
     def _write_temp(self, data: bytes, digest: str) -> str:
-        """A temp file holding ``data``, fsynced; the directory of its final place made."""
+        """A temp file holding ``data``, fsynced; the directory of its final place made.
+        Raises OSError (nothing left behind)."""
         fd, tmp = self._mkstemp()
         try:
             with os.fdopen(fd, "wb") as f:
@@ -81,6 +92,13 @@ class BlobStore:
             _unlink_quiet(tmp)
             raise
         return tmp
+
+    def _stage(self, data: bytes, digest: str) -> str:
+        """:meth:`_write_temp` for a staging thread: an OS error becomes BlobError."""
+        try:
+            return self._write_temp(data, digest)
+        except OSError as e:
+            raise self.write_error(e) from None
 
     def read(self, sha256: str) -> bytes:
         try:
@@ -118,17 +136,17 @@ class BlobStore:
 
     def _mkdir(self, d: Path) -> None:
         if d not in self._made:
-            d.mkdir(parents=True, exist_ok=True)
+            private_dir(d)  # 0700, and its missing parents
             self._made.add(d)
 
     def _mkstemp(self) -> tuple[int, str]:
         self._mkdir(self._tmp)
         try:
-            return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+            return mkstemp_private(self._tmp, "blob-")
         except FileNotFoundError:  # removed behind our back: make it again
             self._made.clear()
             self._mkdir(self._tmp)
-            return tempfile.mkstemp(dir=self._tmp, prefix="blob-")
+            return mkstemp_private(self._tmp, "blob-")
 
     def _place(self, tmp: Path, digest: str) -> None:
         dest = self.path(digest)
@@ -146,7 +164,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _unlink_quiet(path: str | Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):  # gone already, or cannot be: nothing more to do
         os.unlink(path)
 
 
@@ -178,7 +196,7 @@ class Staging:
             self._pool = ThreadPoolExecutor(_WRITERS, thread_name_prefix="unerased-blobs")
         self._slots.acquire()
         try:
-            fut = self._pool.submit(self._store._write_temp, data, digest)
+            fut = self._pool.submit(self._store._stage, data, digest)
         except BaseException:
             self._slots.release()
             raise
@@ -187,23 +205,27 @@ class Staging:
         return digest
 
     def commit(self) -> None:
-        """Make every staged blob durable in its place. Raises the first write failure."""
+        """Make every staged blob durable in its place. Raises the first write failure
+        (a BlobError); then :meth:`discard` removes what is still staged."""
         if not self._files:
             self._shutdown()
             return
         assert self._pool is not None
         placed = [(digest, fut.result()) for digest, fut in self._files.items()]
         dirs: set[Path] = set()
-        for digest, tmp in placed:
-            dest = self._store.path(digest)
-            try:
-                os.replace(tmp, dest)
-            except FileNotFoundError:  # its directory was removed behind our back
-                self._store._made.discard(dest.parent)
-                self._store._mkdir(dest.parent)
-                os.replace(tmp, dest)
-            dirs.add(dest.parent)
-        list(self._pool.map(_fsync_dir, dirs))
+        try:
+            for digest, tmp in placed:
+                dest = self._store.path(digest)
+                try:
+                    os.replace(tmp, dest)
+                except FileNotFoundError:  # its directory was removed behind our back
+                    self._store._made.discard(dest.parent)
+                    self._store._mkdir(dest.parent)
+                    os.replace(tmp, dest)
+                dirs.add(dest.parent)
+            list(self._pool.map(_fsync_dir, dirs))
+        except OSError as e:
+            raise self._store.write_error(e) from None
         self._files.clear()
         self._shutdown()
 

@@ -6,7 +6,10 @@ Only this thread touches the connection between :meth:`BulkInserter.submit` and
 :meth:`BulkInserter.sync`; the writer syncs before any other use of it (its ``conn``
 property does so), so statements still run in the order they were issued and every
 read sees every earlier write. A failed insert is raised in the writer at its next
-submit or sync, and the transaction rolls back as before.
+submit or sync, and the transaction rolls back as before. A failed ``COPY`` (which runs
+on the driver's own cursor, beneath SQLAlchemy) is raised as SQLAlchemy's error, like
+every other statement's, so that the store's edge turns it into one line — never the
+driver's message with the row it was copying.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _DEPTH = 4  # batches queued at most: bounds memory, keeps the thread fed
 
@@ -88,11 +92,14 @@ def execute_rows(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> N
     if conn.dialect.name == "postgresql":
         copy = _pg_copy(sql)
         if copy is not None:  # COPY: no statement to parse and plan per chunk
+            dbapi_error = conn.dialect.loaded_dbapi.Error
             cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 with cur.copy(copy) as cp:
                     for row in rows:
                         cp.write_row(row)
+            except dbapi_error as e:
+                raise DBAPIError.instance(copy, None, e, dbapi_error) from None
             finally:
                 cur.close()
             return
