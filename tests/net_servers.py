@@ -273,7 +273,13 @@ class _ProxyServer:
         return self.proxy.relayed
 
     def close(self) -> None:
+        """Stop listening: shut down first (a bare close() leaves the socket accepting
+        while the serving thread is blocked in accept())."""
         self._stop = True
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._sock.close()
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from cli_proc import jsonl, spawn, unerased_run
 from sim_server import SimServer
