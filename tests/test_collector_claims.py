@@ -179,9 +179,9 @@ def test_two_overlapping_checks_of_one_account_give_one_event(store: Store) -> N
     assert sorted(e["post_id"] for e in edits) == sorted(st.id for st in sts[:3])
 
 
-def test_a_newer_result_is_kept_when_an_older_one_was_stored_first(store: Store) -> None:
-    """Check B began after check A; A stored first. B's result is newer than what is
-    stored: detection runs again on the fresh state and B's observation is kept."""
+def _two_observations(store: Store) -> tuple[RunContext, Any, Any, str]:
+    """Two checks of alice that read the same stored state: ``a`` saw her post as it
+    was, ``b`` (20 minutes later) saw it edited. Neither is stored yet."""
     clock = demo_clock(T0)
     sim = SimPlatform(seed=5, clock=clock)
     alice = sim.add_account("alice", "Alice")
@@ -194,16 +194,41 @@ def test_a_newer_result_is_kept_when_an_older_one_was_stored_first(store: Store)
     asyncio.run(check_account(ctx, row))
     (row,) = store.list_accounts(watched_only=True)
     clock.advance(timedelta(minutes=20))
-    a = asyncio.run(observe(ctx, row))  # saw "first words" again
+    a = asyncio.run(observe(ctx, row))
     clock.advance(timedelta(minutes=20))
     sim.edit(st, "second words")
-    b = asyncio.run(observe(ctx, row))  # saw the edit
-    b_out = persist(ctx, b)  # a read the same version, and has not stored yet
-    a_out = persist(ctx, a)
+    b = asyncio.run(observe(ctx, row))
+    return ctx, a, b, st.id
+
+
+def test_an_older_result_stored_last_is_stale_and_undoes_nothing(store: Store) -> None:
+    ctx, a, b, post_id = _two_observations(store)
+    b_out = persist(ctx, b)
+    n_caps = len(list(store.iter_captures()))
+    a_out = persist(ctx, a)  # read the same version as b, and began before it
     assert b_out.outcome == "ok" and [e["type"] for e in b_out.events] == ["post_edited"]
-    assert a_out.outcome == "stale" and a_out.events == []  # older than what is stored
-    post = store.get_post(st.id)
-    assert post is not None and post["text"] == "second words"  # not undone by A
+    assert a_out.outcome == "stale" and a_out.events == []
+    assert len(list(store.iter_captures())) == n_caps + a_out.captures  # evidence kept
+    post = store.get_post(post_id)
+    assert post is not None and post["text"] == "second words"  # not undone by a
+    (row,) = store.list_accounts(watched_only=True)
+    assert row["last_check"] == b_out.at
+
+
+def test_a_newer_result_stored_last_is_judged_again_on_the_fresh_state(store: Store) -> None:
+    """a stored first; b began later, read the same version: detection runs again on
+    what a stored, and b's edit is found once (dropping b would lose it until the
+    next check; writing it as it was would judge it against a state a replaced)."""
+    ctx, a, b, post_id = _two_observations(store)
+    a_out = persist(ctx, a)
+    b_out = persist(ctx, b)
+    assert a_out.outcome == "ok" and a_out.events == []
+    assert b_out.outcome == "ok" and [e["type"] for e in b_out.events] == ["post_edited"]
+    post = store.get_post(post_id)
+    assert post is not None and post["text"] == "second words"
+    assert [e["type"] for e in store.iter_events()] == ["post_edited"]
+    (row,) = store.list_accounts(watched_only=True)
+    assert row["last_check"] == b_out.at and row["state_version"] == a.row["state_version"] + 2
 
 
 # ----------------------------------------------------------------- real processes
@@ -226,7 +251,7 @@ def test_two_poll_processes_never_duplicate_an_event(tmp_path: Path,
     processes checked every account, and an edit was often announced twice)."""
     home = tmp_path / "home"
     sim = _sim_world(4, 4)
-    rounds = 6
+    rounds = 4
     with SimServer(sim, delay=0.03) as srv:
         store = Store.open(home, db_url)
         ctx = RunContext(store, default_client_factory(), WatchConfig())
@@ -304,3 +329,38 @@ def test_the_runner_releases_what_it_claimed(store: Store) -> None:
     (row,) = store.list_accounts(watched_only=True)
     assert row["claimed_by"] is None and row["claimed_until"] is None
     assert store.claim_accounts("other", clock(), LEASE, due_only=False).rows
+
+
+def test_a_long_check_keeps_its_claim_alive(store: Store) -> None:
+    """The lease is 1 s and the check takes longer: the running pass renews it, so a
+    second collector asking after the first lease would have run out gets nothing."""
+    from unerased.model import utcnow
+
+    sim = SimPlatform(seed=3)
+    alice = sim.add_account("alice")
+    for i in range(3):
+        sim.post(alice, f"post {i}", at=utcnow() - timedelta(hours=i + 1))
+
+    class Slow(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(1.0)  # two requests at least: the check lasts > 2 s
+            return sim.handle(request)
+
+    ctx = RunContext(store, lambda: httpx.AsyncClient(transport=Slow()),
+                     WatchConfig(lease=timedelta(seconds=1)))
+    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
+                          service=f"https://{HOST}", tags={}))
+
+    async def both() -> tuple[list[Any], list[dict[str, Any]]]:
+        async def other() -> list[dict[str, Any]]:
+            await asyncio.sleep(1.3)  # the first lease ran out at 1.0 s
+            return store.claim_accounts("other", utcnow(), LEASE, due_only=False).rows
+
+        outs, got = await asyncio.gather(poll(ctx, once=True), other())
+        return outs, got
+
+    outs, got = asyncio.run(both())
+    assert [o.outcome for o in outs] == ["ok"]
+    assert got == []  # still claimed by the running pass (before renewing: taken over)
+    (row,) = store.list_accounts(watched_only=True)
+    assert row["claimed_by"] is None  # and released when stored

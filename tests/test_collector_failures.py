@@ -61,12 +61,14 @@ def two_watches(home: Path, db_url: str | None) -> tuple[Site, Site, str, str]:
     return up, down, alice, bob
 
 
-def test_poll_exits_1_and_says_how_many_checks_failed(tmp_path: Path,
-                                                     db_url: str | None) -> None:
+def test_poll_exits_1_says_how_many_failed_and_json_is_one_object_per_check(
+        tmp_path: Path, db_url: str | None) -> None:
     home = tmp_path / "home"
     up, _down, alice, bob = two_watches(home, db_url)
+    before = datetime.now(UTC)
     with sites(up):
         r = unerased_run(home, db_url, "poll", "--once")
+        js = unerased_run(home, db_url, "poll", "--once", "--json")
     assert r.returncode == 1, r.stderr  # before: 0
     assert "Traceback" not in r.stderr
     lines = r.stderr.splitlines()
@@ -74,15 +76,8 @@ def test_poll_exits_1_and_says_how_many_checks_failed(tmp_path: Path,
     assert any(ln.startswith(f"{bob}: error: ") for ln in lines)
     assert lines[-1] == "unerased: error: 1 of 2 checks failed (see `unerased watch list`)"
 
-
-def test_poll_json_is_one_object_per_check(tmp_path: Path, db_url: str | None) -> None:
-    home = tmp_path / "home"
-    up, _down, alice, bob = two_watches(home, db_url)
-    before = datetime.now(UTC)
-    with sites(up):
-        r = unerased_run(home, db_url, "poll", "--once", "--json")
-    assert r.returncode == 1, r.stderr
-    checks = jsonl(r.stdout)  # before: nothing at all for the failed check
+    assert js.returncode == 1, js.stderr
+    checks = jsonl(js.stdout)  # before: nothing at all for the failed check
     assert len(checks) == 2 and all(set(c) == CHECK_KEYS for c in checks)
     by = {c["account"]: c for c in checks}
     ok, failed = by[alice], by[bob]
@@ -94,8 +89,8 @@ def test_poll_json_is_one_object_per_check(tmp_path: Path, db_url: str | None) -
     for c in checks:
         at = parse_iso(c["at"])
         assert at is not None and before - timedelta(seconds=1) <= at <= datetime.now(UTC)
-    assert r.stderr.strip().splitlines()[-1].endswith("1 of 2 checks failed "
-                                                      "(see `unerased watch list`)")
+    assert js.stderr.strip().splitlines()[-1].endswith("1 of 2 checks failed "
+                                                       "(see `unerased watch list`)")
     listed = {a["uri"]: a for a in jsonl(
         unerased_run(home, db_url, "watch", "list", "--json").stdout)}
     assert listed[bob]["check_error"] == failed["error"]
