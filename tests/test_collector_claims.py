@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from cli_proc import jsonl, spawn, unerased_run
 from sim_server import SimServer
@@ -364,3 +365,34 @@ def test_a_long_check_keeps_its_claim_alive(store: Store) -> None:
     assert got == []  # still claimed by the running pass (before renewing: taken over)
     (row,) = store.list_accounts(watched_only=True)
     assert row["claimed_by"] is None  # and released when stored
+
+
+def test_an_interrupted_pass_gives_its_claims_back(store: Store) -> None:
+    """Ctrl-C during `poll` (the pass is cancelled): the accounts it had not stored are
+    released at once, not held until the lease runs out."""
+    sim = SimPlatform(seed=3)
+    sim.add_account("alice")
+
+    class Hang(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(3600)
+            raise AssertionError("not reached")
+
+    ctx = RunContext(store, lambda: httpx.AsyncClient(transport=sim.transport()),
+                     WatchConfig())
+    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
+                          service=f"https://{HOST}", tags={}))
+    ctx.client_factory = lambda: httpx.AsyncClient(transport=Hang())
+
+    async def interrupted() -> None:
+        task = asyncio.create_task(poll(ctx, once=True))
+        await asyncio.sleep(0.3)
+        (row,) = store.list_accounts(watched_only=True)
+        assert row["claimed_by"] == ctx.collector  # claimed while the check hangs
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    (row,) = store.list_accounts(watched_only=True)
+    assert row["claimed_by"] is None and row["claimed_until"] is None

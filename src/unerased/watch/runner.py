@@ -399,6 +399,12 @@ async def poll(
             results += await asyncio.gather(*(one(r, clients) for r in claimed.rows))
     finally:
         beat.cancel()
+        if in_flight:  # interrupted: give back what was not stored, not wait for the lease
+            try:
+                ctx.store.release_claims(ctx.collector, in_flight)
+            except Exception as e:  # noqa: BLE001 - the leases will expire
+                if on_loop_error is not None:
+                    on_loop_error(loop_failure(e, ctx.now()))
     if renew_failed:
         raise renew_failed[0]
     return results
