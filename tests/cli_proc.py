@@ -1,18 +1,23 @@
 """Run ``unerased`` in a child process under real OS conditions: a umask, a file-size
 limit (``RLIMIT_FSIZE``: a write past it fails with EFBIG, "File too large"; SIGXFSZ
 ignored), or without the capability that lets root write where permission bits forbid it
-(so a 0500 directory refuses root too, with EACCES). No mocks: the kernel says no."""
+(so a 0500 directory refuses root too, with EACCES). No mocks: the kernel says no.
+
+Every child runs the unerased under test, with no proxy, allow-list or other
+``UNERASED_*`` setting inherited from the environment of the test run."""
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import unerased
 
@@ -57,15 +62,38 @@ def unerased_cmd(
             _drop_caps(*(_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH) * no_dac_override,
                        *(_CAP_FOWNER,) * no_fowner)
 
-    clean = {k: v for k, v in os.environ.items()
-             if not k.upper().endswith("_PROXY") and not k.startswith("UNERASED_")}
-    clean["PYTHONPATH"] = str(SRC)
-    clean.update(env or {})
-    base = ["--home", str(home)] + (["--db", db] if db else [])
-    return subprocess.run(
-        [sys.executable, "-c", "from unerased.cli import main; main()", *base, *args],
-        capture_output=True, text=True, timeout=timeout, preexec_fn=setup, env=clean,
-    )
+    return subprocess.run(command(home, db, *args), capture_output=True, text=True,
+                          timeout=timeout, preexec_fn=setup, env=cli_env(env))
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if "PROXY" not in k.upper() and not k.startswith("UNERASED_")}
+    env["PYTHONPATH"] = str(SRC)
+    env.update(extra or {})
+    return env
+
+
+def command(home: Path, db_url: str | None, *args: str) -> list[str]:
+    base = ["--home", str(home)] + (["--db", db_url] if db_url else [])
+    return [sys.executable, "-c", "from unerased.cli import main; main()", *base, *args]
+
+
+def unerased_run(home: Path, db_url: str | None, *args: str,
+                 env: Mapping[str, str] | None = None,
+                 timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(home, db_url, *args), capture_output=True, text=True,
+                          env=cli_env(env), timeout=timeout)
+
+
+def spawn(home: Path, db_url: str | None, *args: str,
+          env: Mapping[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(command(home, db_url, *args), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(env))
+
+
+def jsonl(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
 def one_error_line(r: subprocess.CompletedProcess[str], secrets: Iterable[str] = ()) -> str:

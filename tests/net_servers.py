@@ -10,7 +10,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -273,7 +273,11 @@ class _ProxyServer:
         return self.proxy.relayed
 
     def close(self) -> None:
+        """Stop listening: shut down first (a bare close() leaves the socket accepting
+        while the serving thread is blocked in accept())."""
         self._stop = True
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
 
 

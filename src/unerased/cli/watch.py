@@ -23,8 +23,15 @@ from ._context import (
     term,
 )
 
+_PROXY_HELP = ("Proxy for the watches that have none of their own, e.g. "
+               "socks5h://127.0.0.1:9050 (env UNERASED_PROXY).")
+
 
 def _run_context(c: Context, proxy: str | None = None) -> Any:
+    """The collector's context: the command's proxy (``--proxy``, else the global one)
+    checked now (a bad value is a usage error before anything runs); a watch's own proxy
+    comes first, UNERASED_PROXY after (``unerased.net.effective_proxy``)."""
+    from .. import net
     from ..watch.runner import RunContext, WatchConfig, default_client_factory
 
     opts: dict[str, dict[str, Any]] = {}
@@ -38,19 +45,44 @@ def _run_context(c: Context, proxy: str | None = None) -> Any:
     if plc:
         opts["bluesky"] = {"plc_url": plc}
     cfg = WatchConfig(source_options=opts)
-    return RunContext(c.store, default_client_factory(c.proxy_for(proxy)), cfg)
+    command_proxy = proxy if proxy is not None else c.proxy  # checked by the option types
+    env = dict(os.environ)
+    net.effective_proxy(None, command_proxy, env, None)  # UNERASED_PROXY checked now too
+    return RunContext(c.store, default_client_factory(), cfg, proxy=command_proxy, env=env)
+
+
+def _debug() -> bool:
+    return os.environ.get("UNERASED_DEBUG", "").strip() not in ("", "0")
 
 
 def _show_outcome(res: Any, as_json: bool) -> None:
+    """One check: a JSON object on stdout (``--json``), else one line on stderr and its
+    events on stdout. A traceback (a bug) only with UNERASED_DEBUG."""
+    if res.outcome == "busy":  # said on stderr with --json too
+        click.echo(f"skipped {res.account}: busy (another collector is checking it)",
+                   err=True)
     if as_json:
-        emit_json(res.events)
-        return
-    status = f"error: {term(res.error)}" if res.error else "ok"
-    click.echo(f"{term(res.account)}: {status}; {len(res.events)} events, "
-               f"{res.captures} requests", err=True)
-    for e in res.events:
-        post = f" {term(e['post_id'])}" if e["post_id"] else ""
-        click.echo(f"  {term(e['type'])}{post}")
+        emit_json([res.to_json()])
+    elif res.outcome != "busy":
+        status = {"ok": "ok", "stale": "stale (a more recent check was stored first)"}.get(
+            res.outcome, f"error: {term(res.error or '')}")
+        click.echo(f"{term(res.account)}: {status}; {len(res.events)} events, "
+                   f"{res.captures} requests", err=True)
+        for e in res.events:
+            post = f" {term(e['post_id'])}" if e["post_id"] else ""
+            click.echo(f"  {term(e['type'])}{post}")
+    if res.traceback and _debug():
+        click.echo(res.traceback.rstrip(), err=True)
+
+
+def _show_loop_error(res: Any, as_json: bool) -> None:
+    """A failure of the collector's own loop: one JSON line or one line on stderr."""
+    if as_json:
+        emit_json([res.to_json()])
+    else:
+        click.echo(f"unerased: collector: {term(res.error or '')}", err=True)
+    if res.traceback and _debug():
+        click.echo(res.traceback.rstrip(), err=True)
 
 
 @click.group()
@@ -62,8 +94,8 @@ def watch() -> None:
 @click.option("--service", help="API base URL (a PDS or AppView, a Mastodon instance).")
 @click.option("--tag", "tags", multiple=True, type=KEY_VALUE, metavar="KEY=VALUE",
               help="Label (repeatable).")
-@click.option("--proxy", type=PROXY_URL, help="Proxy for collection, e.g. "
-              "socks5h://127.0.0.1:9050 (env UNERASED_PROXY).")
+@click.option("--proxy", type=PROXY_URL, help="The watch's own proxy, kept and used for every "
+              "request made for it, e.g. socks5h://127.0.0.1:9050; 'env': the environment's.")
 @json_option
 @pass_ctx
 @creates_archive
@@ -81,7 +113,7 @@ def add(c: Context, uri: str, service: str | None, tags: tuple[str, ...],
             raise UserError(f"--tag must be KEY=VALUE, not {t!r}")
         k, v = t.split("=", 1)
         kv[k.strip()] = v.strip()
-    row = run_async(add_watch(_run_context(c, proxy), wu, service=service, tags=kv))
+    row = run_async(add_watch(_run_context(c), wu, service=service, tags=kv, proxy=proxy))
     acc = c.store.account_json(c.store.find_accounts(f"row:{row['id']}")[0])
     if as_json:
         emit_json([acc])
@@ -122,31 +154,42 @@ def remove(c: Context, uri: str) -> None:
 
 @click.command()
 @click.option("--once", is_flag=True, help="One pass over every watched account, then exit.")
+@click.option("--proxy", type=PROXY_URL, help=_PROXY_HELP)
 @json_option
 @pass_ctx
 @handle_errors
-def poll(c: Context, once: bool, as_json: bool) -> None:
-    """Check the watched accounts that are due (or all, with --once)."""
+def poll(c: Context, once: bool, proxy: str | None, as_json: bool) -> None:
+    """Check the watched accounts that are due (or all, with --once). Exit 1 when a
+    check failed."""
     from ..watch.runner import poll as run_poll
 
-    results = run_async(
-        run_poll(_run_context(c), once=once, on_result=lambda r: _show_outcome(r, as_json))
-    )
+    results = run_async(run_poll(
+        _run_context(c, proxy), once=once, on_result=lambda r: _show_outcome(r, as_json),
+        on_loop_error=lambda r: _show_loop_error(r, as_json)))
     if not results:
         click.echo("nothing due (see `unerased watch list`)", err=True)
+    checks = [r for r in results if r.outcome != "busy"]
+    failed = [r for r in checks if r.outcome == "error"]
+    if failed:
+        raise UserError(f"{len(failed)} of {len(checks)} checks failed "
+                        "(see `unerased watch list`)")
 
 @click.command()
 @click.option("--for", "duration", type=SECONDS, help="Stop after this many seconds.")
+@click.option("--proxy", type=PROXY_URL, help=_PROXY_HELP)
 @json_option
 @pass_ctx
 @handle_errors
-def run(c: Context, duration: float | None, as_json: bool) -> None:
-    """The collector daemon: polls what is due, forever (or --for SECONDS)."""
+def run(c: Context, duration: float | None, proxy: str | None, as_json: bool) -> None:
+    """The collector daemon: polls what is due, forever (or --for SECONDS). Every failed
+    check is one line (a JSON line with --json); it stops only when it cannot go on."""
     from ..watch.runner import run_forever
 
+    ctx = _run_context(c, proxy)
     try:
-        run_async(run_forever(_run_context(c), duration=duration,
-                                on_result=lambda r: _show_outcome(r, as_json)))
+        run_async(run_forever(ctx, duration=duration,
+                              on_result=lambda r: _show_outcome(r, as_json),
+                              on_loop_error=lambda r: _show_loop_error(r, as_json)))
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
 

@@ -29,6 +29,7 @@ from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._blobs import BlobStore
+from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
@@ -42,8 +43,11 @@ __all__ = [
     "BlobError",
     "BlobStore",
     "CheckpointRow",
+    "ClaimQueries",
+    "Claimed",
     "Connection",
     "DatabaseError",
+    "KnownPost",
     "LeafRow",
     "LedgerTables",
     "PostResult",
@@ -53,10 +57,12 @@ __all__ = [
     "StoreError",
     "WriteConflict",
     "Writer",
+    "display_proxy",
+    "lease_time",
 ]
 
 
-class Store(Queries):
+class Store(Queries, ClaimQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, or_, select, text
 
 from ..refs import AccountMatch, PostMatch, account_matches, account_uri, pick_one, post_matches
 from ..text import tokenize
 from . import _schema as s
+from ._claims import display_proxy, known_posts
 from ._search import matching_versions_sql
 
 PAGE = 500
@@ -149,6 +150,7 @@ class Queries:
             "last_check": row["last_check"],
             "next_check": row["next_check"],
             "check_error": row["check_error"],
+            "proxy": display_proxy(row.get("proxy")),
             "posts": n_posts,
             "deleted_posts": n_deleted,
         }
@@ -160,20 +162,8 @@ class Queries:
     ) -> list[tuple[Mapping[str, Any], str | None, str | None]]:
         """Every post row of an account with its latest version's ``content_hash`` and
         ``version_key`` (None, None when it has no version): what the detector knew."""
-        p, v = s.posts, s.post_versions
         with self.reader() as conn:
-            latest: dict[int, tuple[str | None, str | None]] = {}
-            for r in conn.execute(
-                select(v.c.post_pk, v.c.content_hash, v.c.version_key)
-                .join(p, p.c.id == v.c.post_pk)
-                .where(p.c.account_pk == account_pk)
-                .order_by(v.c.post_pk, v.c.seq)
-            ):
-                latest[r.post_pk] = (r.content_hash, r.version_key)
-            rows = cast("Iterable[Mapping[str, Any]]", conn.execute(
-                select(p).where(p.c.account_pk == account_pk)).mappings())
-            return [(m, *latest.get(m["id"], (None, None))) for m in rows]
-
+            return known_posts(conn, account_pk)
 
     def _post_dicts(self, conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
         if not rows:

@@ -55,7 +55,14 @@ accounts = Table(
     Column("last_check", TS),
     Column("check_error", Text),
     Column("state_json", Text, nullable=False, default="{}"),  # detector's extra state
+    # collecting (migration 0004; see _claims.py): the lease of the collector checking
+    # the account, the version its stored checks bump (compare-and-set), its own proxy
+    Column("claimed_by", String(128)),
+    Column("claimed_until", TS),
+    Column("state_version", BigInteger, nullable=False, default=0, server_default="0"),
+    Column("proxy", Text),
     UniqueConstraint("platform", "account_id", name="uq_accounts_platform_account"),
+    Index("ix_accounts_watched_next", "watched", "next_check"),
 )
 
 account_status = Table(  # leafed: the status history of an account

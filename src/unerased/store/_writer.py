@@ -31,6 +31,7 @@ from ..model import (
     storable_json,
     utcnow,
 )
+from . import _claims
 from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
 from ._ledger import LedgerWrites
@@ -273,6 +274,10 @@ class Writer(LedgerWrites):
                 "last_check": None,
                 "check_error": None,
                 "state_json": "{}",
+                "claimed_by": None,
+                "claimed_until": None,
+                "state_version": 0,
+                "proxy": None,
             }
             self._connection.execute(s.accounts.insert(), [row])  # needed by later lookups at once
             self._accounts[(snap.platform, snap.account_id)] = row
@@ -303,6 +308,30 @@ class Writer(LedgerWrites):
 
     def update_account(self, account_pk: int, **values: Any) -> None:
         self._connection.execute(update(s.accounts).where(s.accounts.c.id == account_pk).values(**values))
+        self._cached(account_pk, **values)
+
+    # ---------------------------------------------------------------- checks (_claims.py)
+
+    def check_state(
+        self, account_pk: int
+    ) -> tuple[dict[str, Any] | None, list[_claims.KnownPost]]:
+        """The account's row and known posts as this transaction sees them (every
+        earlier write committed: writers are serialised by the ledger lock)."""
+        return _claims.check_state(self._connection, account_pk)
+
+    def compare_and_set_state(self, account_pk: int, expected: int) -> bool:
+        """Bump the account's ``state_version`` if it is still ``expected`` (what the
+        check read); False when another check's result was stored since."""
+        ok = _claims.compare_and_set_state(self._connection, account_pk, expected)
+        if ok:
+            self._cached(account_pk, state_version=expected + 1)
+        return ok
+
+    def release_claim(self, account_pk: int, collector: str) -> None:
+        """Release ``collector``'s claim on the account (never another collector's)."""
+        _claims.release_claim(self._connection, account_pk, collector)
+
+    def _cached(self, account_pk: int, **values: Any) -> None:
         for row in self._accounts.values():
             if row["id"] == account_pk:
                 row.update(values)

@@ -1,8 +1,9 @@
 """Watching accounts: detection (pure), the collector, watch URIs.
 
 :mod:`~unerased.watch.detect` — pure state machines from (what we knew, what we now
-observe) to events; :mod:`~unerased.watch.runner` — the collector: one check of one
-account through a platform source, persisted in one store transaction;
+observe) to events; :mod:`~unerased.watch.runner` — the collector: it claims the due
+accounts, checks each through a platform source and persists each check in one store
+transaction;
 :mod:`~unerased.watch.uri` — ``bluesky:…``, ``mastodon:@user@host``, ``rss:URL``,
 ``x:USERNAME``.
 
@@ -29,12 +30,15 @@ if TYPE_CHECKING:
     )
     from .runner import (
         CheckOutcome,
+        Clients,
         RunContext,
         WatchConfig,
         add_watch,
         check_account,
         default_client_factory,
         due_accounts,
+        observe,
+        persist,
         poll,
         remove_watch,
         run_forever,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountState",
     "CheckOutcome",
+    "Clients",
     "DetectConfig",
     "Detection",
     "PostState",
@@ -57,7 +62,9 @@ __all__ = [
     "due_accounts",
     "initial_post_state",
     "next_account_state",
+    "observe",
     "parse_uri",
+    "persist",
     "plan_lookups",
     "poll",
     "remove_watch",
@@ -70,8 +77,9 @@ _WHERE = {name: "detect" for name in (
     "AccountState", "DetectConfig", "Detection", "PostState", "initial_post_state",
     "next_account_state", "plan_lookups")}
 _WHERE |= {name: "runner" for name in (
-    "CheckOutcome", "RunContext", "WatchConfig", "add_watch", "check_account",
-    "default_client_factory", "due_accounts", "poll", "remove_watch", "run_forever")}
+    "CheckOutcome", "Clients", "RunContext", "WatchConfig", "add_watch", "check_account",
+    "default_client_factory", "due_accounts", "observe", "persist", "poll", "remove_watch",
+    "run_forever")}
 _WHERE |= {"WatchUri": "uri", "parse_uri": "uri"}
 _WHERE |= {m: m for m in ("detect", "runner", "uri")}
 __getattr__ = exports(__name__, _WHERE)
