@@ -1,7 +1,9 @@
-"""text.hostile's one-line helper: what sources put into their error messages."""
+"""The one-line helpers: text.hostile.first_line (what sources put into their error
+messages) and errors.exception_line (a library's exception inside one)."""
 
 from __future__ import annotations
 
+from unerased.errors import exception_line
 from unerased.text.hostile import first_line
 
 
@@ -15,3 +17,11 @@ def test_first_line_with_a_limit_cuts_with_an_ellipsis() -> None:
     assert first_line("x" * 11, 10) == "x" * 9 + "…"
     line = first_line("word\n" * 100, 300)
     assert len(line) == 300 and line.endswith("…") and "\n" not in line
+
+
+def test_exception_line_is_the_first_line_or_the_type() -> None:
+    assert exception_line(ValueError("  bad header\n  at byte 7\n")) == "bad header"
+    assert exception_line(EOFError()) == "EOFError"
+    assert exception_line(ValueError("\n \n")) == "ValueError"
+    assert exception_line(ValueError("x" * 500)) == "x" * 200
+    assert exception_line(ValueError("x" * 500), 10) == "x" * 10

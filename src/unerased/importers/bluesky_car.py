@@ -32,10 +32,11 @@ from urllib.parse import urlencode
 
 import libipld
 
+from ..errors import exception_line
 from ..model import AccountSnapshot, MediaItem, PostSnapshot
 from ..text.hostile import safe_datetime, safe_str
 from ._car_index import BlockIndex
-from ._errors import ArchiveError, first_line_of
+from ._errors import ArchiveError
 from ._meter import Meter
 
 __all__ = [
@@ -162,7 +163,7 @@ class _Car:
         except (KeyboardInterrupt, SystemExit, GeneratorExit):  # pragma: no cover
             raise
         except BaseException as e:  # libipld may raise ValueError, RecursionError, or panic
-            raise self.fail(f"{what} is not valid DAG-CBOR ({first_line_of(e)})") from None
+            raise self.fail(f"{what} is not valid DAG-CBOR ({exception_line(e)})") from None
 
     def block(self, cid: bytes, what: str) -> Any:
         name = _cid_string(cid)

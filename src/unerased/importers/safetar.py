@@ -32,9 +32,10 @@ import tempfile
 import zlib
 from typing import IO, BinaryIO
 
+from ..errors import exception_line
 from ._archive import MemberReader, SafeArchive, name_problem
 from ._archive import show as _show
-from ._errors import ArchiveError, first_line_of
+from ._errors import ArchiveError
 from .safezip import SafeZip
 
 __all__ = ["MAX_EXTENDED_HEADER", "ArchiveFiles", "SafeTar", "is_tar", "open_archive"]
@@ -114,7 +115,7 @@ class SafeTar(SafeArchive):
             data.seek(0)
             tf = tarfile.open(fileobj=data, mode="r:")  # noqa: SIM115
         except (tarfile.TarError, OSError, ValueError, EOFError) as e:
-            raise self._error(f"not a tar file ({first_line_of(e)})") from None
+            raise self._error(f"not a tar file ({exception_line(e)})") from None
         self._tf = tf
         self._check(tf)
 
@@ -138,7 +139,7 @@ class SafeTar(SafeArchive):
         except EOFError:
             raise self._error("data ends early: the archive is truncated") from None
         except (gzip.BadGzipFile, zlib.error, OSError, ValueError) as e:
-            raise self._error(f"corrupt gzip data ({first_line_of(e)})") from None
+            raise self._error(f"corrupt gzip data ({exception_line(e)})") from None
         spool.flush()
         return spool
 
@@ -178,7 +179,7 @@ class SafeTar(SafeArchive):
             try:
                 ti = tf.next()
             except (tarfile.TarError, OSError, ValueError, EOFError, UnicodeError) as e:
-                raise self._error(f"corrupt tar ({first_line_of(e)})") from None
+                raise self._error(f"corrupt tar ({exception_line(e)})") from None
             if ti is None:
                 break
             count += 1
@@ -199,7 +200,7 @@ class SafeTar(SafeArchive):
             try:
                 tarfile.data_filter(ti, _FAKE_DEST)
             except tarfile.FilterError as e:
-                raise self._error(f"member {_show(name)} is refused ({first_line_of(e)})") from None
+                raise self._error(f"member {_show(name)} is refused ({exception_line(e)})") from None
             key = _normal(name) + ("/" if ti.isdir() else "")
             if key in ("", "/"):
                 continue  # "." itself
@@ -234,7 +235,7 @@ class SafeTar(SafeArchive):
         try:
             raw = self._tarfile().extractfile(ti)
         except (tarfile.TarError, OSError, ValueError) as e:
-            raise self._error(f"cannot read ({first_line_of(e)})", member=name) from None
+            raise self._error(f"cannot read ({exception_line(e)})", member=name) from None
         if raw is None:
             raise self._error("is not a regular file", member=name)
         return io.BufferedReader(_TarMember(self, name, raw, limit),
@@ -278,4 +279,4 @@ class _TarMember(MemberReader):
     read_errors = (tarfile.TarError, OSError, ValueError, EOFError)
 
     def _problem(self, exc: BaseException) -> str:
-        return f"cannot read ({first_line_of(exc)})"
+        return f"cannot read ({exception_line(exc)})"
