@@ -198,7 +198,8 @@ class SafeZip(SafeArchive):
             )
         ordered = sorted(infos, key=lambda z: z.header_offset)
         end_of_data = getattr(self._zf, "start_dir", None)
-        for a, b in zip(ordered, [*ordered[1:], None], strict=True):
+        successors: list[zipfile.ZipInfo | None] = [*ordered[1:], None] if ordered else []
+        for a, b in zip(ordered, successors, strict=True):
             limit = b.header_offset if b is not None else end_of_data
             if isinstance(limit, int) and a.header_offset + _LOCAL_HEADER_MIN + a.compress_size > limit:
                 raise self._error(
