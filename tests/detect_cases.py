@@ -33,6 +33,9 @@ ACCT = "did:plc:alice"
 AS = AccountStatus
 PS = PostStatus
 ET = EventType
+ACCOUNT_EVENTS = frozenset({ET.ACCOUNT_DELETED, ET.ACCOUNT_SUSPENDED, ET.ACCOUNT_DEACTIVATED,
+                            ET.ACCOUNT_PROTECTED, ET.ACCOUNT_RESTORED})
+"""Every event about the account itself (not one of its posts)."""
 
 
 def at(hours: float) -> datetime:

@@ -72,7 +72,8 @@ def _bad_zip(tmp: Path, name: str, members: dict[str, bytes]) -> Path:
     return p
 
 
-@pytest.mark.parametrize("case", ["not_zip", "truncated", "no_tweets", "bad_json", "traversal"])
+@pytest.mark.parametrize("case", ["not_zip", "truncated", "no_tweets", "bad_json", "traversal",
+                                  "empty_zip"])
 def test_bad_archives_one_line_error_nothing_written(home: Path, archive: Path, tmp_path: Path,
                                                      case: str) -> None:
     ok = run(home, "import", "twitter-archive", str(archive))
@@ -86,6 +87,8 @@ def test_bad_archives_one_line_error_nothing_written(home: Path, archive: Path, 
         bad.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     elif case == "no_tweets":
         bad = _bad_zip(tmp_path, "n.zip", {"data/account.js": b"window.YTD.account.part0 = []"})
+    elif case == "empty_zip":  # a zip of no member at all (22 bytes)
+        bad = _bad_zip(tmp_path, "z.zip", {})
     elif case == "bad_json":
         with zipfile.ZipFile(archive) as z:
             members = {n: z.read(n) for n in z.namelist()}

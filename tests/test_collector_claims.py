@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,19 @@ def test_compare_and_set_refuses_a_stale_state_version(store: Store) -> None:
     assert after["state_version"] == v + 2
 
 
+def _sim_ctx(store: Store, transport: Callable[[], httpx.AsyncBaseTransport],
+             clock: Any) -> RunContext:
+    """A collector on the in-process platform (each client through a new
+    ``transport()``) at ``clock``."""
+    return RunContext(store, lambda: httpx.AsyncClient(transport=transport()),
+                      WatchConfig(source_options={"mastodon": {"clock": clock}}), now=clock)
+
+
+def _watch_alice(ctx: RunContext) -> None:
+    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
+                          service=f"https://{HOST}", tags={}))
+
+
 class SlowSim(httpx.AsyncBaseTransport):
     """The simulated platform, each answer after a real await: two checks interleave."""
 
@@ -160,10 +174,8 @@ def test_two_overlapping_checks_of_one_account_give_one_event(store: Store) -> N
     sim = SimPlatform(seed=4, clock=clock)
     alice = sim.add_account("alice", "Alice")
     sts = [sim.post(alice, f"post {i}", at=clock() - timedelta(hours=5 - i)) for i in range(5)]
-    ctx = RunContext(store, lambda: httpx.AsyncClient(transport=SlowSim(sim)),
-                     WatchConfig(source_options={"mastodon": {"clock": clock}}), now=clock)
-    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
-                          service=f"https://{HOST}", tags={}))
+    ctx = _sim_ctx(store, lambda: SlowSim(sim), clock)
+    _watch_alice(ctx)
     (row,) = store.list_accounts(watched_only=True)
     asyncio.run(check_account(ctx, row))
     for rnd in range(3):
@@ -188,10 +200,8 @@ def _two_observations(store: Store) -> tuple[RunContext, Any, Any, str]:
     sim = SimPlatform(seed=5, clock=clock)
     alice = sim.add_account("alice", "Alice")
     st = sim.post(alice, "first words", at=clock() - timedelta(hours=1))
-    ctx = RunContext(store, lambda: httpx.AsyncClient(transport=SlowSim(sim)),
-                     WatchConfig(source_options={"mastodon": {"clock": clock}}), now=clock)
-    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
-                          service=f"https://{HOST}", tags={}))
+    ctx = _sim_ctx(store, lambda: SlowSim(sim), clock)
+    _watch_alice(ctx)
     (row,) = store.list_accounts(watched_only=True)
     asyncio.run(check_account(ctx, row))
     (row,) = store.list_accounts(watched_only=True)
@@ -324,10 +334,8 @@ def test_the_runner_releases_what_it_claimed(store: Store) -> None:
     clock = demo_clock(T0)
     sim = SimPlatform(seed=2, clock=clock)
     sim.add_account("alice")
-    ctx = RunContext(store, lambda: httpx.AsyncClient(transport=sim.transport()),
-                     WatchConfig(source_options={"mastodon": {"clock": clock}}), now=clock)
-    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
-                          service=f"https://{HOST}", tags={}))
+    ctx = _sim_ctx(store, sim.transport, clock)
+    _watch_alice(ctx)
     (out,) = asyncio.run(poll(ctx, once=True))
     assert out.outcome == "ok"
     (row,) = store.list_accounts(watched_only=True)
@@ -352,8 +360,7 @@ def test_a_long_check_keeps_its_claim_alive(store: Store) -> None:
 
     ctx = RunContext(store, lambda: httpx.AsyncClient(transport=Slow()),
                      WatchConfig(lease=timedelta(seconds=1)))
-    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
-                          service=f"https://{HOST}", tags={}))
+    _watch_alice(ctx)
 
     async def both() -> tuple[list[Any], list[dict[str, Any]]]:
         async def other() -> list[dict[str, Any]]:
@@ -383,8 +390,7 @@ def test_an_interrupted_pass_gives_its_claims_back(store: Store) -> None:
 
     ctx = RunContext(store, lambda: httpx.AsyncClient(transport=sim.transport()),
                      WatchConfig())
-    asyncio.run(add_watch(ctx, parse_uri(f"mastodon:@alice@{HOST}"),
-                          service=f"https://{HOST}", tags={}))
+    _watch_alice(ctx)
     ctx.client_factory = lambda: httpx.AsyncClient(transport=Hang())
 
     async def interrupted() -> None:

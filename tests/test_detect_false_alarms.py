@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from detect_cases import (
+    ACCOUNT_EVENTS,
     AS,
     CFG,
     CHECK_ERROR,
@@ -222,9 +223,6 @@ def test_no_mass_flag_below_the_thresholds() -> None:
 
 
 # --- account false alarms: a disappearance inferred from one absence ---------------------
-
-ACCOUNT_EVENTS = {ET.ACCOUNT_DELETED, ET.ACCOUNT_SUSPENDED, ET.ACCOUNT_DEACTIVATED,
-                  ET.ACCOUNT_PROTECTED, ET.ACCOUNT_RESTORED}
 
 
 def test_false_alarm_single_feed_404_is_no_event() -> None:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from detect_cases import ACCOUNT_EVENTS
 from unerased.model import (
     AccountCheck,
     AccountSnapshot,
@@ -41,9 +42,6 @@ ACCT = "42"
 VISIBLE = (AccountStatus.ACTIVE, AccountStatus.LIMITED)
 HIDDEN = (AccountStatus.SUSPENDED, AccountStatus.DEACTIVATED, AccountStatus.PROTECTED)
 ALL_HIDDEN = (*HIDDEN, AccountStatus.DELETED)
-ACCOUNT_EVENTS = frozenset({EventType.ACCOUNT_DELETED, EventType.ACCOUNT_SUSPENDED,
-                            EventType.ACCOUNT_DEACTIVATED, EventType.ACCOUNT_PROTECTED,
-                            EventType.ACCOUNT_RESTORED})
 STEPS = [timedelta(0), timedelta(minutes=1), timedelta(minutes=10), timedelta(hours=2)]
 FLAKY = [LookupResult.ERROR, LookupResult.FORBIDDEN, LookupResult.ACCOUNT_GONE]
 

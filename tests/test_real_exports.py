@@ -328,6 +328,7 @@ def test_export_imports_whole(folder: str, tmp_path: Path) -> None:
     home = tmp_path / "home"
     summary = cli_import(home, want.kind, export_file(folder))
     assert summary["account"] == want.account
+    assert summary["account_uris"] == [want.account]  # the same canonical form
     assert summary["posts"] == sum(len(p.texts) for p in want.posts.values())
     assert summary["new_posts"] == len(want.posts)
     assert summary["deleted"] == sum(len(p.texts) for p in want.posts.values()

@@ -49,6 +49,15 @@ def test_reads_names_and_members(tmp_path: Path) -> None:
         assert zf.total_read == 5 + 1000
 
 
+def test_a_zip_of_no_member_is_read_as_empty(tmp_path: Path) -> None:
+    """Found by test_mutated_zip_only_archive_error: a central directory of no entry
+    escaped as a ValueError (the overlap check paired members with their successors)."""
+    p = make_zip(tmp_path / "empty.zip", {})
+    assert p.stat().st_size == 22  # only the end-of-central-directory record
+    with SafeZip(p) as zf:
+        assert zf.names() == [] and list(zf) == []
+
+
 def test_missing_member_and_limit(tmp_path: Path) -> None:
     p = make_zip(tmp_path / "ok.zip", {"a": b"12345"})
     with SafeZip(p) as zf:

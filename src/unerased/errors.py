@@ -63,6 +63,7 @@ __all__ = [
     "UriError",
     "UsageError",
     "WriteConflict",
+    "exception_line",
     "one_line",
 ]
 
@@ -77,6 +78,13 @@ def one_line(text: str, limit: int = 400) -> str:
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return flat
+
+
+def exception_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none), at most
+    ``limit`` characters: a library's exception as part of a one-line message."""
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:limit]
 
 
 class UnerasedError(Exception):

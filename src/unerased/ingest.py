@@ -29,6 +29,7 @@ from ._files import os_reason
 from ._prepare import Prepared, prepare
 from .importers import ImportNotice
 from .model import AccountSnapshot, AccountStatus, PostSnapshot
+from .refs import account_uri
 
 if TYPE_CHECKING:
     from .store import Store
@@ -56,15 +57,6 @@ def _iterator(kind: str, path: Path, progress: ProgressFn | None) -> Iterator[An
     raise ValueError(f"unknown archive kind {kind!r}")
 
 
-def account_uri(snap: AccountSnapshot) -> str:
-    """The account in the canonical form commands print and accept: ``x:handle``,
-    ``mastodon:@user@host``, ``bluesky:handle-or-did`` (the platform's id when an archive
-    names no handle)."""
-    from .refs import account_uri as canonical
-
-    return canonical(snap.platform, snap.handle, snap.account_id)
-
-
 @dataclass
 class ImportCounts:
     posts: int = 0  # snapshots read
@@ -72,10 +64,15 @@ class ImportCounts:
     new_versions: int = 0
     unchanged: int = 0
     deleted: int = 0
-    accounts: list[str] = field(default_factory=list)
-    account: str | None = None  # the canonical form of the (first) account imported
+    accounts: list[str] = field(default_factory=list)  # each one's handle (else its id)
+    account_uris: list[str] = field(default_factory=list)  # each one's canonical form
     notices: list[ImportNotice] = field(default_factory=list)  # what the summary must tell
     media_completed: int = 0  # media files attached to versions stored without them
+
+    @property
+    def account(self) -> str | None:
+        """The canonical form of the (first) account imported."""
+        return self.account_uris[0] if self.account_uris else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +225,8 @@ def _import_items(
                     flush()
                 account = w.upsert_account(item, source)
                 counts.accounts.append(item.handle or item.account_id)
-                counts.account = counts.account or account_uri(item)
+                counts.account_uris.append(
+                    account_uri(item.platform, item.handle, item.account_id))
                 continue
             if not isinstance(item, PostSnapshot):
                 if isinstance(item, ImportNotice):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,10 +21,25 @@ from ._context import (
     term_block,
 )
 
+if TYPE_CHECKING:  # the ledger loads only when a command needs it
+    from ..ledger.receipt import ReceiptReport
+    from ..ledger.verify import VerifyReport
+
 
 def _fail(message: str) -> None:
     click.echo(f"unerased: verify failed: {term(' '.join(message.split()))}", err=True)
     sys.exit(1)
+
+
+def _report(rep: VerifyReport | ReceiptReport, as_json: bool) -> None:
+    """A verification's outcome: its JSON (``--json``), else its summary; exit 1 with
+    the summary on stderr when it failed."""
+    if as_json:
+        emit_json([rep.to_json()])
+    if not rep.ok:
+        _fail(rep.summary())
+    if not as_json:
+        click.echo(term(rep.summary()))
 
 
 def _read_key(path: Path) -> str:
@@ -43,12 +59,8 @@ def _verify_receipt(path: Path, as_json: bool) -> None:
     from ..ledger.receipt import verify_receipt
 
     rep = verify_receipt(path)
-    if as_json:
-        emit_json([rep.to_json()])
-    if not rep.ok:
-        _fail(rep.summary())
+    _report(rep, as_json)
     if not as_json:
-        click.echo(term(rep.summary()))
         click.echo(f"key: {term(rep.key)}")
         click.echo(f"NOTE: {term(rep.warning)}")
         for line in rep.story:
@@ -79,12 +91,7 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
     with _progress.count_bar("verifying") as progress:
         rep = verify_archive(c.store, progress=progress, verifier_key=vkey,
                              check_orphans=not no_orphans)
-    if as_json:
-        emit_json([rep.to_json()])
-    if not rep.ok:
-        _fail(rep.summary())
-    if not as_json:
-        click.echo(term(rep.summary()))
+    _report(rep, as_json)
 
 @click.command()
 @click.argument("post_id")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from ..refs import account_uri
 from ._context import (
     Context,
     creates_archive,
@@ -16,8 +15,6 @@ from ._context import (
     pass_ctx,
     term,
 )
-
-PLATFORM = {"twitter-archive": "x", "mastodon-archive": "mastodon", "bluesky-car": "bluesky"}
 
 
 @click.group("import")
@@ -52,8 +49,7 @@ def _import_cmd(kind: str, help_text: str) -> None:
                                         reading=reading)
         finally:
             reading.close()
-        # each imported account's handle (its id when it has none): its canonical form
-        uris = [account_uri(PLATFORM[kind], name, name) for name in counts.accounts]
+        uris = counts.account_uris
         summary = {"archive": str(path), "kind": kind, "account": counts.account,
                    "accounts": counts.accounts, "account_uris": uris, **counts.as_dict(),
                    "notices": [n.to_json() for n in counts.notices]}

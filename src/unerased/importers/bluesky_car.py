@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 
 import libipld
 
+from ..errors import exception_line
 from ..model import AccountSnapshot, MediaItem, PostSnapshot
 from ..text.hostile import safe_datetime, safe_str
 from ._car_index import BlockIndex
@@ -162,7 +163,7 @@ class _Car:
         except (KeyboardInterrupt, SystemExit, GeneratorExit):  # pragma: no cover
             raise
         except BaseException as e:  # libipld may raise ValueError, RecursionError, or panic
-            raise self.fail(f"{what} is not valid DAG-CBOR ({_one_line(e)})") from None
+            raise self.fail(f"{what} is not valid DAG-CBOR ({exception_line(e)})") from None
 
     def block(self, cid: bytes, what: str) -> Any:
         name = _cid_string(cid)
@@ -183,11 +184,6 @@ class _Car:
         if hashlib.sha256(raw).digest() != digest["digest"]:
             raise self.fail(f"{what}: block {name} does not match its CID")
         return self.decode(raw, f"{what} ({name})")
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
 
 
 def _cid_string(value: Any) -> str | None:

@@ -30,19 +30,13 @@ import os
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator
-from types import TracebackType
 from typing import IO, BinaryIO
 
+from ..errors import exception_line
+from ._archive import MemberReader, SafeArchive, name_problem
+from ._archive import show as _show
 from ._errors import ArchiveError
-from .safezip import (
-    DEFAULT_MAX_MEMBERS,
-    DEFAULT_MAX_RATIO,
-    DEFAULT_MAX_TOTAL,
-    DEFAULT_RATIO_FLOOR,
-    SafeZip,
-    name_problem,
-)
+from .safezip import SafeZip
 
 __all__ = ["MAX_EXTENDED_HEADER", "ArchiveFiles", "SafeTar", "is_tar", "open_archive"]
 
@@ -54,10 +48,6 @@ _CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _EXTENDED = frozenset(b"xgLK")  # pax (local, global), GNU long name, long link name
 _FAKE_DEST = os.path.join(os.sep, "unerased-safetar-check")  # data_filter's destination
-
-
-def _show(name: str) -> str:
-    return repr(name if len(name) <= 160 else name[:160] + "…")
 
 
 def is_tar(path: str | os.PathLike[str]) -> bool:
@@ -95,62 +85,28 @@ def _octal(field: bytes) -> int | None:
         return None
 
 
-class SafeTar:
+class SafeTar(SafeArchive):
     """A read-only, defensive view of one tar file (plain or gzip-compressed).
 
     The same interface as :class:`SafeZip`: ``names()``, ``size(name)``,
     ``open(name)``, ``read(name, limit)``, ``total_read``; a context manager."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        max_total: int = DEFAULT_MAX_TOTAL,
-        max_ratio: float = DEFAULT_MAX_RATIO,
-        max_members: int = DEFAULT_MAX_MEMBERS,
-        ratio_floor: int = DEFAULT_RATIO_FLOOR,
-    ) -> None:
-        self.path = os.fspath(path)
-        self.max_total = max_total
-        self.max_ratio = max_ratio
-        self.max_members = max_members
-        self.ratio_floor = ratio_floor
-        self.total_read = 0
-        """Bytes produced so far by every reader of this archive (as for SafeZip)."""
-        self._fh: BinaryIO | None = None
+    kind = "tar"
+
+    # --- opening and checking ---------------------------------------------------
+
+    def _start(self) -> None:
         self._spool: IO[bytes] | None = None
         self._tf: tarfile.TarFile | None = None
         self._members: dict[str, tarfile.TarInfo] = {}
         self._order: list[str] = []
-        try:
-            self._open()
-        except BaseException:
-            self.close()
-            raise
 
-    # --- opening and checking ---------------------------------------------------
-
-    def _error(self, problem: str, member: str | None = None) -> ArchiveError:
-        return ArchiveError(self.path, problem, member=member)
-
-    def _open(self) -> None:
+    def _open(self, fh: BinaryIO, size: int) -> None:
         try:
-            fh = open(self.path, "rb")  # noqa: SIM115 - kept open for the object's life
-        except FileNotFoundError:
-            raise self._error("no such file") from None
-        except IsADirectoryError:
-            raise self._error("is a directory, not a tar file") from None
-        except OSError as e:
-            raise self._error(f"cannot open ({e.strerror or e})") from None
-        self._fh = fh
-        try:
-            size = os.fstat(fh.fileno()).st_size
             magic = fh.read(2)
             fh.seek(0)
         except OSError as e:
             raise self._error(f"cannot read ({e.strerror or e})") from None
-        if size == 0:
-            raise self._error("not a tar file (it is empty)")
         data: IO[bytes] = self._gunzip(fh, size) if magic == _GZIP_MAGIC else fh
         if data is fh and size > self.max_total:
             raise self._error(f"is {size} bytes, over the limit of {self.max_total}")
@@ -159,7 +115,7 @@ class SafeTar:
             data.seek(0)
             tf = tarfile.open(fileobj=data, mode="r:")  # noqa: SIM115
         except (tarfile.TarError, OSError, ValueError, EOFError) as e:
-            raise self._error(f"not a tar file ({_first(e)})") from None
+            raise self._error(f"not a tar file ({exception_line(e)})") from None
         self._tf = tf
         self._check(tf)
 
@@ -175,17 +131,15 @@ class SafeTar:
                     if out > self.max_total:
                         raise self._error(
                             f"expands past the limit of {self.max_total} bytes (gzip bomb?)")
-                    if out > self.ratio_floor and out > self.max_ratio * size:
-                        raise self._error(
-                            f"expands {out / size:.0f}:1, over the limit of "
-                            f"{self.max_ratio:.0f}:1 (gzip bomb?)")
+                    if self._ratio_exceeded(out, size):
+                        raise self._error(self._ratio_text(out, size, "gzip"))
                     spool.write(chunk)
         except ArchiveError:
             raise
         except EOFError:
             raise self._error("data ends early: the archive is truncated") from None
         except (gzip.BadGzipFile, zlib.error, OSError, ValueError) as e:
-            raise self._error(f"corrupt gzip data ({_first(e)})") from None
+            raise self._error(f"corrupt gzip data ({exception_line(e)})") from None
         spool.flush()
         return spool
 
@@ -225,7 +179,7 @@ class SafeTar:
             try:
                 ti = tf.next()
             except (tarfile.TarError, OSError, ValueError, EOFError, UnicodeError) as e:
-                raise self._error(f"corrupt tar ({_first(e)})") from None
+                raise self._error(f"corrupt tar ({exception_line(e)})") from None
             if ti is None:
                 break
             count += 1
@@ -246,7 +200,7 @@ class SafeTar:
             try:
                 tarfile.data_filter(ti, _FAKE_DEST)
             except tarfile.FilterError as e:
-                raise self._error(f"member {_show(name)} is refused ({_first(e)})") from None
+                raise self._error(f"member {_show(name)} is refused ({exception_line(e)})") from None
             key = _normal(name) + ("/" if ti.isdir() else "")
             if key in ("", "/"):
                 continue  # "." itself
@@ -269,9 +223,6 @@ class SafeTar:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._members
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
-
     def size(self, name: str) -> int:
         return self._info(name).size
 
@@ -284,19 +235,11 @@ class SafeTar:
         try:
             raw = self._tarfile().extractfile(ti)
         except (tarfile.TarError, OSError, ValueError) as e:
-            raise self._error(f"cannot read ({_first(e)})", member=name) from None
+            raise self._error(f"cannot read ({exception_line(e)})", member=name) from None
         if raw is None:
             raise self._error("is not a regular file", member=name)
-        return io.BufferedReader(_TarMember(self, name, ti.size, raw, limit),
+        return io.BufferedReader(_TarMember(self, name, raw, limit),
                                  buffer_size=1 << 16)
-
-    def read(self, name: str, limit: int) -> bytes:
-        ti = self._info(name)
-        if ti.size > limit:
-            raise self._error(f"is {ti.size} bytes, over the limit of {limit} for this file",
-                              member=name)
-        with self.open(name, limit=limit) as fh:
-            return fh.read()
 
     def close(self) -> None:
         tf, spool, fh = self._tf, self._spool, self._fh
@@ -304,13 +247,6 @@ class SafeTar:
         for thing in (tf, spool, fh):
             if thing is not None:
                 thing.close()
-
-    def __enter__(self) -> SafeTar:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
 
     # --- internals ---------------------------------------------------------------
 
@@ -337,57 +273,10 @@ def _normal(name: str) -> str:
     return "" if name == "." else name.rstrip("/")
 
 
-def _first(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:200]
-
-
-class _TarMember(io.RawIOBase):
+class _TarMember(MemberReader):
     """Streams one member, counting its bytes against the archive's caps."""
 
-    def __init__(self, owner: SafeTar, name: str, size: int, raw: IO[bytes],
-                 limit: int | None) -> None:
-        super().__init__()
-        self._owner, self._name, self._size, self._raw, self._limit = (
-            owner, name, size, raw, limit)
-        self.produced = 0
+    read_errors = (tarfile.TarError, OSError, ValueError, EOFError)
 
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed:
-            raise ValueError("read from a closed member reader")
-        try:
-            data = self._raw.read(-1 if size is None else size)
-        except (tarfile.TarError, OSError, ValueError, EOFError) as e:
-            raise self._owner._error(f"cannot read ({_first(e)})", member=self._name) from None
-        n = len(data)
-        if n:
-            owner = self._owner
-            self.produced += n
-            owner.total_read += n
-            if self._limit is not None and self.produced > self._limit:
-                raise owner._error(f"is over the limit of {self._limit} bytes for this file",
-                                   member=self._name)
-            if owner.total_read > owner.max_total:
-                raise owner._error(
-                    f"the archive expands past the limit of {owner.max_total} bytes",
-                    member=self._name)
-        return data
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._raw.close()
-            finally:
-                super().close()
+    def _problem(self, exc: BaseException) -> str:
+        return f"cannot read ({exception_line(exc)})"

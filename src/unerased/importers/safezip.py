@@ -19,27 +19,31 @@ from __future__ import annotations
 
 import io
 import lzma
-import os
-import re
 import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
-from types import TracebackType
 from typing import IO, BinaryIO
 
-from ._errors import ArchiveError
+from ._archive import (
+    DEFAULT_MAX_MEMBERS,
+    DEFAULT_MAX_RATIO,
+    DEFAULT_MAX_TOTAL,
+    DEFAULT_RATIO_FLOOR,
+    MemberReader,
+    SafeArchive,
+    name_problem,
+)
+from ._archive import show as _show
 
-DEFAULT_MAX_TOTAL = 64 << 30
-"""Cumulative decompressed bytes one SafeZip will produce (64 GiB: media-heavy archives
-are large, and nothing is kept in memory beyond the member being read)."""
-DEFAULT_MAX_RATIO = 200.0
-"""Per-member decompressed/compressed ratio. JSON deflates ~5-20:1; bombs ~1000:1."""
-DEFAULT_MAX_MEMBERS = 500_000
-DEFAULT_RATIO_FLOOR = 1 << 20
-"""Below this many decompressed bytes the ratio is not judged (tiny files of spaces
-legitimately compress very well and cannot hurt)."""
+__all__ = [
+    "DEFAULT_MAX_MEMBERS",
+    "DEFAULT_MAX_RATIO",
+    "DEFAULT_MAX_TOTAL",
+    "DEFAULT_RATIO_FLOOR",
+    "SafeZip",
+    "name_problem",
+]
 
 _SUPPORTED_METHODS = {
     zipfile.ZIP_STORED: "stored",
@@ -47,8 +51,6 @@ _SUPPORTED_METHODS = {
     zipfile.ZIP_BZIP2: "bzip2",
     zipfile.ZIP_LZMA: "lzma",
 }
-_DRIVE = re.compile(r"^[A-Za-z]:")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _LOCAL_HEADER_MIN = 30
 _READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile,
@@ -67,30 +69,6 @@ _READ_ERRORS: tuple[type[BaseException], ...] = (
     TypeError,
     AttributeError,
 )
-
-
-def _show(name: str) -> str:
-    """A member name for a message: quoted, escaped, not too long."""
-    if len(name) > 160:
-        name = name[:160] + "…"
-    return repr(name)
-
-
-def name_problem(name: str) -> str | None:
-    """Why a member name is unsafe, or None when it is fine."""
-    if not name:
-        return "a member has an empty name"
-    if _CONTROL.search(name):
-        return f"member {_show(name)} has control characters in its name"
-    if "\\" in name:
-        return f"member {_show(name)} has a backslash in its name"
-    if name.startswith("/"):
-        return f"member {_show(name)} has an absolute path"
-    if _DRIVE.match(name):
-        return f"member {_show(name)} has a drive letter"
-    if any(part == ".." for part in name.split("/")):
-        return f"member {_show(name)} escapes the archive"
-    return None
 
 
 def _read_error_problem(exc: BaseException) -> str:
@@ -143,7 +121,7 @@ def _declared_entries(fp: BinaryIO, size: int) -> int | None:
     return int(max(n_disk64, n_total64))
 
 
-class SafeZip:
+class SafeZip(SafeArchive):
     """A read-only, defensive view of one zip file.
 
     ``names()`` lists the members; ``open(name)`` streams one (a capped binary reader);
@@ -151,51 +129,17 @@ class SafeZip:
     Use it as a context manager, or call :meth:`close`.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        max_total: int = DEFAULT_MAX_TOTAL,
-        max_ratio: float = DEFAULT_MAX_RATIO,
-        max_members: int = DEFAULT_MAX_MEMBERS,
-        ratio_floor: int = DEFAULT_RATIO_FLOOR,
-    ) -> None:
-        self.path = os.fspath(path)
-        self.max_total = max_total
-        self.max_ratio = max_ratio
-        self.max_members = max_members
-        self.ratio_floor = ratio_floor
-        self.total_read = 0
-        """Decompressed bytes produced so far by every reader of this archive."""
-        self._fp: BinaryIO | None = None
-        self._zf: zipfile.ZipFile | None = None
-        try:
-            self._open()
-        except BaseException:
-            self.close()
-            raise
+    kind = "zip"
 
     # --- opening and checking -------------------------------------------------
 
-    def _error(self, problem: str, member: str | None = None) -> ArchiveError:
-        return ArchiveError(self.path, problem, member=member)
+    def _start(self) -> None:
+        self._zf: zipfile.ZipFile | None = None
 
-    def _open(self) -> None:
+    def _open(self, fh: BinaryIO, size: int) -> None:
         try:
-            fp = open(self.path, "rb")  # noqa: SIM115 - kept open for the object's life
-        except FileNotFoundError:
-            raise self._error("no such file") from None
-        except IsADirectoryError:
-            raise self._error("is a directory, not a zip file") from None
-        except OSError as e:
-            raise self._error(f"cannot open ({e.strerror or e})") from None
-        self._fp = fp
-        try:
-            size = os.fstat(fp.fileno()).st_size
-            if size == 0:
-                raise self._error("not a zip file (it is empty)")
-            declared = _declared_entries(fp, size)
-            fp.seek(0)
+            declared = _declared_entries(fh, size)
+            fh.seek(0)
         except OSError as e:
             raise self._error(f"cannot read ({e.strerror or e})") from None
         if declared is not None and declared > self.max_members:
@@ -203,7 +147,7 @@ class SafeZip:
                 f"declares {declared} members, more than the limit of {self.max_members}"
             )
         try:
-            self._zf = zipfile.ZipFile(fp)
+            self._zf = zipfile.ZipFile(fh)
         except zipfile.BadZipFile as e:
             if "not a zip file" in str(e):
                 raise self._error("not a zip file") from None
@@ -254,22 +198,16 @@ class SafeZip:
             )
         ordered = sorted(infos, key=lambda z: z.header_offset)
         end_of_data = getattr(self._zf, "start_dir", None)
-        for a, b in zip(ordered, [*ordered[1:], None], strict=True):
+        successors: list[zipfile.ZipInfo | None] = [*ordered[1:], None] if ordered else []
+        for a, b in zip(ordered, successors, strict=True):
             limit = b.header_offset if b is not None else end_of_data
             if isinstance(limit, int) and a.header_offset + _LOCAL_HEADER_MIN + a.compress_size > limit:
                 raise self._error(
                     f"member {_show(a.filename)} overlaps another member (zip bomb?)"
                 )
 
-    def _ratio_exceeded(self, out: int, compressed: int) -> bool:
-        return out > self.ratio_floor and out > self.max_ratio * max(compressed, 1)
-
-    def _ratio_text(self, out: int, compressed: int) -> str:
-        ratio = out / max(compressed, 1)
-        return f"expands {ratio:.0f}:1, over the limit of {self.max_ratio:.0f}:1 (zip bomb?)"
-
     def _ratio_problem(self, name: str, out: int, compressed: int) -> str:
-        return f"member {_show(name)} {self._ratio_text(out, compressed)}"
+        return f"member {_show(name)} {self._ratio_text(out, compressed, 'zip')}"
 
     # --- public API -------------------------------------------------------------
 
@@ -297,38 +235,13 @@ class SafeZip:
             raise self._error(_read_error_problem(e), member=name) from None
         return io.BufferedReader(_MemberReader(self, zi, raw, limit), buffer_size=1 << 16)
 
-    def read(self, name: str, limit: int) -> bytes:
-        """The whole member, when it is at most ``limit`` bytes (checked on the header
-        and again on the bytes produced)."""
-        zi = self._info(name)
-        if zi.file_size > limit:
-            raise self._error(
-                f"is {zi.file_size} bytes, over the limit of {limit} for this file", member=name
-            )
-        with self.open(name, limit=limit) as fh:
-            return fh.read()
-
     def close(self) -> None:
-        zf, fp = self._zf, self._fp
-        self._zf = self._fp = None
+        zf, fh = self._zf, self._fh
+        self._zf = self._fh = None
         if zf is not None:
             zf.close()
-        if fp is not None:
-            fp.close()
-
-    def __enter__(self) -> SafeZip:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.names())
+        if fh is not None:
+            fh.close()
 
     # --- internals -----------------------------------------------------------------
 
@@ -350,65 +263,27 @@ class SafeZip:
         return zi
 
 
-class _MemberReader(io.RawIOBase):
-    """Streams one member and enforces the limits on what it actually produces."""
+class _MemberReader(MemberReader):
+    """Streams one member and enforces the limits on what it actually produces: also
+    its header's size and the compression ratio."""
+
+    read_errors = _READ_ERRORS
+    total_hint = " (zip bomb?)"
 
     def __init__(
         self, owner: SafeZip, zi: zipfile.ZipInfo, raw: IO[bytes], limit: int | None
     ) -> None:
-        super().__init__()
-        self._owner = owner
+        super().__init__(owner, zi.filename, raw, limit)
         self._zi = zi
-        self._raw = raw
-        self._limit = limit
-        self.produced = 0
 
-    def readable(self) -> bool:
-        return True
+    def _problem(self, exc: BaseException) -> str:
+        return _read_error_problem(exc)
 
-    def _fail(self, problem: str) -> ArchiveError:
-        return self._owner._error(problem, member=self._zi.filename)
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed:
-            raise ValueError("read from a closed member reader")
-        try:
-            data = self._raw.read(-1 if size is None else size)
-        except _READ_ERRORS as e:
-            raise self._fail(_read_error_problem(e)) from None
-        n = len(data)
-        if n:
-            self._account(n)
-        return data
-
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        return n
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def _account(self, n: int) -> None:
-        owner = self._owner
-        self.produced += n
-        owner.total_read += n
+    def _check(self) -> None:
         zi = self._zi
         if self.produced > zi.file_size:
             raise self._fail("member is larger than its header says (zip bomb?)")
-        if self._limit is not None and self.produced > self._limit:
-            raise self._fail(f"is over the limit of {self._limit} bytes for this file")
-        if owner._ratio_exceeded(self.produced, zi.compress_size):
-            raise self._fail(owner._ratio_text(self.produced, zi.compress_size))
-        if owner.total_read > owner.max_total:
-            raise self._fail(
-                f"the archive expands past the limit of {owner.max_total} bytes (zip bomb?)"
-            )
-
-    def close(self) -> None:
-        if not self.closed:
-            try:
-                self._raw.close()
-            finally:
-                super().close()
+        self._check_limit()
+        if self._owner._ratio_exceeded(self.produced, zi.compress_size):
+            raise self._fail(self._owner._ratio_text(self.produced, zi.compress_size, "zip"))
+        self._check_total()

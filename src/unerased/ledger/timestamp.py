@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from ..errors import TimestampError
+from ..errors import TimestampError, exception_line
 
 __all__ = [
     "TimestampError",
@@ -110,20 +110,15 @@ def request_nonce(req_der: bytes) -> int | None:
         req = tsp.TimeStampReq.load(bytes(req_der), strict=True)
         nonce = req["nonce"].native
     except Exception as exc:  # asn1crypto raises many types on garbage
-        raise TimestampError(f"malformed timestamp request: {_why(exc)}") from None
+        raise TimestampError(f"malformed timestamp request: {exception_line(exc)}") from None
     return nonce if isinstance(nonce, int) else None
-
-
-def _why(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200]
 
 
 def _load_roots(ca_cert_pem: bytes) -> list[x509.Certificate]:
     try:
         roots = x509.load_pem_x509_certificates(bytes(ca_cert_pem))
     except Exception as exc:
-        raise TimestampError(f"bad CA certificate PEM: {_why(exc)}") from None
+        raise TimestampError(f"bad CA certificate PEM: {exception_line(exc)}") from None
     if not roots:
         raise TimestampError("bad CA certificate PEM: no certificate")
     return roots
@@ -178,7 +173,7 @@ def verify_response(
     except TimestampError:
         raise
     except Exception as exc:  # asn1crypto/cryptography on hostile bytes: any error is "malformed"
-        raise TimestampError(f"malformed timestamp response: {_why(exc)}") from None
+        raise TimestampError(f"malformed timestamp response: {exception_line(exc)}") from None
     return TimestampInfo(
         gen_time=info.gen_time,
         serial=info.serial,
@@ -341,7 +336,7 @@ def _check_signature(
     except InvalidSignature:
         raise TimestampError("bad TSA signature: token altered or signed by another key") from None
     except UnsupportedAlgorithm as exc:
-        raise TimestampError(f"unsupported signature algorithm: {_why(exc)}") from None
+        raise TimestampError(f"unsupported signature algorithm: {exception_line(exc)}") from None
 
 
 def _valid_at(cert: x509.Certificate, when: datetime, what: str) -> None:
@@ -355,7 +350,7 @@ def _check_tsa_certificate(cert: x509.Certificate, when: datetime) -> None:
     except x509.ExtensionNotFound:
         raise TimestampError("TSA certificate has no extended key usage") from None
     except ValueError as exc:
-        raise TimestampError(f"TSA certificate extensions are malformed: {_why(exc)}") from None
+        raise TimestampError(f"TSA certificate extensions are malformed: {exception_line(exc)}") from None
     if not eku.critical:
         raise TimestampError("TSA certificate extended key usage is not critical")
     if list(eku.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
@@ -371,7 +366,7 @@ def _check_tsa_name(tst: tsp.TSTInfo, cert: x509.Certificate, cert_der: bytes) -
             return
         matches = bool(name.chosen == asn1_x509.Certificate.load(cert_der).subject)
     except Exception as exc:
-        raise TimestampError(f"malformed TSA name: {_why(exc)}") from None
+        raise TimestampError(f"malformed TSA name: {exception_line(exc)}") from None
     if not matches:
         raise TimestampError("TSA name in the token is not the subject of its certificate")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -59,6 +60,13 @@ def settings(
     return NetSettings(checked, policy, timeout, max(1, int(max_body)))
 
 
+def _client_options(net: NetSettings) -> dict[str, Any]:
+    """What every client is made with, sync or async: the environment ignored, no
+    redirect followed, the timeouts, the user agent."""
+    return {"trust_env": False, "follow_redirects": False, "timeout": net.timeout,
+            "headers": {"user-agent": USER_AGENT}}
+
+
 def async_client(
     net: NetSettings, *, resolve: AsyncResolver | None = None
 ) -> httpx.AsyncClient:
@@ -72,8 +80,7 @@ def async_client(
     guard = AsyncGuardTransport(
         inner, net.policy, pins=pins, max_body=net.max_body,
         resolve=None if net.proxy else (resolve or system_resolve))
-    return httpx.AsyncClient(transport=guard, trust_env=False, follow_redirects=False,
-                             timeout=net.timeout, headers={"user-agent": USER_AGENT})
+    return httpx.AsyncClient(transport=guard, **_client_options(net))
 
 
 def sync_client(net: NetSettings, *, resolve: SyncResolver | None = None) -> httpx.Client:
@@ -84,8 +91,7 @@ def sync_client(net: NetSettings, *, resolve: SyncResolver | None = None) -> htt
     guard = GuardTransport(
         inner, net.policy, pins=pins, max_body=net.max_body,
         resolve=None if net.proxy else (resolve or system_resolve_sync))
-    return httpx.Client(transport=guard, trust_env=False, follow_redirects=False,
-                        timeout=net.timeout, headers={"user-agent": USER_AGENT})
+    return httpx.Client(transport=guard, **_client_options(net))
 
 
 def client_factory(

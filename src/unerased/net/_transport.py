@@ -23,6 +23,7 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -30,7 +31,7 @@ import httpcore
 import httpx
 
 from ._errors import BodyTooLarge, Refused
-from ._judge import Policy, judge, parse_target
+from ._judge import Policy, Target, judge, parse_target
 
 SERVICE_EXTENSION = "unerased.service_origins"
 """Request extension: the origins of the watched service (an iterable of URLs or
@@ -88,6 +89,15 @@ class Pins:
         return self._pins.get((host.lower(), port), ())
 
 
+def _pinned(pins: Pins, host: str, port: int) -> tuple[str, ...]:
+    """The addresses a pinned backend may connect to for ``(host, port)``; a
+    ConnectError when the guard judged none."""
+    addresses = pins.get(host, port)
+    if not addresses:
+        raise httpcore.ConnectError(f"{host}:{port} was not judged by the fetch guard")
+    return addresses
+
+
 class _PinnedAsyncBackend(httpcore.AsyncNetworkBackend):
     def __init__(self, pins: Pins, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
         self.pins = pins
@@ -97,11 +107,8 @@ class _PinnedAsyncBackend(httpcore.AsyncNetworkBackend):
         self, host: str, port: int, timeout: float | None = None,
         local_address: str | None = None, socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        addresses = self.pins.get(host, port)
-        if not addresses:
-            raise httpcore.ConnectError(f"{host}:{port} was not judged by the fetch guard")
         last: Exception | None = None
-        for addr in addresses:
+        for addr in _pinned(self.pins, host, port):
             try:
                 return await self.inner.connect_tcp(addr, port, timeout, local_address,
                                                     socket_options)
@@ -129,11 +136,8 @@ class _PinnedSyncBackend(httpcore.NetworkBackend):
         self, host: str, port: int, timeout: float | None = None,
         local_address: str | None = None, socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self.pins.get(host, port)
-        if not addresses:
-            raise httpcore.ConnectError(f"{host}:{port} was not judged by the fetch guard")
         last: Exception | None = None
-        for addr in addresses:
+        for addr in _pinned(self.pins, host, port):
             try:
                 return self.inner.connect_tcp(addr, port, timeout, local_address,
                                               socket_options)
@@ -296,19 +300,36 @@ def _declared_length(response: httpx.Response) -> int | None:
     return int(v) if v.isdigit() and len(v) < 20 else None
 
 
-class _CappedAsync(httpx.AsyncByteStream):
-    def __init__(self, inner: httpx.AsyncByteStream, limit: int, request: httpx.Request,
-                 declared: int | None) -> None:
-        self.inner, self.limit, self.request, self.declared = inner, limit, request, declared
+class _Meter:
+    """Counts one body's bytes against the cap (the declared length first)."""
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __init__(self, limit: int, request: httpx.Request, declared: int | None) -> None:
+        self.limit, self.request, self.declared = limit, request, declared
+        self.seen = 0
+
+    def start(self) -> None:
         if self.declared is not None and self.declared > self.limit:
             raise BodyTooLarge(self.limit, request=self.request)
-        seen = 0
+        self.seen = 0
+
+    def count(self, part: bytes) -> None:
+        self.seen += len(part)
+        if self.seen > self.limit:
+            raise BodyTooLarge(self.limit, request=self.request)
+
+
+def _meter(response: httpx.Response, limit: int, request: httpx.Request) -> _Meter:
+    return _Meter(limit, request, _declared_length(response))
+
+
+class _CappedAsync(httpx.AsyncByteStream):
+    def __init__(self, inner: httpx.AsyncByteStream, meter: _Meter) -> None:
+        self.inner, self.meter = inner, meter
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.meter.start()
         async for part in self.inner:
-            seen += len(part)
-            if seen > self.limit:
-                raise BodyTooLarge(self.limit, request=self.request)
+            self.meter.count(part)
             yield part
 
     async def aclose(self) -> None:
@@ -316,18 +337,13 @@ class _CappedAsync(httpx.AsyncByteStream):
 
 
 class _CappedSync(httpx.SyncByteStream):
-    def __init__(self, inner: httpx.SyncByteStream, limit: int, request: httpx.Request,
-                 declared: int | None) -> None:
-        self.inner, self.limit, self.request, self.declared = inner, limit, request, declared
+    def __init__(self, inner: httpx.SyncByteStream, meter: _Meter) -> None:
+        self.inner, self.meter = inner, meter
 
     def __iter__(self) -> Iterator[bytes]:
-        if self.declared is not None and self.declared > self.limit:
-            raise BodyTooLarge(self.limit, request=self.request)
-        seen = 0
+        self.meter.start()
         for part in self.inner:
-            seen += len(part)
-            if seen > self.limit:
-                raise BodyTooLarge(self.limit, request=self.request)
+            self.meter.count(part)
             yield part
 
     def close(self) -> None:
@@ -348,6 +364,44 @@ def _timeout(request: httpx.Request) -> float | None:
     t = request.extensions.get("timeout")
     v = t.get("connect") if isinstance(t, dict) else None
     return float(v) if isinstance(v, int | float) else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """A request whose URL passed the first judgement (scheme, literal, name, nothing
+    resolved): the policy that applies to it and the host and port it names."""
+
+    request: httpx.Request
+    url: str
+    policy: Policy
+    target: Target
+
+
+def _judge_first(policy: Policy, request: httpx.Request) -> _Judged:
+    """The guard's first step, before any I/O: Refused unless the URL may be fetched
+    as far as its scheme, literal and name tell."""
+    url = str(request.url)
+    policy = _policy_for(policy, request)
+    why = judge(url, policy, None)
+    if why is not None:
+        raise Refused(why, request=request)
+    target = parse_target(url)
+    assert not isinstance(target, str)  # judge() parsed it
+    return _Judged(request, url, policy, target)
+
+
+def _unresolvable(judged: _Judged, e: OSError) -> httpx.ConnectError:
+    return httpx.ConnectError(f"cannot resolve {judged.target.host}: {e.strerror or e}",
+                              request=judged.request)
+
+
+def _judge_and_pin(judged: _Judged, addresses: list[str], pins: Pins) -> None:
+    """The guard's step after resolving: every address judged (Refused when one may
+    not be reached), then pinned: the only addresses the connection may go to."""
+    why = judge(judged.url, judged.policy, addresses)
+    if why is not None:
+        raise Refused(why, request=judged.request)
+    pins.set(judged.target.host, judged.target.port, addresses)
 
 
 class AsyncGuardTransport(httpx.AsyncBaseTransport):
@@ -375,33 +429,23 @@ class AsyncGuardTransport(httpx.AsyncBaseTransport):
         self.max_body = max_body
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        policy = _policy_for(self.policy, request)
-        why = judge(url, policy, None)
-        if why is not None:
-            raise Refused(why, request=request)
+        judged = _judge_first(self.policy, request)
         if self.resolve is not None:
-            target = parse_target(url)
-            assert not isinstance(target, str)  # judge() parsed it
+            host, port = judged.target.host, judged.target.port
             try:
-                timeout = _timeout(request)
-                with anyio.fail_after(timeout):
-                    addresses = list(await self.resolve(target.host, target.port))
+                with anyio.fail_after(_timeout(request)):
+                    addresses = list(await self.resolve(host, port))
             except TimeoutError:
-                raise httpx.ConnectTimeout(f"resolving {target.host} timed out",
+                raise httpx.ConnectTimeout(f"resolving {host} timed out",
                                            request=request) from None
             except OSError as e:
-                raise httpx.ConnectError(f"cannot resolve {target.host}: {e.strerror or e}",
-                                         request=request) from None
-            why = judge(url, policy, addresses)
-            if why is not None:
-                raise Refused(why, request=request)
-            self.pins.set(target.host, target.port, addresses)
+                raise _unresolvable(judged, e) from None
+            _judge_and_pin(judged, addresses, self.pins)
         response = await self.inner.handle_async_request(request)
         if self.max_body is not None:
             assert isinstance(response.stream, httpx.AsyncByteStream)
-            response.stream = _CappedAsync(response.stream, self.max_body, request,
-                                           _declared_length(response))
+            response.stream = _CappedAsync(response.stream,
+                                           _meter(response, self.max_body, request))
         return response
 
     async def aclose(self) -> None:
@@ -409,7 +453,8 @@ class AsyncGuardTransport(httpx.AsyncBaseTransport):
 
 
 class GuardTransport(httpx.BaseTransport):
-    """The synchronous twin of :class:`AsyncGuardTransport` (for the timestamp client)."""
+    """The synchronous twin of :class:`AsyncGuardTransport` (for the timestamp client):
+    the same decisions, only the I/O differs."""
 
     def __init__(
         self,
@@ -427,28 +472,18 @@ class GuardTransport(httpx.BaseTransport):
         self.max_body = max_body
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = str(request.url)
-        policy = _policy_for(self.policy, request)
-        why = judge(url, policy, None)
-        if why is not None:
-            raise Refused(why, request=request)
+        judged = _judge_first(self.policy, request)
         if self.resolve is not None:
-            target = parse_target(url)
-            assert not isinstance(target, str)
             try:
-                addresses = list(self.resolve(target.host, target.port))
+                addresses = list(self.resolve(judged.target.host, judged.target.port))
             except OSError as e:
-                raise httpx.ConnectError(f"cannot resolve {target.host}: {e.strerror or e}",
-                                         request=request) from None
-            why = judge(url, policy, addresses)
-            if why is not None:
-                raise Refused(why, request=request)
-            self.pins.set(target.host, target.port, addresses)
+                raise _unresolvable(judged, e) from None
+            _judge_and_pin(judged, addresses, self.pins)
         response = self.inner.handle_request(request)
         if self.max_body is not None:
             assert isinstance(response.stream, httpx.SyncByteStream)
-            response.stream = _CappedSync(response.stream, self.max_body, request,
-                                          _declared_length(response))
+            response.stream = _CappedSync(response.stream,
+                                          _meter(response, self.max_body, request))
         return response
 
     def close(self) -> None:

@@ -54,7 +54,7 @@ from ..model import (
     StatusBasis,
     utcnow,
 )
-from ..text.hostile import safe_datetime, safe_dict, safe_list, safe_str
+from ..text.hostile import first_line, safe_datetime, safe_dict, safe_list, safe_str
 from ._base import Recorder
 from ._errors import split_url
 
@@ -96,11 +96,6 @@ _MST_MAX_DEPTH = 128
 
 
 # --- small pure helpers ----------------------------------------------------------
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def is_did(value: str) -> bool:
@@ -362,10 +357,10 @@ class BlueskySource:
             value, dict
         ) and isinstance(value.get("error"), str):
             a.error = value["error"]
-            a.message = one_line(_str(value.get("message")) or "")
+            a.message = first_line(_str(value.get("message")) or "", 300)
         else:
-            a.problem = one_line(
-                f"HTTP {resp.status_code} {resp.reason_phrase or ''} from {_host(url)}"
+            a.problem = first_line(
+                f"HTTP {resp.status_code} {resp.reason_phrase or ''} from {_host(url)}", 300
             )
         return a
 
@@ -394,7 +389,7 @@ class BlueskySource:
             # available" (tombstoned). An HTML 404 is a wrong directory, not an answer.
             words = a.message or _json_message(a.body)
             if words:
-                where.gone = one_line(f"HTTP {a.status} from {_host(url)}: {words}")
+                where.gone = first_line(f"HTTP {a.status} from {_host(url)}: {words}", 300)
                 return where
         if a.data is None:
             where.problem = f"DID document for {did}: {a.words()}"

@@ -55,9 +55,11 @@ def iso_version(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def first_line(text: str) -> str:
-    """Error messages are one line (whitespace runs collapse)."""
-    return " ".join(text.split())
+def first_line(text: str, limit: int | None = None) -> str:
+    """Error messages are one line (whitespace runs collapse); with ``limit``, at most
+    that many characters (the last one an ellipsis when it was cut)."""
+    line = " ".join(text.split())
+    return line if limit is None or len(line) <= limit else line[: limit - 1] + "…"
 
 
 # --- HTML to text -------------------------------------------------------------------

@@ -226,7 +226,7 @@ def _write_detection(w: Writer, row: Mapping[str, Any], obs: Observation,
             state_json=json.dumps(st.to_json(), sort_keys=True),
         )
     out = []
-    uri = account_uri(acc["platform"], acc.get("handle"), acc["account_id"])
+    uri = label(acc)
     for ev in det.events:
         w.add_event(ev, row["id"], post_pks.get(ev.post_id) if ev.post_id else None)
         out.append({**ev.to_json(), "account_uri": uri})  # the JSON of `events`
