@@ -230,3 +230,16 @@ def test_the_timestamp_goes_through_the_proxy(tmp_path: Path) -> None:
         store.close()
     assert tsa.peers == ["127.0.0.3"]
     assert [(r.host, r.kind) for r in proxy.relayed] == [("tsa.example", "domain")]
+
+
+@pytest.mark.parametrize("bad", [
+    "bogus://alice:s3cret@127.0.0.1:9050",
+    "socks5h://alice:s3cret@127.0.0.1:9050/path",
+    "socks5h://alice:s3cret@:9050",
+    "socks5h://alice:s3cret@127.0.0.1:99999",
+    "socks5h://alice:s3cret@[::1",
+])
+def test_a_refused_proxy_url_never_shows_its_password(bad: str) -> None:
+    with pytest.raises(UsageError) as e:
+        check_proxy(bad)
+    assert "s3cret" not in str(e.value) and "alice:***@" in str(e.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,22 +24,32 @@ _ENV_NAMES = ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROX
 def check_proxy(url: str, what: str = "--proxy") -> str:
     """``url`` when it is a proxy URL unerased can use (``http``, ``https``, ``socks5``,
     ``socks5h``, with a host and port); UsageError (one line) otherwise."""
+    shown = _without_password(url)  # an error line must not carry the proxy's password
     try:
         u = httpx.URL(url.strip())
         host = u.host
     except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as e:
-        raise UsageError(one_line(f"{what}: {url!r} is not a URL ({e})")) from None
+        raise UsageError(one_line(
+            f"{what}: {shown!r} is not a URL ({_without_password(str(e))})")) from None
     if u.scheme not in PROXY_SCHEMES:
         raise UsageError(one_line(
             f"{what}: unsupported proxy scheme {u.scheme + ':' if u.scheme else 'none'} "
-            f"in {url!r} (use {', '.join(PROXY_SCHEMES)}; e.g. socks5h://127.0.0.1:9050)"))
+            f"in {shown!r} (use {', '.join(PROXY_SCHEMES)}; e.g. socks5h://127.0.0.1:9050)"))
     if not host:
-        raise UsageError(one_line(f"{what}: {url!r} names no proxy host"))
+        raise UsageError(one_line(f"{what}: {shown!r} names no proxy host"))
     if u.path not in ("", "/") or u.query or u.fragment:
-        raise UsageError(one_line(f"{what}: {url!r} must be scheme://host:port only"))
+        raise UsageError(one_line(f"{what}: {shown!r} must be scheme://host:port only"))
     if u.port is not None and not 0 < u.port < 65536:
-        raise UsageError(one_line(f"{what}: port {u.port} out of range in {url!r}"))
+        raise UsageError(one_line(f"{what}: port {u.port} out of range in {shown!r}"))
     return url.strip()
+
+
+_USERINFO_PASSWORD = re.compile(r"(//[^/@:\s]*:)[^/@\s]*@")
+
+
+def _without_password(text: str) -> str:
+    """``text`` with the password of any ``scheme://user:password@`` in it shown as ``***``."""
+    return _USERINFO_PASSWORD.sub(r"\1***@", text)
 
 
 def environment_proxy(env: Mapping[str, str]) -> str | None:
