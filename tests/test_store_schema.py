@@ -227,6 +227,10 @@ def test_scripts_head_reads_the_version_files(tmp_path: Path) -> None:
     _write(tmp_path, "e.py", "revision = make_id()\ndown_revision = 'd'\n")
     assert scripts_head(tmp_path) is None  # unreadable: only Alembic may decide
     assert scripts_head(tmp_path / "none") is None
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    _write(lone, "x.py", "revision = 'x'\n")  # no down_revision: not a migration script
+    assert scripts_head(lone) is None
 
 
 def test_a_migration_the_fast_path_does_not_know_goes_through_alembic(

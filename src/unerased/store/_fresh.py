@@ -55,7 +55,7 @@ _ASSIGN = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", 
 def scripts_head(versions: Path) -> str | None:
     """The head revision of the migration scripts in ``versions``, read from their
     ``revision =`` and ``down_revision =`` lines (cheap: no Alembic). None when it is not
-    exactly one revision (no scripts, several heads, a line that cannot be read): then
+    exactly one revision (no scripts, several heads, a line missing or unreadable): then
     nothing but Alembic may decide."""
     revisions: set[str] = set()
     revised: set[str] = set()
@@ -63,7 +63,7 @@ def scripts_head(versions: Path) -> str | None:
         found = {m[1]: m[2] for m in _ASSIGN.finditer(path.read_text(encoding="utf-8"))}
         try:
             rev = ast.literal_eval(found["revision"])
-            down = ast.literal_eval(found.get("down_revision", "None"))
+            down = ast.literal_eval(found["down_revision"])
         except (KeyError, ValueError, SyntaxError):
             return None
         if not isinstance(rev, str):
