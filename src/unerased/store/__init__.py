@@ -81,10 +81,13 @@ class Store(Queries, ClaimQueries):
         except OSError as e:
             raise StoreError(f"cannot create the archive home {home}: {os_reason(e)}") from None
         url = db_url or f"sqlite:///{(home / SQLITE_FILE).resolve()}"
+        engine: Engine | None = None
         try:
             engine = _engine(url)
             migrate(engine)
         except SQLAlchemyError as e:
+            if engine is not None:  # its pooled connections closed now, not by the collector
+                engine.dispose()
             raise StoreError(f"cannot open the database: {_first_line(e)}") from None
         return cls(engine, BlobStore(home / "blobs"), home)
 

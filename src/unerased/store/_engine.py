@@ -22,6 +22,14 @@ from sqlalchemy.engine import ExceptionContext, make_url
 
 from .._files import create_private, os_reason, private_dir, tighten
 from ..errors import StoreError
+from ._fresh import (
+    FAST_SCHEMA_REVISION,
+    create_schema,
+    is_empty,
+    lock_schema,
+    scripts_head,
+    stamped,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_FILE = "unerased.sqlite"
@@ -156,26 +164,35 @@ def _os_reason_for(db: Path) -> str | None:
     return None
 
 
-def _head_revision() -> str:
-    heads = sorted(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("*.py"))
-    return heads[-1]
-
-
-def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision. When it is already there (the common
-    case) this is one cheap query, without loading Alembic's machinery."""
-    try:
-        with engine.connect() as conn:
-            current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-        if current == _head_revision():
+def migrate(engine: Engine, migrations: Path = MIGRATIONS) -> None:
+    """Bring the schema to the newest revision (the head of the scripts in
+    ``migrations``). Already there (the common case): one cheap query, without loading
+    Alembic. An empty database (a new archive): its schema created directly, in one
+    transaction, when the fast path knows that head (``_fresh``). Anything else — an
+    archive at an older revision, a damaged one — through Alembic. Creating and
+    migrating hold the schema lock: of several processes opening one new archive at
+    once, one creates it and the others find it made."""
+    head = scripts_head(migrations / "versions")
+    if head is not None:
+        try:
+            with engine.connect() as conn:
+                current = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            if current == head:
+                return
+        except Exception:  # no alembic_version table yet: a new archive (or a damaged one)
+            pass
+    with engine.connect().execution_options(sqlite_begin="BEGIN IMMEDIATE") as conn, \
+            conn.begin():
+        lock_schema(conn)
+        if head == FAST_SCHEMA_REVISION and is_empty(conn):
+            create_schema(conn, head)
             return
-    except Exception:  # no alembic_version table yet: a new archive
-        pass
-    from alembic import command
-    from alembic.config import Config
+        if head is not None and stamped(conn) == head:  # made meanwhile by another opener
+            return
+        from alembic import command
+        from alembic.config import Config
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(migrations))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -122,8 +122,10 @@ post_versions = Table(  # leafed
     Column("observed_at", TS, nullable=False),
     Column("source", Text, nullable=False),
     Column("raw_json", Text),
-    UniqueConstraint("post_pk", "version_key", name="uq_versions_post_key"),
+    # in migration 0001's order: SQLite numbers their indexes (sqlite_autoindex_…_1, _2)
+    # in this order, and a new archive's schema is made from this table (_fresh.py)
     UniqueConstraint("post_pk", "seq", name="uq_versions_post_seq"),
+    UniqueConstraint("post_pk", "version_key", name="uq_versions_post_key"),
 )
 
 media = Table(  # covered by the leaf of its version
