@@ -3,13 +3,15 @@ exactly what the one-process import gives, and fails as cleanly."""
 
 from __future__ import annotations
 
+import os
+import signal
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from unerased import ingest
-from unerased.errors import ArchiveError
+from unerased.errors import ArchiveError, UnerasedError
 from unerased.export import run_export
 from unerased.sim.archives import make_twitter_archive
 from unerased.store import Store
@@ -107,3 +109,21 @@ def test_store_that_cannot_open_stops_the_reader(tmp_path: Path,
         ingest.import_archive(no_store, "twitter-archive", arch, reading=reading)
     proc.join(timeout=5)
     assert not proc.is_alive()
+
+
+def test_a_killed_reader_is_one_line_and_nothing_is_imported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 of the reader process (the OOM killer, a user): one clear error, no
+    traceback from the CLI's point of view (an UnerasedError), nothing written."""
+    arch = tmp_path / "a.zip"
+    make_twitter_archive(arch, n_tweets=20_000, seed=4)  # more than the queue holds
+    monkeypatch.setattr(ingest, "PIPELINE_MIN_BYTES", 0)
+    reading = ingest.start_reading("twitter-archive", arch)
+    os.kill(reading._proc.pid, signal.SIGKILL)
+    st = Store.open(tmp_path / "h")
+    with pytest.raises(UnerasedError) as e:
+        ingest.import_archive(st, "twitter-archive", arch, reading=reading)
+    assert str(e.value) == ("the archive reader process died (exit code -9); "
+                            "nothing was imported")
+    assert list(st.iter_posts()) == [] and st.ledger_size() == 0
+    st.close()

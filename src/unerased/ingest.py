@@ -322,16 +322,17 @@ def _stop(proc: Any, q: Any) -> None:
 def _consume(
     proc: Any, q: Any, progress: ProgressFn | None
 ) -> Iterator[tuple[Any, Prepared | None]]:
-    from .errors import ArchiveError
+    from .errors import ArchiveError, UnerasedError, one_line
 
     try:
         while True:
             try:
                 msg = q.get(timeout=1.0)
             except queue.Empty:
-                if not proc.is_alive():
-                    raise RuntimeError(
-                        f"the archive reader process died (exit code {proc.exitcode})"
+                if not proc.is_alive():  # killed (a signal, out of memory): one line
+                    raise UnerasedError(
+                        f"the archive reader process died (exit code {proc.exitcode}); "
+                        "nothing was imported"
                     ) from None
                 continue
             tag = msg[0]
@@ -349,6 +350,7 @@ def _consume(
             elif tag == "archive_error":
                 raise ArchiveError(msg[1], msg[2], member=msg[3])
             else:
-                raise RuntimeError(f"the archive reader failed: {msg[1]}")
+                raise UnerasedError(one_line(
+                    f"the archive reader failed ({msg[1]}); nothing was imported"))
     finally:
         _stop(proc, q)
