@@ -2,11 +2,29 @@
 each a client on one base (connect, reconnect with back-off, cursor, clean close) that
 turns messages about watched accounts into :class:`StreamEvent`. Every connection goes
 through :mod:`unerased.net` (the fetch guard; the configured proxy or, explicitly, none).
-See ``docs/streams.md``. The clients load only when first used.
+See ``docs/streams.md``. The clients load only when first used (``StreamEvent`` is
+cheap to import: pure).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
 from .event import KINDS, SOURCES, StreamEvent
 
-__all__ = ["KINDS", "SOURCES", "StreamEvent"]
+if TYPE_CHECKING:
+    from ._base import StreamClient, backoff_delay
+    from .firehose import FirehoseClient, FirehoseDecoder
+    from .jetstream import JetstreamClient, JetstreamDecoder
+    from .mastodon import MastodonStream
+
+__all__ = ["KINDS", "SOURCES", "FirehoseClient", "FirehoseDecoder", "JetstreamClient",
+           "JetstreamDecoder", "MastodonStream", "StreamClient", "StreamEvent",
+           "backoff_delay"]
+
+__getattr__ = exports(__name__, {
+    "StreamClient": "_base", "backoff_delay": "_base", "FirehoseClient": "firehose",
+    "FirehoseDecoder": "firehose", "JetstreamClient": "jetstream",
+    "JetstreamDecoder": "jetstream", "MastodonStream": "mastodon",
+})
