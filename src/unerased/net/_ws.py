@@ -33,6 +33,8 @@ from ._transport import AsyncResolver, system_resolve
 DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 """The message cap (bytes) when none is given: a firehose frame is at most ~2 MiB."""
 WS_OPEN_TIMEOUT = 15.0
+WS_CLOSE_TIMEOUT = 2.0
+"""Seconds a clean close waits for the other side before dropping the connection."""
 
 _HTTP_SCHEME = {"ws": "http", "wss": "https"}
 
@@ -94,7 +96,8 @@ async def ws_connect(
         extra: dict[str, Any] = {} if host is None else {"host": host, "port": wsuri.port}
         return await _NoRedirect(url, proxy=proxy, additional_headers=hdrs,
                                  user_agent_header=USER_AGENT, max_size=cap,
-                                 open_timeout=open_timeout, compression=None, **extra)
+                                 open_timeout=open_timeout, close_timeout=WS_CLOSE_TIMEOUT,
+                                 compression=None, **extra)
 
     if net.proxy is not None:
         return await open_(ws_proxy(net.proxy))
