@@ -12,14 +12,14 @@ from typing import Any
 import libipld
 import pytest
 import zstandard
+
 from pds_fixture import RunningPds, pds_server  # noqa: F401  (the "pds" fixture)
 from shared_data import PLATFORMS
-from ws_replay import FakeTime, loopback_net, replay_server
-
 from unerased.model import utcnow
 from unerased.net import settings
 from unerased.streams import FirehoseClient, FirehoseDecoder, StreamEvent
 from unerased.streams.firehose import peek_commit
+from ws_replay import FakeTime, loopback_net, replay_server
 
 RELAY = PLATFORMS / "bluesky" / "relay-2026-07-04"
 

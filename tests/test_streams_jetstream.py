@@ -9,11 +9,10 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from shared_data import PLATFORMS
-from ws_replay import FakeTime, loopback_net, replay_server
-
 from unerased.model import utcnow
 from unerased.net import settings
 from unerased.streams import JetstreamClient, JetstreamDecoder, StreamEvent
+from ws_replay import FakeTime, loopback_net, replay_server
 
 RELAY = PLATFORMS / "bluesky" / "relay-2026-07-04"
 LINES = (RELAY / "expected_v1.jsonl").read_bytes().splitlines()

@@ -41,12 +41,15 @@ class MastodonStream(StreamClient):
     ``list`` with ``list_id``, ``public``, ``public:local``, ``hashtag``…) of
     ``instance`` (``https://host``; ``streaming_url``: the instance's own streaming
     origin when it differs), filtered to ``watched`` account ids (``id@host``; None:
-    every account the stream shows)."""
+    every account the stream shows). ``token``/``token_instance``: the access token
+    and the instance it is for, as the Mastodon source takes them (``HOST=TOKEN`` also
+    works): sent only when the stream is on that instance."""
 
     source = "mastodon"
     platform = "mastodon"
 
-    def __init__(self, instance: str, *, token: str | None = None, stream: str = "user",
+    def __init__(self, instance: str, *, token: str | None = None,
+                 token_instance: str | None = None, stream: str = "user",
                  list_id: str | None = None, watched: Iterable[str] | None = None,
                  streaming_url: str | None = None, **kw: Any) -> None:
         base = (streaming_url or instance).rstrip("/")
@@ -56,7 +59,7 @@ class MastodonStream(StreamClient):
         super().__init__(base + STREAMING_PATH, **kw)
         self.instance = instance.rstrip("/")
         self.netloc = (urlsplit(self.instance).netloc or self.instance).lower()
-        self.tokens = token_scope(token, self.instance)
+        self.tokens = token_scope(token, token_instance)
         self.stream = stream
         self.list_id = list_id
         self.watched = None if watched is None else frozenset(watched)
