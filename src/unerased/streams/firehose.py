@@ -24,7 +24,6 @@ repo's frame is decoded at all; the cursor (``seq``) advances for every frame.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -44,16 +43,13 @@ DEFAULT_PDS = "https://bsky.social"
 the source, which resolves the account's real PDS)."""
 
 _COMMIT_HEADER = b"\xa2atg#commitbop\x01"
-# canonical DAG-CBOR orders keys by length: ops, rev, seq, repo, …, blocks; a path
-# cannot hold the control bytes of seq's integer head, so this finds the real key
-_SEQ_REPO = re.compile(
-    rb"cseq(\x1b[\s\S]{8}|\x1a[\s\S]{4}|\x19[\s\S]{2}|\x18[\s\S]|[\x00-\x17])"
-    rb"drepo(?:\x78([\s\S])|([\x60-\x77]))")
+# canonical DAG-CBOR orders keys by length: ops, rev, seq, repo, …, blocks. A record
+# path cannot hold the control bytes of seq's integer head, so "seq" + head + "repo"
+# is the real key (a stray "drepo" in a path fails the check: the frame is decoded)
 _CID_PREFIXES = (b"\x01q\x12 ", b"\x01U\x12 ")
 
 
-def _cbor_uint(head: bytes) -> int:
-    return head[0] if len(head) == 1 else int.from_bytes(head[1:], "big")
+_UINT_HEADS = ((9, 0x1b), (5, 0x1a), (3, 0x19), (2, 0x18))
 
 
 def peek_commit(frame: bytes) -> tuple[int, bytes] | None:
@@ -61,15 +57,30 @@ def peek_commit(frame: bytes) -> tuple[int, bytes] | None:
     when the frame is not a canonical commit frame (then decode it fully)."""
     if not frame.startswith(_COMMIT_HEADER):
         return None
-    m = _SEQ_REPO.search(frame, len(_COMMIT_HEADER))
-    if m is None:
+    at = frame.find(b"drepo", 16)
+    if at < 0:
         return None
-    n = m.group(2)[0] if m.group(2) is not None else m.group(3)[0] - 0x60
-    start = m.end()
+    seq = -1  # seq's integer head and the "seq" key must come right before "repo"
+    for size, head in _UINT_HEADS:
+        if frame[at - size] == head and frame[at - size - 4:at - size] == b"cseq":
+            seq = int.from_bytes(frame[at - size + 1:at], "big")
+            break
+    else:
+        if frame[at - 1] <= 0x17 and frame[at - 5:at - 1] == b"cseq":
+            seq = frame[at - 1]
+    if seq < 0:
+        return None
+    b = frame[at + 5]
+    if 0x60 <= b <= 0x77:
+        n, start = b - 0x60, at + 6
+    elif b == 0x78:
+        n, start = frame[at + 6], at + 7
+    else:
+        return None
     did = frame[start:start + n]
-    if not did.startswith(b"did:") or len(did) != n:
+    if len(did) != n or not did.startswith(b"did:"):
         return None
-    return _cbor_uint(m.group(1)), did
+    return seq, did
 
 
 def cid_str(value: Any) -> str | None:
@@ -111,11 +122,26 @@ class FirehoseDecoder:
         self.url = url
         self.pds_for = pds_for or (lambda _did: DEFAULT_PDS)
         self.web = web
-        self.seq: int | None = None
+        self._seq: int | None = None
+        self._skipped: tuple[bytes, int] | None = None  # (frame, "repo" key offset)
         self.future_cursor = False
         self.watched: frozenset[str] = frozenset()
         self._watched_b: frozenset[bytes] = frozenset()
         self.watch(watched)
+
+    @property
+    def seq(self) -> int | None:
+        """The last frame's ``seq`` (the cursor); read lazily for a skipped frame."""
+        if self._skipped is not None:
+            frame, at = self._skipped
+            self._skipped = None
+            self._seq = int.from_bytes(frame[at - 8:at], "big")
+        return self._seq
+
+    @seq.setter
+    def seq(self, value: int | None) -> None:
+        self._skipped = None
+        self._seq = value
 
     def watch(self, dids: Iterable[str]) -> None:
         """Replace the watched set."""
@@ -137,6 +163,15 @@ class FirehoseDecoder:
     def decode(self, frame: bytes, at: datetime) -> list[StreamEvent]:
         """The events of one frame about watched DIDs (and gaps); :attr:`seq`
         advances for every frame."""
+        if frame.startswith(_COMMIT_HEADER):
+            # the fast path (a production relay: seq > 2**32): "seq" + 8-byte head,
+            # then "repo" and a 24-255 byte DID; unwatched: skipped, seq read if asked
+            at = frame.find(b"drepo", 16)
+            if at > 13 and frame[at - 13:at - 8] == b"cseq\x1b":
+                if frame[at + 5] == 0x78 and frame[at + 7:at + 11] == b"did:":
+                    if frame[at + 7:at + 7 + frame[at + 6]] not in self._watched_b:
+                        self._skipped = (frame, at)
+                        return []
         peek = peek_commit(frame)
         if peek is not None:
             self.seq = peek[0]
