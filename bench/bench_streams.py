@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from shared_data import PLATFORMS  # noqa: E402
-
 from unerased.model import utcnow  # noqa: E402
 from unerased.store import Store  # noqa: E402
 from unerased.streams import FirehoseDecoder, JetstreamDecoder, StreamEvent  # noqa: E402

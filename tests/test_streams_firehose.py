@@ -44,8 +44,10 @@ def test_the_relay_window_decodes_to_what_production_jetstream_served() -> None:
     assert len(FRAMES) == MANIFEST["frames"]
     dids = {e["did"] for e in EXPECTED}
     d = FirehoseDecoder("wss://relay.example/xrpc/com.atproto.sync.subscribeRepos", dids)
-    events = [ev for f in FRAMES for ev in d.decode(f, utcnow())]
+    now = utcnow()
+    events = [ev for f in FRAMES for ev in d.decode(f, now)]
     assert d.seq == MANIFEST["seq_last"]
+    assert all(ev.received_at == now for ev in events)
     want = sorted((e["did"], e["commit"]["operation"], e["commit"]["rkey"],
                    e["commit"].get("cid"), json.dumps(e["commit"].get("record", {}).get("text")))
                   for e in EXPECTED if e["kind"] == "commit"

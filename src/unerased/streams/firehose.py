@@ -166,12 +166,12 @@ class FirehoseDecoder:
         if frame.startswith(_COMMIT_HEADER):
             # the fast path (a production relay: seq > 2**32): "seq" + 8-byte head,
             # then "repo" and a 24-255 byte DID; unwatched: skipped, seq read if asked
-            at = frame.find(b"drepo", 16)
-            if at > 13 and frame[at - 13:at - 8] == b"cseq\x1b":
-                if frame[at + 5] == 0x78 and frame[at + 7:at + 11] == b"did:":
-                    if frame[at + 7:at + 7 + frame[at + 6]] not in self._watched_b:
-                        self._skipped = (frame, at)
-                        return []
+            k = frame.find(b"drepo", 16)
+            if (k > 13 and frame[k - 13:k - 8] == b"cseq\x1b" and frame[k + 5] == 0x78
+                    and frame[k + 7:k + 11] == b"did:"
+                    and frame[k + 7:k + 7 + frame[k + 6]] not in self._watched_b):
+                self._skipped = (frame, k)
+                return []
         peek = peek_commit(frame)
         if peek is not None:
             self.seq = peek[0]
