@@ -2,7 +2,8 @@
 
 - SQL lives only in ``store/``: no other module imports SQLAlchemy or Alembic;
 - no module imports another package's ``_private`` module;
-- nothing imports upward (bottom: pure; middle: store, sources, importers; top: the rest);
+- nothing imports upward (bottom: pure; middle: store, net, sources, importers; top: the
+  rest, watch and streams among them);
 - every package's ``__init__`` names what others may use in ``__all__``, and every name
   there resolves; importing the pure modules or the command line loads neither
   SQLAlchemy nor httpx.
@@ -90,6 +91,8 @@ def test_the_scan_sees_the_code() -> None:
     assert _layer("unerased.ledger.merkle") == 0 and _layer("unerased.ledger.log") == 2
     assert _layer("unerased.text.hostile") == 0 and _layer("unerased.store._ledger") == 1
     assert _layer("unerased._files") == 0
+    # streams are top layer, beside watch: above net (ws_connect) and sources (parsers)
+    assert _layer("unerased.streams.firehose") == _layer("unerased.watch.detect") == 2
 
 
 def test_sql_lives_only_in_the_store() -> None:
