@@ -8,10 +8,11 @@ import socket
 
 import pytest
 
+from net_servers import Relayed, http_proxy, socks5_proxy
 from unerased.errors import SourceError
 from unerased.net import Refused, http_equivalent, settings, ws_connect, ws_proxy
-from unerased.streams import FirehoseClient, backoff_delay
-from ws_replay import FakeTime
+from unerased.streams import FirehoseClient, JetstreamClient, StreamEvent, backoff_delay
+from ws_replay import FakeTime, replay_server
 
 
 class Canary:
@@ -105,3 +106,36 @@ def test_an_environment_proxy_is_never_used(monkeypatch: pytest.MonkeyPatch) -> 
 def test_backoff_doubles_to_a_cap_with_jitter() -> None:
     assert [backoff_delay(a, 1.0) for a in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
     assert backoff_delay(30, 1.0) == 120.0 and backoff_delay(1, 0.0) == 0.5
+
+
+@pytest.mark.parametrize("scheme", ["socks5h", "socks5", "http"])
+def test_a_working_proxy_carries_the_stream_by_name(scheme: str) -> None:
+    line = (b'{"did":"did:plc:a","time_us":5,"kind":"account","account":'
+            b'{"active":false,"did":"did:plc:a","seq":1,"status":"takendown"}}')
+    make = http_proxy if scheme == "http" else socks5_proxy
+
+    async def run(port_box: list[int]) -> list[StreamEvent]:
+        async with replay_server(lambda _c, _n: [line], hold_open=True) as srv:
+            port_box.append(srv.port)
+            with make(hosts={"jetstream.example": "127.0.0.1"}) as proxy:
+                net = settings(proxy=f"{scheme}://127.0.0.1:{proxy.port}")
+                c = JetstreamClient(f"ws://jetstream.example:{srv.port}", ["did:plc:a"],
+                                    net=net, max_attempts=1)
+                got = []
+                async for ev in c.events():
+                    got.append(ev)
+                    break
+                await c.close()
+                relayed.extend(proxy.relayed)
+                peers.extend(srv.peers)
+            return got
+
+    relayed: list[Relayed] = []
+    peers: list[str] = []
+    port: list[int] = []
+    got = asyncio.run(run(port))
+    assert [(e.kind, e.status) for e in got] == [("account", "takendown")]
+    assert [(r.host, r.port) for r in relayed] == [("jetstream.example", port[0])]
+    if scheme != "http":
+        assert [r.kind for r in relayed] == ["domain"]  # the name went to the proxy
+    assert peers == ["127.0.0.3"]  # the server saw the proxy, not us

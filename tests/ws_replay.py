@@ -24,6 +24,7 @@ class Replay:
     paths: list[str] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     received: list[str | bytes] = field(default_factory=list)
+    peers: list[str] = field(default_factory=list)
 
     @property
     def http(self) -> str:
@@ -46,6 +47,7 @@ async def replay_server(script: Script, *, wait_for_hello: bool = False,
         n = len(state.paths)
         assert conn.request is not None
         state.paths.append(conn.request.path)
+        state.peers.append(str(conn.remote_address[0]))
         state.headers.append({k.lower(): v for k, v in conn.request.headers.raw_items()})
         if wait_for_hello:
             state.received.append(await conn.recv())
