@@ -177,3 +177,18 @@ def test_the_reference_pds_streams_a_post_created_and_deleted_within_seconds(
     assert all(e.account_id == alice.did for e in got)
     assert got[-1].kind == "account" and got[-1].status == "deactivated"
     assert int(got[-1].cursor or 0) > int(create.cursor or 0)
+
+
+def test_a_path_that_spells_a_repo_key_cannot_hide_a_watched_commit() -> None:
+    watched = "did:plc:" + "w" * 24
+    decoy = "app.bsky.feed.post/drepowdid:plc:abcdefghijklmno"  # "repo" + a 23-byte "DID"
+    frame = libipld.encode_dag_cbor({"t": "#commit", "op": 1}) + libipld.encode_dag_cbor({
+        "ops": [{"action": "delete", "path": decoy, "cid": None}], "rev": "3l", "seq": 2**40,
+        "repo": watched, "time": "2026-07-04T14:38:07.517Z", "blobs": [], "since": None,
+        "blocks": b"", "commit": None, "rebase": False, "tooBig": False})
+    assert frame.startswith(b"\xa2atg#commitbop\x01") and b"drepowdid:" in frame
+    assert peek_commit(frame) is None  # the stray key fails the check: decoded in full
+    d = FirehoseDecoder("wss://r", [watched])
+    (ev,) = d.decode(frame, utcnow())
+    assert (ev.kind, ev.account_id, ev.post_id) == ("delete", watched, f"at://{watched}/{decoy}")
+    assert d.seq == 2**40

@@ -38,6 +38,10 @@ _DID_PREFIX = b'{"did":"'
 _TIME_KEY = b'"time_us":'
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class JetstreamDecoder:
     """Jetstream lines → events for a set of watched DIDs (pure; the client and the
     benchmark share it)."""
@@ -137,16 +141,14 @@ class JetstreamDecoder:
                                     pds=self.pds_for(did), web=self.web, observed_at=at)
             return [make(str(op), post_id=uri, snapshot=snap, detail=detail)]
         if kind == "account":
-            a = ev.get("account") if isinstance(ev.get("account"), dict) else {}
-            assert isinstance(a, dict)
+            a = _dict(ev.get("account"))
             active = a.get("active") is True
             status = a.get("status")
             word = str(status) if isinstance(status, str) else "active" if active else "inactive"
             return [make("account", status=word,
                          detail={"active": active, "seq": a.get("seq"), "time": a.get("time")})]
         if kind == "identity":
-            i = ev.get("identity") if isinstance(ev.get("identity"), dict) else {}
-            assert isinstance(i, dict)
+            i = _dict(ev.get("identity"))
             return [make("identity", detail={"handle": i.get("handle"), "seq": i.get("seq"),
                                              "time": i.get("time")})]
         return []
