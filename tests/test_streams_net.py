@@ -12,7 +12,7 @@ from net_servers import Relayed, http_proxy, socks5_proxy
 from unerased.errors import SourceError
 from unerased.net import Refused, http_equivalent, settings, ws_connect, ws_proxy
 from unerased.streams import FirehoseClient, JetstreamClient, StreamEvent, backoff_delay
-from ws_replay import FakeTime, replay_server
+from ws_replay import FakeTime, loopback_net, replay_server
 
 
 class Canary:
@@ -139,3 +139,23 @@ def test_a_working_proxy_carries_the_stream_by_name(scheme: str) -> None:
     if scheme != "http":
         assert [r.kind for r in relayed] == ["domain"]  # the name went to the proxy
     assert peers == ["127.0.0.3"]  # the server saw the proxy, not us
+
+
+def test_a_message_over_the_cap_is_dropped_with_its_connection() -> None:
+    big = b'{"did":"did:plc:a","time_us":7,"kind":"account","account":{"active":true,' \
+        + b'"pad":"' + b"x" * 500 + b'"}}'
+
+    async def run() -> tuple[list[StreamEvent], JetstreamClient]:
+        async with replay_server(lambda _c, _n: [big], hold_open=True) as srv:
+            c: JetstreamClient
+
+            async def stop_instead_of_sleeping(_seconds: float) -> None:
+                await c.close()
+
+            c = JetstreamClient(srv.ws, ["did:plc:a"], net=loopback_net(srv), max_message=200,
+                                sleep=stop_instead_of_sleeping)
+            return [ev async for ev in c.events()], c
+
+    got, c = asyncio.run(run())
+    assert got == [] and c.connects == 1 and c.cursor is None
+    assert c.last_error is not None and "1009" in c.last_error
