@@ -130,7 +130,8 @@ def main() -> None:
         filt, _ = _median_rate(jet_filter, args.rounds)
         print(f"    bare json.loads loop   {base:>12,.0f} lines/s")
         print(f"    unerased filter path   {filt:>12,.0f} lines/s  "
-              f"({len(matched_lines):,} lines made StreamEvents)  ratio {filt / base:.2f} (target >= 1.0)")
+              f"({len(matched_lines):,} lines made StreamEvents)  "
+              f"ratio {filt / base:.2f} (target >= 1.0)")
 
         frames_t = []
         for f in _frames():
@@ -161,7 +162,8 @@ def main() -> None:
         filt_c, _ = _median_rate(fire_filter, args.rounds)
         print(f"    bare decode_dag_cbor_multi {base_c:>10,.0f} frames/s")
         print(f"    unerased filter path       {filt_c:>10,.0f} frames/s  "
-              f"({len(matched_frames):,} frames made StreamEvents)  ratio {filt_c / base_c:.2f} (target >= 0.5)")
+              f"({len(matched_frames):,} frames made StreamEvents)  "
+              f"ratio {filt_c / base_c:.2f} (target >= 0.5)")
 
         print("(c) matching events only -> StreamEvents with captures")
         made: list[StreamEvent] = []
