@@ -18,6 +18,7 @@ from shared_data import PLATFORMS
 from unerased.model import utcnow
 from unerased.net import settings
 from unerased.streams import FirehoseClient, FirehoseDecoder, StreamEvent
+from unerased.streams.commit import signed_commit, verify_commit
 from unerased.streams.firehose import peek_commit
 from ws_replay import FakeTime, loopback_net, replay_server
 
@@ -192,3 +193,26 @@ def test_a_path_that_spells_a_repo_key_cannot_hide_a_watched_commit() -> None:
     (ev,) = d.decode(frame, utcnow())
     assert (ev.kind, ev.account_id, ev.post_id) == ("delete", watched, f"at://{watched}/{decoy}")
     assert d.seq == 2**40
+
+
+def test_every_commit_capture_of_the_relay_window_carries_a_valid_signature() -> None:
+    docs = json.loads(zstandard.ZstdDecompressor().decompressobj().decompress(
+        (RELAY / "did_docs.json.zst").read_bytes()))
+
+    def key(did: str) -> str:
+        (k,) = [m["publicKeyMultibase"] for m in docs[did]["verificationMethod"]
+                if m["id"].endswith("#atproto")]
+        return str(k)
+
+    commits = [(f, peek_commit(f)) for f in FRAMES]
+    checked = [(f, p[1].decode()) for f, p in commits if p is not None]
+    assert len(checked) == MANIFEST["commit_frames"]
+    assert all(verify_commit(f, key(did)) for f, did in checked)
+    frame, did = checked[0]
+    other = next(d for _f, d in checked if key(d) != key(did))
+    assert not verify_commit(frame, key(other))  # another account's key
+    commit, raw = signed_commit(frame) or ({}, b"")
+    sig = commit["sig"]
+    forged = frame.replace(sig, bytes([sig[0] ^ 1]) + sig[1:])
+    assert forged != frame and not verify_commit(forged, key(did))
+    assert commit["did"] == did and raw in frame

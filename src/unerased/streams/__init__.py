@@ -15,16 +15,18 @@ from .event import KINDS, SOURCES, StreamEvent
 
 if TYPE_CHECKING:
     from ._base import StreamClient, backoff_delay
+    from .commit import signed_commit, verify_commit
     from .firehose import FirehoseClient, FirehoseDecoder
     from .jetstream import JetstreamClient, JetstreamDecoder
     from .mastodon import MastodonStream
 
 __all__ = ["KINDS", "SOURCES", "FirehoseClient", "FirehoseDecoder", "JetstreamClient",
            "JetstreamDecoder", "MastodonStream", "StreamClient", "StreamEvent",
-           "backoff_delay"]
+           "backoff_delay", "signed_commit", "verify_commit"]
 
 __getattr__ = exports(__name__, {
     "StreamClient": "_base", "backoff_delay": "_base", "FirehoseClient": "firehose",
     "FirehoseDecoder": "firehose", "JetstreamClient": "jetstream",
     "JetstreamDecoder": "jetstream", "MastodonStream": "mastodon",
+    "signed_commit": "commit", "verify_commit": "commit",
 })
