@@ -9,6 +9,7 @@ import json
 import struct
 from typing import Any
 
+import httpx
 import libipld
 import pytest
 import zstandard
@@ -178,6 +179,12 @@ def test_the_reference_pds_streams_a_post_created_and_deleted_within_seconds(
     assert all(e.account_id == alice.did for e in got)
     assert got[-1].kind == "account" and got[-1].status == "deactivated"
     assert int(got[-1].cursor or 0) > int(create.cursor or 0)
+    # the create's capture is evidence: its commit is signed by alice's key
+    doc = httpx.get(f"{pds.plc_url}/{alice.did}", timeout=10, trust_env=False).json()
+    ((key, key_type),) = [(m["publicKeyMultibase"], m.get("type"))
+                          for m in doc["verificationMethod"] if m["id"].endswith("#atproto")]
+    assert verify_commit(create.capture.body, key, key_type)
+    assert verify_commit(delete.capture.body, key, key_type)
 
 
 def test_a_path_that_spells_a_repo_key_cannot_hide_a_watched_commit() -> None:

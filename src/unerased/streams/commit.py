@@ -78,23 +78,31 @@ def signed_commit(frame: bytes) -> tuple[dict[str, Any], bytes] | None:
     return (commit, raw) if isinstance(commit, dict) else None
 
 
-def public_key(multibase: str) -> ec.EllipticCurvePublicKey | None:
-    """A DID document's ``publicKeyMultibase`` (``z…``: secp256k1 or P-256)."""
+def public_key(multibase: str, key_type: str | None = None) -> ec.EllipticCurvePublicKey | None:
+    """A DID document's ``publicKeyMultibase``: a ``Multikey`` (``z…`` with the
+    secp256k1 or P-256 multicodec prefix), or the legacy form (the bare point, its curve
+    named by ``key_type``: ``EcdsaSecp256k1VerificationKey2019`` /
+    ``EcdsaSecp256r1VerificationKey2019``; secp256k1 when not named)."""
     try:
         _base, data = libipld.decode_multibase(multibase)
         curve = _CURVES.get(data[:2])
-        if curve is None:
-            return None
-        return ec.EllipticCurvePublicKey.from_encoded_point(curve, data[2:])
+        if curve is not None:
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve, data[2:])
+        if (len(data) == 65 and data[0] == 4) or (len(data) == 33 and data[0] in (2, 3)):
+            legacy: ec.EllipticCurve = (ec.SECP256R1() if key_type and "256r1" in key_type
+                                        else ec.SECP256K1())
+            return ec.EllipticCurvePublicKey.from_encoded_point(legacy, data)
     except (ValueError, TypeError):
         return None
+    return None
 
 
-def verify_commit(frame: bytes, multibase_key: str) -> bool:
+def verify_commit(frame: bytes, multibase_key: str, key_type: str | None = None) -> bool:
     """Whether the frame's commit block was signed by this key (the DID document's
-    ``#atproto`` key at the time). False for anything that does not check out."""
+    ``#atproto`` key at the time; ``key_type``: its ``type``, for the legacy forms).
+    False for anything that does not check out."""
     found = signed_commit(frame)
-    key = public_key(multibase_key)
+    key = public_key(multibase_key, key_type)
     if found is None or key is None:
         return False
     commit, raw = found
