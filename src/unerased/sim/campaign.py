@@ -36,8 +36,8 @@ deleted and his account closed; 200,000 other accounts were shut down. Here:
   Chongqing and Fujian, the two arrested men's provinces) is closed within the next
   ``sweep_spread_minutes``: ``suspended`` by the platform, or ``deactivated`` under
   pressure; the first account of each swept province (and any swept account with no post
-  left) has all its posts deleted a few minutes before its closure — "all his tweets were
-  deleted". Posts of a suspended account are hidden, not deleted: their ``deleted_at``
+  left) has all its posts deleted at once 30 min–2 h before its closure — "all his tweets
+  were deleted" (a mass deletion a collector can see, if it looks in between). Posts of a suspended account are hidden, not deleted: their ``deleted_at``
   stays None, the closure is the event.
 - **Edits**: a few posts (``edit_share``) are edited once, 10 min–6 h after posting.
 
@@ -299,7 +299,7 @@ def generate_campaign(
             live = [p for p in own if p.deleted_at is None or p.deleted_at >= acc.closed_at]
             if acc.wiped or not live:
                 acc.wiped = True
-                wipe_at = acc.closed_at - timedelta(minutes=rng.uniform(2, 10))
+                wipe_at = acc.closed_at - timedelta(minutes=rng.uniform(30, 120))
                 for p in live:
                     if p.created_at < wipe_at:
                         p.deleted_at, p.wiped = wipe_at, True

@@ -13,7 +13,8 @@ The two figures of issue 10's benchmarks, and the demo's closing summary:
   that comes first. Posts never reported gone count as undetected (no delay).
 
 Account closures are scored the same way: each closed account, the first closure event
-for it and its delay. Everything is read through the store's public queries
+for it and its delay. A ``post_deleted`` event for a post the truth has not deleted by
+then, or a closure event for an account not closed by then, is a false alarm. Everything is read through the store's public queries
 (``iter_posts``, ``iter_events``); times are the archive's own (the collector's clock,
 the simulated one in the demo).
 """
@@ -54,6 +55,7 @@ class Score:
     closed: int = 0
     closed_detected: int = 0
     closure_delays: list[float] = field(default_factory=list)
+    false_alarms: int = 0  # post_deleted / closure events the truth does not back
     by_province: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
@@ -76,6 +78,7 @@ class Score:
             "median_delay_s": self.median_delay, "closed": self.closed,
             "closed_detected": self.closed_detected,
             "median_closure_delay_s": self.median_closure_delay,
+            "false_alarms": self.false_alarms,
             "by_province": self.by_province,
         }
 
@@ -121,6 +124,14 @@ def score_records(
             user = str(e.get("account") or "").lstrip("@").split("@")[0]
             closed_at[user] = min(at, closed_at.get(user, at))
     out = Score()
+    truth_post = {p.post_id: p for p in campaign.posts}
+    truth_acc = {a.username: a for a in campaign.accounts}
+    for pid, at in gone_at.items():
+        tp = truth_post.get(pid)
+        out.false_alarms += tp is None or tp.deleted_at is None or tp.deleted_at > at
+    for user, at in closed_at.items():
+        ta = truth_acc.get(user)
+        out.false_alarms += ta is None or ta.closed_at is None or ta.closed_at > at
     prov_of = {a.username: a.province for a in campaign.accounts}
     tally: dict[str, Counter[str]] = {p: Counter() for p in sorted(set(prov_of.values()))}
     for post in campaign.posts:
