@@ -208,14 +208,16 @@ def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Simulated hours the campaign covers (the sweep comes half-way).")
 @click.option("--round", "round_s", type=SECONDS, default=0.5, show_default=True,
               help="Wall seconds per round of checks, at most.")
+@click.option("--accounts", type=click.IntRange(6, 1000), default=60, show_default=True,
+              help="Accounts in the campaign (dealt over the six provinces).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=7, show_default=True,
               help="The campaign's seed (the same seed, the same campaign).")
 @json_option
 @pass_ctx
 @handle_errors
-def demo(c: Context, duration: float, hours: float, round_s: float, seed: int,
-         as_json: bool) -> None:
-    """A censorship campaign on a simulated platform, watched live: 60 accounts in six
+def demo(c: Context, duration: float, hours: float, round_s: float, accounts: int,
+         seed: int, as_json: bool) -> None:
+    """A censorship campaign on a simulated platform, watched live: accounts in six
     provinces, deletions, a sweep closing two provinces, a summary scored against the
     campaign's ground truth.
 
@@ -248,7 +250,7 @@ def demo(c: Context, duration: float, hours: float, round_s: float, seed: int,
 
     try:
         result = run_demo(store, seconds=duration, hours=hours, round_seconds=round_s,
-                          seed=seed, view=view, collect=collect)
+                          accounts=accounts, seed=seed, view=view, collect=collect)
     finally:
         store.close()
     (home / "summary.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")

@@ -148,13 +148,14 @@ def run_demo(
     monotonic: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DemoResult:
-    """Play a campaign of ``hours`` simulated hours (the sweep half-way) in ``seconds`` of
-    wall time, watched by the collector; a round every ``round_seconds`` at most (sooner
-    when the checks take longer: the simulated time follows the wall clock). Returns what
-    happened, scored against the ground truth up to the simulated time reached."""
+    """Play a campaign of ``hours`` simulated hours (the sweep half-way, spread over an
+    eighth of the campaign, 90 minutes at most) in ``seconds`` of wall time, watched by
+    the collector; a round every ``round_seconds`` at most (sooner when the checks take
+    longer: the simulated time follows the wall clock). Returns what happened, scored
+    against the ground truth up to the simulated time reached."""
     wall0 = monotonic()
-    campaign = generate_campaign(seed, accounts=accounts, hours=hours,
-                                 sweep_at_hours=hours / 2)
+    campaign = generate_campaign(seed, accounts=accounts, hours=hours, sweep_at_hours=hours / 2,
+                                 sweep_spread_minutes=min(90.0, hours * 60 / 8))
     clock = demo_clock(campaign.start)
     sim = SimPlatform(seed=seed, flaky=Flaky(), clock=clock)
     world = World(campaign, sim)
@@ -179,6 +180,8 @@ def run_demo(
     while True:
         began = monotonic()
         target = min(campaign.end, campaign.start + timedelta(seconds=(began - t0) * rate))
+        if began + round_seconds >= deadline:
+            target = campaign.end  # the last round: the campaign's end
         if target > clock():
             clock.advance(target - clock())
         acts = world.advance(clock())

@@ -3,7 +3,8 @@
 - a deletion: the account, its province, when the post was written and when it was
   found gone, and **the erased text** as the archive kept it;
 - a mass deletion (an account whose posts vanish together: at least
-  :data:`MASS_MIN` found gone in one check, or flagged so by detection): **one line**;
+  :data:`MASS_MIN` found gone in one check, or flagged so by detection): **one line**
+  (the posts of it confirmed in later checks add none);
 - an account closed (suspended, deactivated, deleted): one line with its province;
 - an edit: the text before and after;
 - a **ticker** between events: simulated time, checks made, posts archived, deletions
@@ -66,6 +67,7 @@ class LiveView:
         self.rate = 0.0
         self.deleted = self.closed = self.edited = 0
         self.mass = 0
+        self._mass_shown: set[str] = set()  # accounts whose mass deletion has its line
         self._last_ticker = ""
 
     # ------------------------------------------------------------------ lifecycle
@@ -136,10 +138,15 @@ class LiveView:
             for e in gone:
                 by_acc[_user(e)].append(e)
             for user, es in by_acc.items():
-                flagged = any(e["detail"].get("mass_deletion") for e in es)
+                flagged = [e["detail"]["mass_deletion"] for e in es
+                           if e["detail"].get("mass_deletion")]
+                if flagged and user in self._mass_shown:
+                    continue  # stragglers of a mass deletion already shown: no new line
                 if len(es) >= MASS_MIN or flagged:
                     self.mass += 1
-                    lines.append(self._mass(user, es))
+                    self._mass_shown.add(user)
+                    n = max([len(es)] + [int(m.get("count", 0)) for m in flagged])
+                    lines.append(self._mass(user, es, n))
                 else:
                     lines.extend(self._deletion(e) for e in es)
         if self.live is not None:
@@ -173,10 +180,10 @@ class LiveView:
         out.append(f"«{_t(text, 90)}»")
         return out
 
-    def _mass(self, user: str, es: list[dict[str, Any]]) -> Text:
+    def _mass(self, user: str, es: list[dict[str, Any]], n: int) -> Text:
         text, _ = self._text_of(es[0].get("post_id"))
         out = Text(f"  {_hm(es[0]['at'])}  ✗✗ MASS DELETION  ", style="bold white on red")
-        out.append(f" {self._who(user)}: {len(es)} posts erased at once — e.g. ", style="red")
+        out.append(f" {self._who(user)}: {n} posts erased at once — e.g. ", style="red")
         out.append(f"«{_t(text, 60)}»")
         return out
 
