@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
@@ -114,8 +114,8 @@ def test_score_records_exact() -> None:
     assert a.deleted_at and b.deleted_at and d.deleted_at
     keep = next(p for p in c.posts if p.deleted_at is None)
 
-    def iso(t: object) -> str:
-        return t.isoformat()  # type: ignore[attr-defined]
+    def iso(t: datetime) -> str:
+        return t.isoformat()
 
     posts = [
         {"post_id": a.post_id, "first_seen": iso(a.created_at + timedelta(minutes=1)),
