@@ -112,7 +112,7 @@ class LiveView:
                            for r in self.store.list_accounts(watched_only=True))
         c = result.campaign
         line = (f"── {_hm(c.start + result.covered)} (simulated, +{fmt_delay(result.covered.total_seconds())})"
-                f" · {len(c.accounts)} accounts, {result.checks} checks"
+                f" · {len(c.accounts)} accounts watched, {result.checks} checks"
                 f" · {archived} posts archived · {self.deleted} deletions seen"
                 f" ({self.mass} mass) · {self.closed} accounts closed ──")
         return Text(line, style="cyan")
