@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from . import detect, runner, uri
     from .detect import (
         AccountState,
+        Announcement,
         DetectConfig,
         Detection,
         PostState,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountState",
+    "Announcement",
     "CheckOutcome",
     "Clients",
     "DetectConfig",
@@ -74,7 +76,7 @@ __all__ = [
 ]
 
 _WHERE = {name: "detect" for name in (
-    "AccountState", "DetectConfig", "Detection", "PostState", "initial_post_state",
+    "AccountState", "Announcement", "DetectConfig", "Detection", "PostState", "initial_post_state",
     "next_account_state", "plan_lookups")}
 _WHERE |= {name: "runner" for name in (
     "CheckOutcome", "Clients", "RunContext", "WatchConfig", "add_watch", "check_account",

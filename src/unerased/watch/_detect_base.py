@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,8 @@ __all__ = [
     "HIDDEN_STATUSES",
     "VISIBLE_STATUSES",
     "AccountState",
+    "Announced",
+    "Announcement",
     "DetectConfig",
     "Detection",
     "PendingStatus",
@@ -233,6 +236,37 @@ class PostState:
             platform_detail=r.text("platform_detail"),
             note=r.text("note"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A deletion the platform's own stream announced (a firehose ``#commit`` delete op, a
+    Jetstream delete, a Mastodon ``delete`` event): ``capture_ids`` are the stream
+    messages that said so (the evidence; for a firehose commit, the signed commit is in
+    the frame), ``at`` when the first of them was received (None: not known)."""
+
+    capture_ids: tuple[str, ...] = ()
+    at: datetime | None = None
+
+
+Announced = AbstractSet[str] | Mapping[str, Announcement | Sequence[str]]
+"""What ``detect``/``plan_lookups`` take as ``announced``: post ids (a frozenset, no
+evidence), or post id → :class:`Announcement` (or → the capture ids of the messages)."""
+
+
+def _announcements(announced: Announced) -> dict[str, Announcement]:
+    """``announced`` in one shape: post id → Announcement (non-string ids dropped)."""
+    if isinstance(announced, Mapping):
+        out: dict[str, Announcement] = {}
+        for pid, a in announced.items():
+            if not isinstance(pid, str):
+                continue
+            if isinstance(a, Announcement):
+                out[pid] = a
+            else:
+                out[pid] = Announcement(capture_ids=(a,) if isinstance(a, str) else tuple(a))
+        return out
+    return {pid: Announcement() for pid in announced if isinstance(pid, str)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from ..model import (
 )
 from ._detect_base import (
     AccountState,
+    Announcement,
     DetectConfig,
     PostState,
     _dedup,
@@ -125,34 +126,67 @@ def _on_seen(old: PostState | None, snap: PostSnapshot, caps: tuple[str, ...], n
 
 
 def _on_gone(old: PostState, group: list[PostLookup], absence: tuple[str, ...], now: datetime,
-             cfg: DetectConfig, account: AccountState) -> tuple[PostState, Event | None]:
+             cfg: DetectConfig, account: AccountState,
+             announced: Announcement | None = None) -> tuple[PostState, Event | None]:
+    """A GONE answer that nothing in this check contradicts. ``announced``: the platform's
+    own stream announced the deletion, so this GONE confirms it at once (no separate check
+    needed, whatever the count)."""
     if old.status == PostStatus.DELETED:
         return old, None
     was_missing = old.status == PostStatus.MISSING
-    if was_missing and not _due(old, now, cfg):
+    if was_missing and announced is None and not _due(old, now, cfg):
         return old, None
     count = (old.gone_count if was_missing else 0) + 1
-    first_missing = (old.first_missing if was_missing else None) or now
+    first_missing = (old.first_missing if was_missing else None) or (
+        min(_utc(announced.at), now) if announced is not None and announced.at else now)
     specific = [r for r in (_enum(lk.reason, DeletionReason, DeletionReason.UNKNOWN)
                             for lk in group) if r != DeletionReason.UNKNOWN]
     reason = specific[-1] if specific else (old.reason if was_missing else None)
     words = _last_words(group) or (old.platform_detail if was_missing else None)
     evidence = _dedup((old.evidence if was_missing else ()) + absence
-                      + tuple(c for lk in group for c in lk.capture_ids))
+                      + tuple(c for lk in group for c in lk.capture_ids)
+                      + (announced.capture_ids if announced is not None else ()))
     state = replace(old, status=PostStatus.MISSING, gone_count=count, first_missing=first_missing,
                     last_gone=now, reason=reason or DeletionReason.UNKNOWN,
                     platform_detail=words, evidence=evidence)
-    if count < cfg.confirmations:
+    if count < cfg.confirmations and announced is None:
         return state, None
     state = replace(state, status=PostStatus.DELETED, deleted_at=now)
+    detail: dict[str, Any] = {
+        "reason": str(state.reason), "last_seen": iso(old.last_seen),
+        "first_missing": iso(first_missing), "platform_detail": words, "confirmations": count}
+    if announced is not None:
+        detail |= {"announced": True, "announced_at": iso(announced.at)}
     event = Event(
         type=EventType.POST_DELETED, at=now, platform=account.platform, account=account.handle,
-        account_id=account.account_id, post_id=old.post_id,
-        detail={"reason": str(state.reason), "last_seen": iso(old.last_seen),
-                "first_missing": iso(first_missing), "platform_detail": words,
-                "confirmations": count},
+        account_id=account.account_id, post_id=old.post_id, detail=detail,
         evidence=_dedup(old.seen_evidence + evidence))
     return state, event
+
+
+def _on_announced_gone(
+    old: PostState | None, sighting: tuple[PostSnapshot, tuple[str, ...]] | None,
+    group: list[PostLookup], absence: tuple[str, ...], now: datetime, cfg: DetectConfig,
+    account: AccountState, announced: Announcement,
+) -> tuple[PostState | None, list[Event], PostSnapshot | None]:
+    """A deletion the stream announced and the direct lookup confirms (docs/detection.md,
+    P29–P31): what the stream (or a listing) showed of the post before is kept as a
+    version, then the post is deleted at once. A post we hold as deleted stays so."""
+    if old is not None and old.status == PostStatus.DELETED:
+        return old, [], None
+    events: list[Event] = []
+    version: PostSnapshot | None = None
+    base = old
+    if sighting is not None:
+        snap, caps = sighting
+        base, evs, version = _on_seen(old, snap, caps, now, account)
+        events += [e for e in evs if e.type == EventType.POST_EDITED]
+        if snap.observed_at is not None:  # when the stream showed it, not when we asked
+            base = replace(base, last_seen=min(_utc(snap.observed_at), now))
+    if base is None:  # never seen, nothing captured: nothing to declare
+        return None, [], None
+    new, ev = _on_gone(base, group, absence, now, cfg, account, announced)
+    return new, events + ([ev] if ev is not None else []), version
 
 
 def _unavailable(old: PostState) -> PostState:

@@ -11,7 +11,13 @@ Pure: no I/O, no clock reads (``now`` is an argument). The rules, as tables, are
 - an account status the platform states (``RepoTakendown``, ``suspended: true``) counts at
   once; one inferred from an absence (a 404/410, ``RepoNotFound``) is pending until
   ``confirmations`` separate checks say so, and meanwhile no post is judged;
-- a declared deletion that comes back is ``post_restored``, never silence.
+- a declared deletion that comes back is ``post_restored``, never silence;
+- a deletion the platform's own stream ``announced``, with a direct lookup that answers
+  GONE, is confirmed at once; on the announcement alone, never.
+
+This module is the public face; the parts live beside it: ``_detect_base`` (the states,
+the configuration, shared helpers), ``_detect_accounts`` (the account state machine) and
+``_detect_posts`` (the post steps).
 """
 
 from __future__ import annotations
@@ -37,10 +43,13 @@ from ._detect_base import (
     HIDDEN_STATUSES,
     VISIBLE_STATUSES,
     AccountState,
+    Announced,
+    Announcement,
     DetectConfig,
     Detection,
     PendingStatus,
     PostState,
+    _announcements,
     _enum,
     _last_words,
     _utc,
@@ -50,10 +59,12 @@ from ._detect_posts import (
     _due,
     _listed_ids,
     _meaningful_absence,
+    _on_announced_gone,
     _on_gone,
     _on_seen,
     _sightings,
     _unavailable,
+    _usable_present,
     initial_post_state,
 )
 
@@ -61,6 +72,8 @@ __all__ = [
     "HIDDEN_STATUSES",
     "VISIBLE_STATUSES",
     "AccountState",
+    "Announced",
+    "Announcement",
     "DetectConfig",
     "DetectError",
     "Detection",
@@ -86,17 +99,22 @@ def next_account_state(account: AccountState | None, check: AccountCheck, now: d
 
 def plan_lookups(posts: Mapping[str, PostState], listing: Listing | None,
                  account: AccountState | None, now: datetime,
-                 config: DetectConfig | None = None) -> list[str]:
-    """The known posts to look up directly in this check, in priority order: missing
-    posts due for confirmation, then present posts absent from a complete listing (within
-    its window; newest first), then unavailable posts. Nothing while ``account`` (pass
-    :func:`next_account_state`) is hidden or its disappearance is pending."""
+                 config: DetectConfig | None = None, *,
+                 announced: Announced = frozenset()) -> list[str]:
+    """The posts to look up directly in this check, in priority order: the deletions a
+    stream ``announced`` (known or not, due or not, unless held as deleted: each is
+    confirmed or refuted at once), then missing posts due for confirmation, then present
+    posts absent from a complete listing (within its window; newest first), then
+    unavailable posts. Nothing while ``account`` (pass :func:`next_account_state`) is
+    hidden or its disappearance is pending."""
     cfg = config or DetectConfig()
     now = _utc(now)
     if account is not None and (account.status in HIDDEN_STATUSES
                                 or account.pending is not None):
         return []
-    listed = _listed_ids(listing)
+    first = [pid for pid in _announcements(announced)
+             if pid not in posts or posts[pid].status != PostStatus.DELETED]
+    listed = _listed_ids(listing) | set(first)
     pending: list[tuple[datetime, str]] = []
     absent: list[tuple[datetime, str]] = []
     undated: list[str] = []
@@ -116,15 +134,20 @@ def plan_lookups(posts: Mapping[str, PostState], listing: Listing | None,
                 absent.append((_utc(state.created_at), pid))
     pending.sort()
     absent.sort(key=lambda t: (-t[0].timestamp(), t[1]))
-    return ([pid for _, pid in pending] + [pid for _, pid in absent] + sorted(undated)
+    return (first + [pid for _, pid in pending] + [pid for _, pid in absent] + sorted(undated)
             + sorted(unavailable))
 
 
 def detect(account: AccountState | None, posts: Mapping[str, PostState], check: AccountCheck,
            listing: Listing | None, lookups: Sequence[PostLookup], now: datetime,
-           config: DetectConfig | None = None) -> Detection:
+           config: DetectConfig | None = None, *,
+           announced: Announced = frozenset()) -> Detection:
     """Judge one check of one account. ``posts`` are the account's known posts;
-    ``listing`` may be None (a lookup-only check). See docs/detection.md."""
+    ``listing`` may be None (a lookup-only check). ``announced``: the deletions the
+    platform's own stream announced (post ids, or post id → :class:`Announcement` with the
+    stream messages' capture ids); one whose direct lookup answers GONE is deleted at
+    once, with what the listing (a stream's creates) showed of it kept as a version. See
+    docs/detection.md (P29…)."""
     cfg = config or DetectConfig()
     now = _utc(now)
     new_account, events = _account_step(account, check, now, cfg)
@@ -145,11 +168,25 @@ def detect(account: AccountState | None, posts: Mapping[str, PostState], check: 
     post_events: list[Event] = []
     deleted_now: list[str] = []
     recheck = pending
+    ann = _announcements(announced)
+    looked_present = {lk.post_id for lk in lookups if _usable_present(lk)}
 
     for pid in sorted(set(posts) | set(seen)):
         old = posts.get(pid)
         new: PostState | None = old
-        if pid in seen:
+        a = ann.get(pid)
+        if (a is not None and judged and new_account is not None and pid not in looked_present
+                and pid in answers and answers[pid][0] == LookupResult.GONE):
+            absence = (listing_caps if old is not None and pid not in seen
+                       and _meaningful_absence(old, listing) else ())
+            new, evs, version = _on_announced_gone(old, seen.get(pid), answers[pid][1],
+                                                   absence, now, cfg, new_account, a)
+            post_events.extend(evs)
+            if version is not None:
+                versions.append(version)
+            if any(e.type == EventType.POST_DELETED for e in evs):
+                deleted_now.append(pid)
+        elif pid in seen:
             snapshot, caps = seen[pid]
             new, evs, version = _on_seen(old, snapshot, caps, now, new_account)
             post_events.extend(evs)
