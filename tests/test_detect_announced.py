@@ -4,6 +4,7 @@ that answers GONE they are confirmed at once; on the announcement alone, never."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,6 @@ from detect_cases import (
 from unerased.model import DeletionReason, PostSnapshot
 from unerased.watch.detect import (
     Announcement,
-    PostState,
     detect,
     plan_lookups,
 )
@@ -50,9 +50,8 @@ def streamed(pid: str, text: str = "written, then erased") -> PostSnapshot:
 def test_P29_announced_and_gone_is_deleted_at_once(status: PS) -> None:
     was = known("p1", status=status)
     if status == PS.MISSING:  # one GONE a minute ago: not a separate check, still counts
-        was = PostState(**{**{f: getattr(was, f) for f in was.__slots__},  # type: ignore[arg-type]
-                           "gone_count": 1, "first_missing": at(-0.02), "last_gone": at(-0.02),
-                           "evidence": ("cap-gone-before",)})
+        was = replace(was, gone_count=1, first_missing=at(-0.02), last_gone=at(-0.02),
+                      evidence=("cap-gone-before",))
     d = detect(active(), {"p1": was}, account_check(), listing(snap("p2")),
                [gone("p1", DeletionReason.USER_DELETED)], at(0), CFG, announced=ANN)
     assert types(d) == [ET.POST_DELETED]
