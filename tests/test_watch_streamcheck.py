@@ -105,6 +105,10 @@ def test_created_and_deleted_between_polls_is_archived_and_deleted_in_one_check(
     assert after["next_check"] == row["next_check"]
     # the next polls say nothing more about it
     assert rounds(ctx, clock, 2) == []
+    # nor does the create replayed after a reconnect: received before the deletion was
+    # declared, it restores nothing (its capture is kept)
+    assert run(ctx, row, [ev_create]).events == []
+    assert store.get_post(st.id)["status"] == "deleted"  # type: ignore[index]
     assert [e["type"] for e in store.iter_events()] == ["post_deleted"]
 
 

@@ -20,6 +20,9 @@ transaction, the same compare-and-set):
   account check at once: an explicit status the platform states counts at once (A4–A16,
   A28); the stream's own word is never taken for it.
 
+A create or update received before the post was declared deleted (a replay after a
+reconnect) is kept as evidence but is no sighting: it never "restores" the post.
+
 Events of other kinds (``sync``, ``gap``) are stored as evidence only: re-listing after a
 gap is the collector's business (it polls the account).
 
@@ -34,11 +37,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ..errors import SourceError, one_line
-from ..model import AccountCheck, Capture, Listing, PostSnapshot
+from ..model import AccountCheck, Capture, Listing, PostSnapshot, PostStatus
 from ..sources import Recorder, Source
 from . import detect as d
 from ._persist import (
@@ -133,7 +136,7 @@ async def observe_stream(
                               f"{label(fresh)}")
     obs = Observation(fresh, now, [ev.capture for ev in events], AccountCheck(None),
                       known=known_states(known), stream=True)
-    obs.listing, obs.history = _stream_listing(events)
+    obs.listing, obs.history = _stream_listing(events, obs.known)
     obs.announced = _announced(events)
     ask = bool(obs.announced) or any(ev.kind in ACCOUNT_KINDS for ev in events)
     if ask or (cfg.fetch_media and _any_media(obs)):
@@ -185,18 +188,26 @@ async def _confirm(ctx: RunContext, src: Source, obs: Observation, ask: bool) ->
                 obs.media[url] = data
 
 
-def _stream_listing(events: Sequence[StreamEventLike]
+def _stream_listing(events: Sequence[StreamEventLike], known: Mapping[str, d.PostState]
                     ) -> tuple[Listing | None, dict[str, list[PostSnapshot]]]:
     """The posts the events showed, as an incomplete listing (each version observed when
-    its message arrived), older versions of one post as history."""
+    its message arrived), older versions of one post as history. A message received
+    before the post was declared deleted (a replay after a reconnect) is no sighting: it
+    must not "restore" it (its capture is kept all the same)."""
     snaps: list[PostSnapshot] = []
     caps: list[str] = []
     for ev in events:
-        if ev.kind in POST_KINDS and ev.snapshot is not None and not ev.snapshot.deleted:
-            sn = ev.snapshot
-            snaps.append(sn if sn.observed_at is not None
-                         else replace(sn, observed_at=ev.received_at))
-            caps.append(ev.capture.id)
+        sn = ev.snapshot
+        if ev.kind not in POST_KINDS or sn is None or sn.deleted:
+            continue
+        held = known.get(sn.post_id)
+        if (held is not None and held.status == PostStatus.DELETED
+                and held.deleted_at is not None
+                and _aware(ev.received_at) <= _aware(held.deleted_at)):
+            continue
+        snaps.append(sn if sn.observed_at is not None
+                     else replace(sn, observed_at=ev.received_at))
+        caps.append(ev.capture.id)
     if not snaps:
         return None, {}
     return split_history(Listing(posts=snaps, complete=False, capture_ids=tuple(caps),
@@ -222,3 +233,7 @@ def _announced(events: Sequence[StreamEventLike]) -> dict[str, d.Announcement]:
 def _any_media(obs: Observation) -> bool:
     return obs.listing is not None and any(
         m.url and m.content is None for sn in obs.listing.posts for m in sn.media)
+
+
+def _aware(dt: datetime) -> datetime:
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
