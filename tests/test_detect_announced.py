@@ -4,10 +4,13 @@ that answers GONE they are confirmed at once; on the announcement alone, never."
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from detect_cases import (
     AS,
@@ -29,7 +32,7 @@ from detect_cases import (
     snap,
     types,
 )
-from unerased.model import DeletionReason, PostSnapshot
+from unerased.model import DeletionReason, PostLookup, PostSnapshot
 from unerased.watch.detect import (
     Announcement,
     detect,
@@ -193,3 +196,33 @@ def test_every_row_of_docs_detection_has_a_test() -> None:
             if "_to_" in name and len(ids) == 2 and ids[0][0] == ids[1][0]:
                 covered |= {ids[0][0] + str(i) for i in range(int(ids[0][1]), int(ids[1][1]))}
     assert [r for r in rows if r not in covered] == []
+
+
+_ANSWERS = st.lists(st.sampled_from(["gone", "present", "error", "forbidden", "account_gone"]),
+                    max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(answers=_ANSWERS, held=st.sampled_from([None, PS.PRESENT, PS.MISSING, PS.UNAVAILABLE,
+                                               PS.DELETED]),
+       check=st.sampled_from(["active", "hidden", "pending", "failed"]),
+       streamed_first=st.booleans())
+def test_an_announcement_deletes_only_with_an_uncontradicted_gone(
+        answers: list[str], held: PS | None, check: str, streamed_first: bool) -> None:
+    """Whatever the stream says, ``post_deleted`` comes only from a GONE that nothing in
+    the check contradicts, while the account is visible, for a post we have seen."""
+    make: dict[str, Callable[[str], PostLookup]] = {"gone": gone, "present": present, "error": err, "forbidden": forbidden,
+            "account_gone": account_gone}
+    lookups = [make[a]("p1") for a in answers]
+    posts = {} if held is None else {"p1": known("p1", status=held, deleted_at=at(-1))}
+    acct_check = {"active": account_check(), "hidden": account_check(AS.DEACTIVATED),
+                  "pending": absent(), "failed": CHECK_ERROR}[check]
+    stream = listing(streamed("p1"), complete=False) if streamed_first else None
+    d = detect(active(), posts, acct_check, stream, lookups, at(0), CFG, announced=ANN)
+    deleted_events = [e for e in d.events if e.type == ET.POST_DELETED]
+    expect = (check == "active" and set(answers) & {"gone"} == {"gone"}
+              and not set(answers) & {"present", "forbidden", "account_gone"}
+              and held != PS.DELETED and (held is not None or streamed_first))
+    assert len(deleted_events) == (1 if expect else 0)
+    if expect:
+        assert d.posts["p1"].status == PS.DELETED and deleted_events[0].detail["announced"]
