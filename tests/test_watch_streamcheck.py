@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -189,5 +189,8 @@ def test_events_of_another_account_are_refused(store: Store) -> None:
     st = sim.post(bob, "not alice's")
     with pytest.raises(SourceError, match="stream event"):
         run(ctx, row, [deleted(st, clock())])
+    anonymous = replace(created(sim, st, clock()), account_id=None)  # its snapshot says whose
+    with pytest.raises(SourceError, match="stream event"):
+        run(ctx, row, [anonymous])
     assert store.get_post(st.id) is None
 

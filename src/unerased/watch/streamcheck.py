@@ -131,8 +131,9 @@ async def observe_stream(
         raise SourceError(f"{label(row)} is no longer in the archive")
     account_id = str(fresh["account_id"])
     for ev in events:
-        if ev.account_id is not None and ev.account_id != account_id:
-            raise SourceError(f"a stream event of {ev.account_id} given to the check of "
+        whose = _whose(ev)
+        if whose is not None and whose != account_id:
+            raise SourceError(f"a stream event of {whose} given to the check of "
                               f"{label(fresh)}")
     obs = Observation(fresh, now, [ev.capture for ev in events], AccountCheck(None),
                       known=known_states(known), stream=True)
@@ -228,6 +229,16 @@ def _announced(events: Sequence[StreamEventLike]) -> dict[str, d.Announcement]:
         elif cid not in was.capture_ids:
             out[ev.post_id] = replace(was, capture_ids=(*was.capture_ids, cid))
     return out
+
+
+def _whose(ev: StreamEventLike) -> str | None:
+    """The account an event is about, as far as it says (its own field, else the DID in
+    an at:// post URI, else the snapshot's account)."""
+    if ev.account_id is not None:
+        return ev.account_id
+    if ev.post_id and ev.post_id.startswith("at://"):
+        return ev.post_id[len("at://"):].split("/", 1)[0]
+    return ev.snapshot.account_id if ev.snapshot is not None else None
 
 
 def _any_media(obs: Observation) -> bool:
