@@ -194,3 +194,20 @@ def test_events_of_another_account_are_refused(store: Store) -> None:
         run(ctx, row, [anonymous])
     assert store.get_post(st.id) is None
 
+
+
+def test_no_usable_proxy_sends_nothing_but_keeps_what_the_stream_showed(store: Store) -> None:
+    sim, clock, ctx, row = setup(store)
+    alice = sim.by_username("alice")
+    st = sim.post(alice, "代理坏了 the proxy is gone")
+    events: list[StreamEventLike] = [created(sim, st, clock())]
+    sim.delete(st)
+    events.append(deleted(st, clock()))
+    bad = replace(ctx, proxy="env", env={})  # 'env' but no proxy in the environment
+    before = sim.requests
+    res = run(bad, row, events)
+    assert sim.requests == before  # fail closed: not one request
+    assert res.outcome == "error" and "ALL_PROXY" in (res.error or "") and res.events == []
+    kept = store.get_post(st.id)
+    assert kept is not None and kept["text"] == "代理坏了 the proxy is gone"
+    assert kept["status"] == "present"  # never deleted on the announcement alone

@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..errors import SourceError, one_line
+from ..errors import SourceError, UnerasedError, one_line
 from ..model import AccountCheck, Capture, Listing, PostSnapshot, PostStatus
 from ..sources import Recorder, Source
 from . import detect as d
@@ -141,8 +141,13 @@ async def observe_stream(
     obs.announced = _announced(events)
     ask = bool(obs.announced) or any(ev.kind in ACCOUNT_KINDS for ev in events)
     if ask or (cfg.fetch_media and _any_media(obs)):
+        try:
+            proxy = ctx.proxy_for(fresh)
+        except UnerasedError as e:  # no usable proxy: nothing is sent, the stream is kept
+            obs.error = one_line(str(e))
+            return _sightings_only(ctx, obs)
         async with host_lock(ctx, fresh):
-            rec = Recorder(clients.get(ctx.proxy_for(fresh)))
+            rec = Recorder(clients.get(proxy))
             try:
                 src = make_source(fresh["platform"], rec, fresh["service"], cfg.source_options)
                 await _confirm(ctx, src, obs, ask)
@@ -150,13 +155,17 @@ async def observe_stream(
                 obs.error, obs.traceback = describe(e)
             finally:
                 obs.captures = obs.captures + rec.captures
-    if obs.detection is None:
-        # nothing asked, or the asking failed before detection: the sightings alone (what
-        # the stream showed is archived whatever went wrong; nothing is judged)
-        if obs.error is not None:
-            obs.check, obs.lookups, obs.announced = AccountCheck(None), [], {}
-        obs.detection = d.detect(account_state(fresh), obs.known, obs.check, obs.listing,
-                                 [], now, cfg.detect, announced=obs.announced)
+    return obs if obs.detection is not None else _sightings_only(ctx, obs)
+
+
+def _sightings_only(ctx: RunContext, obs: Observation) -> Observation:
+    """Nothing asked, or the asking failed before detection: the sightings alone (what
+    the stream showed is archived whatever went wrong; nothing is judged)."""
+    obs.check, obs.lookups = AccountCheck(None), []
+    if obs.error is not None:
+        obs.announced = {}
+    obs.detection = d.detect(account_state(obs.row), obs.known, obs.check, obs.listing, [],
+                             obs.now, ctx.config.detect, announced=obs.announced)
     return obs
 
 
