@@ -1,0 +1,99 @@
+"""From the archive to the outbox: :func:`enqueue_new`, which the collector calls.
+
+One transaction (:meth:`~unerased.store.Store.alert_batch`) reads the events after the
+cursor ``alerts.event_cursor`` (``collector_state``), asks the pure rules
+(:mod:`unerased.alerts.rules`) for alerts, enqueues them and moves the cursor: a crash
+before the commit leaves both as they were, so an event is turned into alerts once.
+Enqueueing is idempotent by delivery id, so two collectors doing it at once enqueue
+each alert once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..model import iso
+from .rules import (
+    MASS_DELETION,
+    Alert,
+    Rule,
+    collector_silent_alerts,
+    event_alerts,
+    heartbeat_alerts,
+    mass_alerts,
+    silent_alerts,
+)
+
+if TYPE_CHECKING:
+    from ..store import AlertBatch, Store
+
+__all__ = ["CURSOR_KEY", "enqueue_new", "load_rules"]
+
+CURSOR_KEY = "alerts.event_cursor"
+_BATCH = 1000
+
+
+def load_rules(store: Store) -> list[Rule]:
+    """The enabled rules of the archive."""
+    return [Rule.from_row(r) for r in store.alert_rules(enabled_only=True)]
+
+
+def _mass(tx: AlertBatch, rules: Sequence[Rule], events: Sequence[dict[str, Any]],
+          cursor: int, now: datetime) -> list[Alert]:
+    mass_rules = [r for r in rules if MASS_DELETION in r.kinds]
+    accounts = {e["account_pk"]: e for e in events if e["type"] == "post_deleted"}
+    out: list[Alert] = []
+    for pk, ev in accounts.items():
+        for rule in mass_rules:
+            if not rule.covers(ev.get("tags")):
+                continue
+            since = iso(rule.created_at - timedelta(seconds=1)) or ""
+            acc = {k: ev.get(k) for k in ("platform", "account", "account_id",
+                                          "account_uri", "tags")}
+            out += mass_alerts(rule, acc, tx.deletions_of(pk, since), cursor, now)
+    return out
+
+
+def _enqueue(tx: AlertBatch, alerts: Sequence[Alert], now: datetime) -> int:
+    return sum(tx.enqueue(a.delivery_id, a.rule_id, a.kind, a.payload, now) for a in alerts)
+
+
+def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
+                batch: int = _BATCH) -> int:
+    """Turn what happened since the last call into pending deliveries; the number
+    enqueued (an alert already in the outbox is not counted again).
+
+    - the events after ``alerts.event_cursor``: per-event rules and mass deletions,
+      with the cursor moved in the same transaction;
+    - ``account_silent``: every watched account's newest post against ``now``;
+    - ``collector_silent``: every ``heartbeat:<id>`` in ``collector_state`` against
+      ``now`` (another collector of the archive, or ``status`` run elsewhere, tells of
+      a dead one);
+    - ``heartbeat``: one per rule and period (``collector`` names the sender).
+    """
+    rules = load_rules(store)
+    if not rules:
+        with store.alert_batch() as tx:  # nothing to alert on: the cursor follows
+            tx.set_state(CURSOR_KEY, tx.max_event_id(), now)
+        return 0
+    n = 0
+    while True:
+        with store.alert_batch() as tx:
+            cursor = int(tx.get_state(CURSOR_KEY) or 0)
+            events = tx.events_after(cursor, batch)
+            if events:
+                alerts = event_alerts(rules, events, now) + _mass(tx, rules, events, cursor, now)
+                n += _enqueue(tx, alerts, now)
+                tx.set_state(CURSOR_KEY, max(e["id"] for e in events), now)
+        if len(events) < batch:
+            break
+    others = silent_alerts(rules, store.last_posts(), now) if any(
+        r.silent_days for r in rules) else []
+    others += collector_silent_alerts(rules, store.state_items("heartbeat:"), now)
+    others += heartbeat_alerts(rules, now, collector)
+    if others:
+        with store.alert_batch() as tx:
+            n += _enqueue(tx, others, now)
+    return n
