@@ -122,9 +122,9 @@ def enqueue(conn: Connection, delivery_id: str, rule_id: int | None, kind: str,
            "payload": storable_json(payload, sort_keys=True), "state": PENDING,
            "attempts": 0, "next_attempt": at, "created_at": at}
     ins = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(s.alert_outbox)
-    res = conn.execute(ins.values(**row).on_conflict_do_nothing(
-        index_elements=[s.alert_outbox.c.delivery_id]))
-    return int(res.rowcount or 0) == 1
+    added = conn.execute(ins.values(**row).on_conflict_do_nothing(
+        index_elements=[s.alert_outbox.c.delivery_id]).returning(s.alert_outbox.c.id)).first()
+    return added is not None
 
 
 def _rule_json(r: Any) -> dict[str, Any]:
