@@ -26,6 +26,7 @@ it is ``failed`` (``unerased status`` shows it). A 4xx answer other than 408 and
 from __future__ import annotations
 
 import asyncio
+import email.policy
 import ipaddress
 import random
 import smtplib
@@ -193,9 +194,9 @@ class _SmtpFailure(Exception):
 class _ProxiedSMTP(smtplib.SMTP):
     """smtplib's client connecting through a proxy (or directly when none)."""
 
-    def __init__(self, proxy: str | None, timeout: float) -> None:
+    def __init__(self, proxy: str | None, host: str, port: int, timeout: float) -> None:
         self._proxy = proxy
-        super().__init__(timeout=timeout)
+        super().__init__(host, port, timeout=timeout)  # connects; STARTTLS checks ``host``
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         if self._proxy is None:
@@ -203,9 +204,13 @@ class _ProxiedSMTP(smtplib.SMTP):
         return _proxy_connect(self._proxy, host, port, timeout)
 
 
+# headers unfolded up to RFC 5322's 998 characters: the signature on one line
+_MAIL_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def _message(smtp: SmtpSettings, to: str, body: bytes, delivery_id: str, signature: str,
              summary: str) -> EmailMessage:
-    msg = EmailMessage()
+    msg = EmailMessage(policy=_MAIL_POLICY)
     msg["From"] = smtp.sender
     msg["To"] = to
     msg["Subject"] = one_line(f"[unerased] {summary}", 200)
@@ -227,8 +232,7 @@ def send_mail(smtp: SmtpSettings, to: str, body: bytes, delivery_id: str, secret
                               f"not {smtp.host}", permanent=True)
     msg = _message(smtp, to, body, delivery_id, sign(secret, body), summary)
     try:
-        with _ProxiedSMTP(proxy, smtp.timeout) as client:
-            client.connect(smtp.host, smtp.port)
+        with _ProxiedSMTP(proxy, smtp.host, smtp.port, smtp.timeout) as client:
             client.ehlo()
             if smtp.starttls:
                 ctx = ssl.create_default_context(cafile=smtp.cafile)
@@ -246,7 +250,7 @@ def send_mail(smtp: SmtpSettings, to: str, body: bytes, delivery_id: str, secret
     except smtplib.SMTPResponseException as e:
         return Outcome(False, one_line(f"SMTP {e.smtp_code}: {_text(e.smtp_error)}"),
                        permanent=e.smtp_code >= 500 and e.smtp_code not in (530, 535))
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as e:
+    except (smtplib.SMTPException, OSError, ssl.SSLError, ValueError) as e:
         return Outcome(False, one_line(f"SMTP: {type(e).__name__}: {exception_line(e)}"))
     except Exception as e:  # python-socks' errors (ProxyError, ProxyConnectionError, …)
         if type(e).__module__.startswith("python_socks"):
