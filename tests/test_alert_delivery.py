@@ -15,7 +15,6 @@ import hmac
 import ipaddress
 import json
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-sys.path.insert(0, str(Path(__file__).parent))
-
 from net_servers import Seen, Site, canary, closed_port, json_answer, redirect, socks5_proxy
-
 from unerased.alerts import Backoff, DeliveryReport, SmtpSettings, deliver_due
 from unerased.store import Store
 
