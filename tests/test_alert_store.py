@@ -168,3 +168,12 @@ def test_enqueue_new_without_rules_keeps_the_cursor_at_the_end(store: Any) -> No
     _events(st, pks["bob"], EventType.ACCOUNT_DELETED)
     assert enqueue_new(st, T0) == 0
     assert st.get_state(CURSOR_KEY) == 1
+
+
+def test_rule_ids_are_never_reused(store: Any) -> None:
+    """A rule's id is in its alerts' delivery ids and its outbox rows: a new rule must
+    not take the id of a removed one (its alerts would be taken for the old ones)."""
+    st: Store = store
+    first = _rule(st)["id"]
+    st.remove_alert_rule(first)
+    assert _rule(st)["id"] > first
