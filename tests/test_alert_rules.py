@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -251,3 +253,10 @@ def test_rule_kinds() -> None:
            "enabled": 1}
     r = Rule.from_row(row)
     assert r.on_types == ("heartbeat",) and r.tag == ("k", "v") and r.created_at == T0
+
+
+def test_every_row_of_the_docs_table_has_its_test_and_back() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "alerts.md").read_text("utf-8")
+    rows = set(re.findall(r"^\| `([a-z_]+)` \|", doc, re.MULTILINE))
+    tests = {n.removeprefix("test_row_") for n in globals() if n.startswith("test_row_")}
+    assert rows and rows == tests
