@@ -350,3 +350,21 @@ def test_mail_without_smtp_settings_waits(st: Store) -> None:
     _enqueue(st, "mailto:ops@example.org")
     rep = deliver(st, T0)
     assert rep.retrying == 1 and "no SMTP server" in rep.errors[0][1]
+
+
+def test_deliveries_not_started_within_the_lease_are_given_back(st: Store,
+                                                                receiver: Site) -> None:
+    """A slow batch: what cannot start well within the claim's lease is released
+    unattempted (another collector may claim it once the lease ends; none of it is sent
+    by two at once)."""
+    receiver.routes["/hook"] = Script(200)
+    for i in range(3):
+        _enqueue(st, receiver.url("/hook"), f"d-{i}")
+    times = iter([T0, T0 + dt.timedelta(minutes=2), T0 + dt.timedelta(minutes=4),
+                  T0 + dt.timedelta(minutes=4)])
+    rep = deliver(st, T0, lease=LEASE, clock=lambda: next(times))
+    assert rep.delivered == 1 and len(receiver.seen) == 1
+    rows = {r["delivery_id"]: r for r in st.outbox()}
+    assert rows["d-1"]["state"] == rows["d-2"]["state"] == "pending"
+    assert rows["d-1"]["attempts"] == 0  # given back, not counted
+    assert deliver(st, T0 + dt.timedelta(minutes=4)).delivered == 2

@@ -177,3 +177,13 @@ def test_rule_ids_are_never_reused(store: Any) -> None:
     first = _rule(st)["id"]
     st.remove_alert_rule(first)
     assert _rule(st)["id"] > first
+
+
+def test_release_gives_a_claim_back_uncounted(store: Any) -> None:
+    st: Store = store
+    rid = _rule(st)["id"]
+    st.enqueue_alert("d1", rid, "test", {}, T0)
+    (row,) = st.claim_deliveries(T0, LEASE)
+    st.release_deliveries([row["id"]], T0 + timedelta(seconds=1))
+    (again,) = st.claim_deliveries(T0 + timedelta(seconds=1), LEASE)
+    assert again["attempts"] == 1

@@ -319,8 +319,14 @@ async def deliver_due(
             made.append(async_client(net, resolve=resolve))
         return made[0]
 
+    # a claim lasts ``lease``: what cannot be started well within it is given back
+    # unattempted, so that no other collector claims a delivery this one is sending
+    last_start = now + lease * 0.8
     try:
-        for row in rows:
+        for k, row in enumerate(rows):
+            if clock() >= last_start:
+                store.release_deliveries([int(r["id"]) for r in rows[k:]], clock())
+                break
             try:
                 out = await _send(row, client, smtp, net.proxy)
             except UnerasedError as e:

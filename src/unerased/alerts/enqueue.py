@@ -76,7 +76,9 @@ def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
     rules = load_rules(store)
     if not rules:
         with store.alert_batch() as tx:  # nothing to alert on: the cursor follows
-            tx.set_state(CURSOR_KEY, tx.max_event_id(), now)
+            end = tx.max_event_id()
+            if tx.get_state(CURSOR_KEY) != end:
+                tx.set_state(CURSOR_KEY, end, now)
         return 0
     n = 0
     while True:

@@ -257,6 +257,17 @@ class AlertQueries:
                 .where(o.c.id.in_(picked)).order_by(o.c.id)).mappings()
             return [dict(x) for x in rows]
 
+    def release_deliveries(self, outbox_ids: Iterable[int], now: datetime) -> None:
+        """Give back claimed deliveries that were not attempted (the claim's lease was
+        running out): due again at ``now``, the attempt uncounted."""
+        ids = sorted(set(outbox_ids))
+        if not ids:
+            return
+        o = s.alert_outbox
+        with self._alert_transaction() as conn:
+            conn.execute(update(o).where(o.c.id.in_(ids), o.c.state == PENDING).values(
+                next_attempt=lease_time(now), attempts=o.c.attempts - 1))
+
     def mark_delivered(self, outbox_id: int, now: datetime) -> None:
         """The receiver answered 2xx (the SMTP server accepted the message)."""
         o = s.alert_outbox
