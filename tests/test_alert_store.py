@@ -160,6 +160,12 @@ def test_enqueue_new_silence_and_dead_man(store: Any) -> None:
     assert kinds[beat["id"]]["kind"] == "heartbeat"
     assert enqueue_new(st, T0 + timedelta(minutes=5), collector="vps") == 0  # same period
     assert enqueue_new(st, T0 + timedelta(minutes=10), collector="vps") == 1  # next beat
+    for r in st.claim_deliveries(T0 + timedelta(minutes=10), LEASE):
+        st.mark_delivered(r["id"], T0 + timedelta(minutes=10))
+    # a day later: vps is silent too (its heartbeat was not renewed here), a new beat
+    assert enqueue_new(st, T0 + timedelta(days=1, minutes=15), collector="vps") == 2
+    kinds = sorted(r["kind"] for r in st.outbox())  # delivered heartbeats a day old: dropped
+    assert kinds == ["account_silent", "collector_silent", "collector_silent", "heartbeat"]
 
 
 def test_enqueue_new_without_rules_keeps_the_cursor_at_the_end(store: Any) -> None:
@@ -187,3 +193,27 @@ def test_release_gives_a_claim_back_uncounted(store: Any) -> None:
     st.release_deliveries([row["id"]], T0 + timedelta(seconds=1))
     (again,) = st.claim_deliveries(T0 + timedelta(seconds=1), LEASE)
     assert again["attempts"] == 1
+
+
+def test_two_collectors_claiming_at_once_never_share_a_delivery(store: Any) -> None:
+    import threading
+
+    st: Store = store
+    rid = _rule(st)["id"]
+    for i in range(60):
+        st.enqueue_alert(f"d{i}", rid, "test", {}, T0)
+    got: list[list[str]] = [[], []]
+    start = threading.Barrier(2)
+
+    def collector(k: int) -> None:
+        start.wait()
+        for _ in range(6):
+            got[k] += [r["delivery_id"] for r in st.claim_deliveries(T0, LEASE, limit=7)]
+
+    threads = [threading.Thread(target=collector, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not set(got[0]) & set(got[1])
+    assert sorted(got[0] + got[1]) == sorted(f"d{i}" for i in range(60))

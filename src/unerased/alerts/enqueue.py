@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..model import iso
 from .rules import (
+    HEARTBEAT,
     MASS_DELETION,
     Alert,
     Rule,
@@ -71,7 +72,8 @@ def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
     - ``collector_silent``: every ``heartbeat:<id>`` in ``collector_state`` against
       ``now`` (another collector of the archive, or ``status`` run elsewhere, tells of
       a dead one);
-    - ``heartbeat``: one per rule and period (``collector`` names the sender).
+    - ``heartbeat``: one per rule and period (``collector`` names the sender); the
+      delivered ones older than a day are dropped from the outbox.
     """
     rules = load_rules(store)
     if not rules:
@@ -94,7 +96,10 @@ def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
     others = silent_alerts(rules, store.last_posts(), now) if any(
         r.silent_days for r in rules) else []
     others += collector_silent_alerts(rules, store.state_items("heartbeat:"), now)
-    others += heartbeat_alerts(rules, now, collector)
+    beats = heartbeat_alerts(rules, now, collector)
+    if beats:  # a day of delivered heartbeats is kept, older ones dropped
+        store.prune_outbox(HEARTBEAT, now - timedelta(days=1))
+    others += beats
     if others:
         with store.alert_batch() as tx:
             n += _enqueue(tx, others, now)

@@ -288,6 +288,15 @@ class AlertQueries:
         with self._alert_transaction() as conn:
             conn.execute(update(o).where(o.c.id == outbox_id).values(**values))
 
+    def prune_outbox(self, kind: str, before: datetime) -> int:
+        """Delete delivered deliveries of ``kind`` made before ``before`` (heartbeats:
+        once received they are of no use, and there are many); the number deleted."""
+        o = s.alert_outbox
+        with self._alert_transaction() as conn:
+            return int(conn.execute(delete(o).where(
+                o.c.kind == kind, o.c.state == DELIVERED,
+                o.c.created_at < lease_time(before))).rowcount or 0)
+
     def outbox_counts(self) -> dict[str, Any]:
         """For ``unerased status``: deliveries by state, the oldest pending one's
         creation time, and the last failed delivery's error."""
