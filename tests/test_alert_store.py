@@ -217,3 +217,14 @@ def test_two_collectors_claiming_at_once_never_share_a_delivery(store: Any) -> N
         t.join()
     assert not set(got[0]) & set(got[1])
     assert sorted(got[0] + got[1]) == sorted(f"d{i}" for i in range(60))
+
+
+def test_silences_are_looked_for_at_most_hourly(store: Any) -> None:
+    st: Store = store
+    _world(st, deletions=1)  # alice's only post is ten days old
+    _rule(st, on_types=[], silent_days=7)
+    assert enqueue_new(st, T0) == 1
+    st.remove_alert_rule(1)
+    _rule(st, on_types=[], silent_days=3)  # a new rule: a new delivery id
+    assert enqueue_new(st, T0 + timedelta(minutes=59)) == 0  # not looked for yet
+    assert enqueue_new(st, T0 + timedelta(minutes=61)) == 1

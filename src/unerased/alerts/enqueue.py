@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..model import iso
+from ..model import iso, parse_iso
 from .rules import (
     HEARTBEAT,
     MASS_DELETION,
@@ -33,7 +33,19 @@ if TYPE_CHECKING:
 __all__ = ["CURSOR_KEY", "enqueue_new", "load_rules"]
 
 CURSOR_KEY = "alerts.event_cursor"
+SILENCE_KEY = "alerts.silence_checked"
 _BATCH = 1000
+_SILENCE_EVERY = timedelta(hours=1)  # silences are counted in days: hourly is enough
+
+
+def _due(store: Store, key: str, now: datetime, every: timedelta) -> bool:
+    """Whether the periodic work under ``key`` is due at ``now`` (then it is marked
+    done): the newest-post scan of every watched account need not run at every call."""
+    last = parse_iso(store.get_state(key))
+    if last is not None and timedelta(0) <= now - last < every:
+        return False
+    store.set_state(key, iso(now), now)
+    return True
 
 
 def load_rules(store: Store) -> list[Rule]:
@@ -68,7 +80,8 @@ def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
 
     - the events after ``alerts.event_cursor``: per-event rules and mass deletions,
       with the cursor moved in the same transaction;
-    - ``account_silent``: every watched account's newest post against ``now``;
+    - ``account_silent``: every watched account's newest post against ``now`` (at most
+      hourly: ``alerts.silence_checked``);
     - ``collector_silent``: every ``heartbeat:<id>`` in ``collector_state`` against
       ``now`` (another collector of the archive, or ``status`` run elsewhere, tells of
       a dead one);
@@ -93,8 +106,9 @@ def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,
                 tx.set_state(CURSOR_KEY, max(e["id"] for e in events), now)
         if len(events) < batch:
             break
-    others = silent_alerts(rules, store.last_posts(), now) if any(
-        r.silent_days for r in rules) else []
+    others: list[Alert] = []
+    if any(r.silent_days for r in rules) and _due(store, SILENCE_KEY, now, _SILENCE_EVERY):
+        others += silent_alerts(rules, store.last_posts(), now)
     others += collector_silent_alerts(rules, store.state_items("heartbeat:"), now)
     beats = heartbeat_alerts(rules, now, collector)
     if beats:  # a day of delivered heartbeats is kept, older ones dropped
