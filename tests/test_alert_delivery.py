@@ -360,7 +360,7 @@ def test_deliveries_not_started_within_the_lease_are_given_back(st: Store,
     receiver.routes["/hook"] = Script(200)
     for i in range(3):
         _enqueue(st, receiver.url("/hook"), f"d-{i}")
-    times = iter([T0, T0 + dt.timedelta(minutes=2), T0 + dt.timedelta(minutes=4),
+    times = iter([T0, T0, T0 + dt.timedelta(minutes=2), T0 + dt.timedelta(minutes=4),
                   T0 + dt.timedelta(minutes=4)])
     rep = deliver(st, T0, lease=LEASE, clock=lambda: next(times))
     assert rep.delivered == 1 and len(receiver.seen) == 1

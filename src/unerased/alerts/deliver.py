@@ -322,7 +322,7 @@ async def deliver_due(
 
     # a claim lasts ``lease``: what cannot be started well within it is given back
     # unattempted, so that no other collector claims a delivery this one is sending
-    last_start = now + lease * 0.8
+    last_start = clock() + lease * 0.8
     try:
         for k, row in enumerate(rows):
             if clock() >= last_start:

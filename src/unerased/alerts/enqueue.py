@@ -57,20 +57,23 @@ def _mass(tx: AlertBatch, rules: Sequence[Rule], events: Sequence[dict[str, Any]
           cursor: int, now: datetime) -> list[Alert]:
     mass_rules = [r for r in rules if MASS_DELETION in r.kinds]
     accounts = {e["account_pk"]: e for e in events if e["type"] == "post_deleted"}
+    if not mass_rules or not accounts:
+        return []
+    # one read for every rule: each keeps the deletions made since it was (mass_alerts)
+    since = iso(min(r.created_at for r in mass_rules) - timedelta(seconds=1)) or ""
+    deletions = tx.deletions_of(accounts, since)
     out: list[Alert] = []
     for pk, ev in accounts.items():
+        acc = {k: ev.get(k) for k in ("platform", "account", "account_id", "account_uri",
+                                      "tags")}
         for rule in mass_rules:
-            if not rule.covers(ev.get("tags")):
-                continue
-            since = iso(rule.created_at - timedelta(seconds=1)) or ""
-            acc = {k: ev.get(k) for k in ("platform", "account", "account_id",
-                                          "account_uri", "tags")}
-            out += mass_alerts(rule, acc, tx.deletions_of(pk, since), cursor, now)
+            out += mass_alerts(rule, acc, deletions[pk], cursor, now)
     return out
 
 
 def _enqueue(tx: AlertBatch, alerts: Sequence[Alert], now: datetime) -> int:
-    return sum(tx.enqueue(a.delivery_id, a.rule_id, a.kind, a.payload, now) for a in alerts)
+    return tx.enqueue_many(((a.delivery_id, a.rule_id, a.kind, a.payload) for a in alerts),
+                           now)
 
 
 def enqueue_new(store: Store, now: datetime, *, collector: str | None = None,

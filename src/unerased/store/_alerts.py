@@ -98,12 +98,20 @@ class AlertBatch:
         e = s.events.c
         return self._events(e.id > cursor, [e.id], limit)
 
-    def deletions_of(self, account_pk: int, since: str) -> list[dict[str, Any]]:
-        """The account's ``post_deleted`` events (as :meth:`events_after` gives them) at
-        or after ``since``, in time order: what a mass-deletion rule counts."""
+    def deletions_of(self, account_pks: Iterable[int], since: str
+                     ) -> dict[int, list[dict[str, Any]]]:
+        """The ``post_deleted`` events (as :meth:`events_after` gives them) of each of
+        ``account_pks`` at or after ``since``, in time order: what a mass-deletion rule
+        counts. One query."""
         e = s.events.c
-        return self._events(and_(e.account_pk == account_pk, e.type == "post_deleted",
-                                 e.at >= since), [e.at, e.id], None)
+        pks = sorted(set(account_pks))
+        out: dict[int, list[dict[str, Any]]] = {pk: [] for pk in pks}
+        for k in range(0, len(pks), 500):
+            for ev in self._events(and_(e.account_pk.in_(pks[k:k + 500]),
+                                        e.type == "post_deleted", e.at >= since),
+                                   [e.at, e.id], None):
+                out[ev["account_pk"]].append(ev)
+        return out
 
     def max_event_id(self) -> int:
         return int(self._conn.execute(select(func.max(s.events.c.id))).scalar() or 0)
@@ -113,6 +121,28 @@ class AlertBatch:
         """Add a pending delivery, due at once; False (and nothing changed) when one with
         this ``delivery_id`` is there already."""
         return enqueue(self._conn, delivery_id, rule_id, kind, payload, now)
+
+    def enqueue_many(self, alerts: Iterable[tuple[str, int | None, str, Mapping[str, Any]]],
+                     now: datetime) -> int:
+        """:meth:`enqueue` for many ``(delivery_id, rule_id, kind, payload)`` at once
+        (those already in the outbox skipped); the number added."""
+        o = s.alert_outbox
+        todo = {a[0]: a for a in alerts}
+        ids = sorted(todo)
+        for k in range(0, len(ids), 500):
+            for (there,) in self._conn.execute(
+                    select(o.c.delivery_id).where(o.c.delivery_id.in_(ids[k:k + 500]))):
+                todo.pop(there, None)
+        if not todo:
+            return 0
+        at = lease_time(now)
+        rows = [{"delivery_id": d, "rule_id": r, "kind": kind,
+                 "payload": storable_json(p, sort_keys=True), "state": PENDING,
+                 "attempts": 0, "next_attempt": at, "created_at": at}
+                for d, r, kind, p in todo.values()]
+        ins = (pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert)(o)
+        self._conn.execute(ins.on_conflict_do_nothing(index_elements=[o.c.delivery_id]), rows)
+        return len(rows)
 
 
 def enqueue(conn: Connection, delivery_id: str, rule_id: int | None, kind: str,
