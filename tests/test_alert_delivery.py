@@ -368,3 +368,14 @@ def test_deliveries_not_started_within_the_lease_are_given_back(st: Store,
     assert rows["d-1"]["state"] == rows["d-2"]["state"] == "pending"
     assert rows["d-1"]["attempts"] == 0  # given back, not counted
     assert deliver(st, T0 + dt.timedelta(minutes=4)).delivered == 2
+
+
+def test_smtp_settings_from_the_config_keys() -> None:
+    from unerased.alerts import smtp_from_settings
+
+    assert smtp_from_settings(lambda _k: None) is None
+    keys = {"smtp.host": "mail.example.org", "smtp.port": 2525, "smtp.username": "u",
+            "smtp.password": "p", "smtp.sender": "a@example.org", "smtp.starttls": False}
+    s = smtp_from_settings(keys.get)
+    assert s == SmtpSettings("mail.example.org", 2525, "u", "p", "a@example.org", False)
+    assert smtp_from_settings({"smtp.host": "h"}.get) == SmtpSettings("h")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         is_loopback,
         send_mail,
         send_webhook,
+        smtp_from_settings,
     )
     from .enqueue import CURSOR_KEY, enqueue_new, load_rules
     from .rules import (
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "Backoff": "deliver", "DeliveryReport": "deliver", "Outcome": "deliver",
     "SmtpSettings": "deliver", "deliver_due": "deliver", "is_loopback": "deliver",
-    "send_mail": "deliver", "send_webhook": "deliver",
+    "send_mail": "deliver", "send_webhook": "deliver", "smtp_from_settings": "deliver",
     "CURSOR_KEY": "enqueue", "enqueue_new": "enqueue", "load_rules": "enqueue",
     "ALL_KINDS": "rules", "DEFAULT_KINDS": "rules", "Alert": "rules", "Rule": "rules",
     "delivery_id": "rules", "make_test_alert": "rules", "parse_duration": "rules",
@@ -82,6 +83,7 @@ __all__ = [
     "send_mail",
     "send_webhook",
     "sign",
+    "smtp_from_settings",
 ]
 
 __getattr__ = exports(__name__, _WHERE)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 __all__ = ["Backoff", "DeliveryReport", "Outcome", "SmtpSettings", "deliver_due",
-           "is_loopback", "send_mail", "send_webhook"]
+           "is_loopback", "send_mail", "send_webhook", "smtp_from_settings"]
 
 _LOOPBACK_NAMES = ("localhost", "localhost.")
 
@@ -68,6 +68,20 @@ class SmtpSettings:
     starttls: bool = True
     cafile: str | None = None
     timeout: float = 30.0
+
+
+def smtp_from_settings(get: Callable[[str], Any]) -> SmtpSettings | None:
+    """:class:`SmtpSettings` from the config file's ``smtp.*`` keys (``get(name)``: the
+    value in force, None when unset); None when no ``smtp.host`` is set."""
+    host = get("smtp.host")
+    if not host:
+        return None
+    starttls = get("smtp.starttls")
+    return SmtpSettings(
+        host=str(host), port=int(get("smtp.port") or 587),
+        username=get("smtp.username") or None, password=get("smtp.password") or None,
+        sender=str(get("smtp.sender") or "unerased@localhost"),
+        starttls=True if starttls is None else bool(starttls))
 
 
 @dataclass(frozen=True, slots=True)

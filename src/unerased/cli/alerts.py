@@ -26,9 +26,19 @@ __all__ = ["alert"]
 
 
 def _smtp_settings(c: Context) -> SmtpSettings | None:
-    """The SMTP server of the home's configuration, None when none is set. (The
-    collector's config file provides it; until then ``mailto:`` targets wait.)"""
-    return None
+    """The SMTP server of the home's configuration (``smtp.*`` in ``HOME/config.toml``,
+    read by :mod:`unerased.config`), None when none is set or there is no such module
+    (an unerased without the config file: ``mailto:`` targets then wait)."""
+    import importlib
+
+    from ..alerts import smtp_from_settings
+
+    try:
+        config = importlib.import_module("unerased.config")
+    except ModuleNotFoundError:
+        return None
+    settings = config.load(c.home)
+    return smtp_from_settings(lambda name: settings[name])
 
 
 def _rule_json(r: dict[str, Any]) -> dict[str, Any]:
