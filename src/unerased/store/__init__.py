@@ -28,17 +28,21 @@ from ..errors import BlobError, DatabaseError, MissingExtra, StoreError, UsageEr
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
+from ._alerts import AlertBatch, AlertQueries
 from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
+from ._state import StateQueries
 from ._verify_queries import LEAFED, ArchiveScan
 from ._writer import PostResult, Writer
 
 __all__ = [
     "LEAFED",
+    "AlertBatch",
+    "AlertQueries",
     "ArchiveScan",
     "BlobError",
     "BlobStore",
@@ -53,6 +57,7 @@ __all__ = [
     "PostResult",
     "Queries",
     "ReceiptRows",
+    "StateQueries",
     "Store",
     "StoreError",
     "WriteConflict",
@@ -62,7 +67,7 @@ __all__ = [
 ]
 
 
-class Store(Queries, ClaimQueries):
+class Store(Queries, ClaimQueries, StateQueries, AlertQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs
