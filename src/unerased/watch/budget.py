@@ -241,8 +241,7 @@ class Budgets:
         until: datetime | None = None
         if retry is not None and retry > now:
             until = retry
-        if status == 429:
-            b.remaining = 0.0
+        if status == 429:  # the block governs: our own window count is only a guess
             if until is None and reset is not None and reset > now:
                 until = reset
             if until is None:

@@ -358,32 +358,25 @@ def allocate(accounts: Sequence[AccountLoad], budget: float, window: timedelta,
     """
     if budget <= 0:
         raise ValueError("budget must be positive")
-    w = {a.account_id: (max(a.rate, 1e-6) ** cfg.rate_exponent)
+    w = {a.account_id: float(max(a.rate, 1e-6) ** cfg.rate_exponent)
          / (cfg.high_risk_factor if a.high_risk else 1.0) for a in accounts}
     cost = {a.account_id: a.cost for a in accounts}
     lo, hi = cfg.min_interval.total_seconds(), cfg.max_interval.total_seconds()
     win = window.total_seconds()
-    fixed: dict[str, float] = {}
-    while True:
-        free = [k for k in w if k not in fixed]
-        spent = sum(cost[k] * win / s for k, s in fixed.items())
-        left = budget - spent
-        if not free:
-            break
-        demand = sum(cost[k] * w[k] for k in free)
-        if left <= 0:
-            for k in free:
-                fixed[k] = hi
-            break
-        c = win * demand / left  # interval_k = c / w_k
-        over = [k for k in free if c / w[k] > hi]  # forced to check more often: first
-        under = [k for k in free if c / w[k] < lo] if not over else []
-        for k in over:
-            fixed[k] = hi
-        for k in under:
-            fixed[k] = lo
-        if not over and not under:
-            for k in free:
-                fixed[k] = c / w[k]
-            break
+
+    def spend(c: float) -> float:
+        return sum(cost[k] * win / min(max(c / w[k], lo), hi) for k in w)
+
+    # interval_k = clip(c / w_k): spend(c) falls as c grows; find c where it meets the
+    # budget by bisection on log c (the clipped accounts' share moves to the others)
+    a_lo = math.log(lo * min(w.values(), default=1.0))
+    a_hi = math.log(hi * max(w.values(), default=1.0))
+    for _ in range(200):
+        mid = (a_lo + a_hi) / 2
+        if spend(math.exp(mid)) > budget:
+            a_lo = mid
+        else:
+            a_hi = mid
+    c = math.exp(a_hi)
+    fixed = {k: min(max(c / w[k], lo), hi) for k in w}
     return {k: timedelta(seconds=s) for k, s in fixed.items()}
