@@ -63,9 +63,10 @@ class ScheduleConfig:
     rate_half_life: timedelta = timedelta(days=2)
     high_risk_factor: float = 0.5
     """The interval of an account tagged ``risk=high`` is multiplied by this."""
-    fresh_age: timedelta = timedelta(hours=2)
-    fresh_interval: timedelta = timedelta(minutes=3)
-    """While the youngest known post is younger than ``fresh_age``, at most this."""
+    fresh_age: timedelta = timedelta(hours=1)
+    fresh_interval: timedelta = timedelta(minutes=5)
+    """While the youngest known post is younger than ``fresh_age``, at most this (the
+    post ladder's first rung)."""
     recheck_interval: timedelta = timedelta(minutes=5)
     """While a disappearance (account or post) is pending confirmation, at most this."""
     min_interval: timedelta = timedelta(minutes=1)
