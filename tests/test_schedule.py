@@ -229,6 +229,8 @@ def test_S18_an_allotted_interval_replaces_the_rates() -> None:
 def test_S19_allocate_counts_the_fresh_post_rules_extra_checks() -> None:
     assert fresh_share(0, NOJ) == 0
     assert fresh_share(24, NOJ) == pytest.approx(1 - 2.718281828 ** -1)  # 1 an hour, 1 h
+    assert fresh_share(24, NOJ, 60 * M) == pytest.approx(1 - 2.718281828 ** -0.5)  # seen late
+    assert fresh_share(24, NOJ, 3 * H) == 0
     accts = [AccountLoad("prolific", 48.0), AccountLoad("quiet", 0.5)]
     iv = allocate(accts, budget=400, window=D, cfg=NOJ)
     assert expected_spend(accts, iv, D, NOJ) == pytest.approx(400, rel=1e-6)

@@ -348,10 +348,14 @@ class AccountLoad:
     """Requests one check of it costs."""
 
 
-def fresh_share(rate: float, cfg: ScheduleConfig) -> float:
-    """The share of time an account posting ``rate`` a day (Poisson) has a post younger
-    than ``fresh_age``, so is checked at the fresh interval (S5, S19)."""
-    return 1.0 - math.exp(-max(rate, 0.0) / DAY * cfg.fresh_age.total_seconds())
+def fresh_share(rate: float, cfg: ScheduleConfig, interval: timedelta | None = None) -> float:
+    """The share of time an account posting ``rate`` a day (Poisson) is checked at the
+    fresh interval: while the youngest post it has *seen* is younger than ``fresh_age``.
+    A post is seen half an ``interval`` after it is written on average, so it keeps the
+    account fresh for ``fresh_age - interval / 2`` (S5, S19)."""
+    lag = 0.0 if interval is None else interval.total_seconds() / 2
+    span = max(0.0, cfg.fresh_age.total_seconds() - lag)
+    return 1.0 - math.exp(-max(rate, 0.0) / DAY * span)
 
 
 def expected_spend(accounts: Sequence[AccountLoad], intervals: Mapping[str, timedelta],
@@ -364,7 +368,7 @@ def expected_spend(accounts: Sequence[AccountLoad], intervals: Mapping[str, time
     out = 0.0
     for a in accounts:
         s = intervals[a.account_id].total_seconds()
-        f = fresh_share(a.rate, cfg)
+        f = fresh_share(a.rate, cfg, intervals[a.account_id])
         out += a.cost * win * ((1 - f) / s + f / min(s, fresh))
     return out
 
