@@ -366,7 +366,7 @@ def bound(c: Campaign, per_window: float, seed: int) -> float:
     q_lo = float(params["delete_share"].default)
     rng = random.Random(seed)
     ttd = [TTD.sample(rng).total_seconds() for _ in range(4000)]
-    grid = [60 * (360 ** (k / 99)) for k in range(100)]  # 1 min .. 6 h
+    grid = [60.0 * float(360.0 ** (k / 99)) for k in range(100)]  # 1 min .. 6 h
     miss = [sum(max(0.0, 1 - d / i) for d in ttd) / len(ttd) for i in grid]
     dels = [(a.posts_per_day / 86400 * (q_hi if a.risk == "high" else q_lo))
             for a in c.accounts]
