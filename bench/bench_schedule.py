@@ -463,14 +463,24 @@ def main() -> None:
     ua, ud = med["uniform"]
     aa, ad = med["adaptive"]
     sa, sd = med["adaptive+stream"]
+    bnd = statistics.median(bounds)
     print("targets (issue 10):")
     print(f"  adaptive archived >= 98 % where uniform < 90 %: {aa:.1%} vs {ua:.1%} -> "
           f"{'met' if aa >= 0.98 and ua < 0.90 else 'NOT met'}")
+    if bnd < 0.98:
+        print(f"    infeasible by polling at this budget: the best periodic polling, knowing "
+              f"the true rates, archives {bnd:.1%} in expectation")
     print(f"  adaptive median delay <= half of uniform's: {_fmt_delay(ad)} vs "
           f"{_fmt_delay(ud)} -> {'met' if ad <= ud / 2 else 'NOT met'}")
+    if ad > ud / 2:
+        left = ud / 2 - CONFIRM.total_seconds()
+        print(f"    a polled deletion is confirmed by a second GONE >= "
+              f"{CONFIRM.total_seconds() / 60:.0f} min after the first (docs/detection.md): "
+              f"half of uniform's median leaves {max(left, 0) / 60:.1f} min to notice it, "
+              f"checks every <= {max(2 * left, 0) / 60:.1f} min of the deleting accounts "
+              f"(uniform: {UNIFORM.total_seconds() / 60:.0f})")
     print(f"  with a stream archived >= 99.5 % and median delay < 30 s: {sa:.1%}, "
           f"{_fmt_delay(sd)} -> {'met' if sa >= 0.995 and sd < 30 else 'NOT met'}")
-
 
 if __name__ == "__main__":
     main()
