@@ -186,6 +186,22 @@ def test_B12_the_ietf_ratelimit_reset_in_seconds_or_as_a_unix_time() -> None:
     assert b.take("bsky.social", T0) == pytest.approx(45)
 
 
+def test_B13_what_matters_survives_a_restart_through_json() -> None:
+    b = Budgets(default=HostLimits(limit=100, burst=100, monthly=50))
+    for _ in range(30):
+        b.take(X, T0)
+    b.observe(MASTO, 429, {"retry-after": "600"}, T0)
+    again = Budgets(default=HostLimits(limit=100, burst=100, monthly=50))
+    again.load(json.loads(json.dumps(b.dump())))
+    assert again.snapshot(T0 + M) == b.snapshot(T0 + M)
+    assert again.snapshot(T0)[X]["monthly"]["used"] == 30
+    assert again.take(MASTO, T0 + M) == pytest.approx(540)  # still blocked
+    broken = Budgets()
+    broken.load({X: {"limit": "x"}, MASTO: {**b.dump()[MASTO], "reset": "2026-01-01T00:00"}})
+    assert broken.hosts == {}
+    assert Budgets().snapshot() == {}
+
+
 # --- properties --------------------------------------------------------------------
 
 
