@@ -1,6 +1,6 @@
 """Adaptive scheduling beside uniform polling at one request budget, on the campaign's truth.
 
-    PYTHONPATH=src .venv/bin/python bench/bench_schedule.py [--seeds 5] [--hours 48]
+    PYTHONPATH=src .venv/bin/python bench/bench_schedule.py [--seeds 10] [--hours 48] [--verbose]
 
 A discrete-event simulation over ``unerased.sim.campaign.generate_campaign`` (60 accounts,
 its time-to-deletion ``TTD`` after Zhu et al. 2013: 5 % 1–5 min, 30 % 5–30 min, 55 %
@@ -449,7 +449,7 @@ def rows(figs: dict[str, list[Figures]]) -> Iterator[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--hours", type=float, default=48.0, help="scored hours after warm-up")
     ap.add_argument("--verbose", action="store_true", help="every seed's figures")
     args = ap.parse_args()
