@@ -20,6 +20,7 @@ from unerased.watch.budget import (
     parse_reset,
     parse_retry_after,
 )
+from unerased.watch.schedule import defer
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -242,3 +243,17 @@ def test_a_wait_is_never_negative_and_following_it_succeeds(statuses: list[int],
             now += timedelta(seconds=w)
             assert b.take(X, now) == 0
         now += timedelta(seconds=gap)
+
+
+def test_a_429_defers_the_hosts_accounts_past_the_block_without_a_burst() -> None:
+    rec = recorded("x/rate_limited_429.json")["response"]
+    b = Budgets(default=HostLimits(limit=300, window=15 * M, penalty=60 * S))
+    b.observe(X, rec["status"], rec["headers"], T0)
+    until = b.not_before(X, T0)
+    assert until == T0 + 60 * S
+    due = {f"acct{k}": T0 - k * S for k in range(30)}
+    out = defer(due, until, per_second=300 / (15 * 60))
+    assert min(out.values()) == until
+    assert max(out.values()) == until + 29 * 3 * S  # one every 3 s: 300 per 15 min
+    for t in sorted(out.values()):
+        assert b.take(X, t) == 0  # each one goes when its time comes
