@@ -197,7 +197,7 @@ async def add_watch(
                  if r["watch_uri"] == str(uri) and r["proxy"]), None)
     use = ctx.proxy_for({"proxy": proxy or kept})
     async with Clients(ctx) as clients:
-        rec = Recorder(clients.get(use))
+        rec = Recorder(clients.get(use), clock=ctx.now)
         src = make_source(uri.platform, rec, service, ctx.config.source_options)
         snap = await src.resolve(uri.ident)
     with ctx.store.writer() as w:
@@ -245,7 +245,7 @@ async def observe(
     lock = ctx._host_locks.setdefault(host, asyncio.Semaphore(cfg.per_host_concurrency))
     obs = Observation(fresh, now, [], AccountCheck(None), known=known_states(known))
     async with lock:
-        rec = Recorder(clients.get(proxy))
+        rec = Recorder(clients.get(proxy), clock=ctx.now)
         obs.captures = rec.captures
         try:
             src = make_source(fresh["platform"], rec, fresh["service"], cfg.source_options)
