@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import stat
-import zipfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -345,7 +344,7 @@ def test_cli_site_and_verify(store: Store, world: World, home: Path, db_url: str
     r = invoke(monkeypatch, _args(home, db_url, "export", "jsonl", str(tmp_path / "x.jsonl"),
                                   "--tag", "a=b"))
     assert r.exit_code == 2 and "export site" in r.stderr
-    r = invoke(monkeypatch, _args(home, db_url, "receipt", "row:%d" % world.victim_pk,
+    r = invoke(monkeypatch, _args(home, db_url, "receipt", f"row:{world.victim_pk}",
                                   str(tmp_path / "p.zip"), "--published", "--json"))
     assert r.exit_code == 0 and json.loads(r.stdout)["published"] is True
 
