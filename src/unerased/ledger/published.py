@@ -39,7 +39,8 @@ __all__ = [
 PUBLISHED_FORMAT = "unerased-published-receipt"
 
 REASONS: dict[str, str] = {
-    "listing": "a listing or another request that may hold other posts",
+    "listing": "a listing, or another request that is not a lookup of this post alone "
+               "(a profile, a batch): it may hold other posts",
     "stream": "a stream message, which may carry other posts",
     "account_status": "the account's status history is about the account, not this post",
     "account_event": "an event about the account, not this post",
