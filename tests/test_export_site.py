@@ -284,6 +284,7 @@ def test_published_receipts_verify_and_hold_only_their_post(
         assert salts[ref] not in data and salts[ref].hex().encode() not in data
     assert salts[world.listing_id].hex().encode() not in data
     for secret in (OTHER, PRIVATE, PROTECTED):
+        assert secret.split()[0].encode() not in data  # the ASCII part, however escaped
         assert secret.encode() not in data
         assert json.dumps(secret).encode()[1:-1] not in data
     # the full receipt of the same post does hold them: the test can see a leak
