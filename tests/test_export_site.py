@@ -407,3 +407,15 @@ def test_visibility_and_slugs() -> None:
     assert slug("x", "42", "CON") != slug("x", "42", "con")
     assert slug("x", "42", "本") .startswith("x-") and all(c.isalnum() or c == "-" for c in
                                                         slug("x", "42", "本"))
+
+
+def test_a_failure_leaves_nothing(store: Store, world: World, tmp_path: Path) -> None:
+    """A receipt that cannot be made (a media file gone from the blob store) stops the
+    export with one line, and neither OUT nor the temporary directory is left."""
+    from unerased.errors import ReceiptError
+
+    victim = next(p for p in store.iter_posts() if p["id"] == world.victim_pk)
+    store.blobs.path(victim["media"][0]["sha256"]).unlink()
+    with pytest.raises(ReceiptError, match="is missing"):
+        write_site(store, tmp_path / "site")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
