@@ -24,6 +24,7 @@ into place at the end: a failure leaves nothing half-written.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -144,7 +145,9 @@ class _Account:
     def closed(self) -> bool:
         return str(self.row["status"]) in CLOSED
 
+    @functools.cached_property
     def view(self) -> dict[str, Any]:
+        """The account as the templates show it (made once)."""
         r = self.row
         acct_events = [e for e in self.events if e["post_id"] is None]
         closed_at = next((e["at"] for e in reversed(acct_events)
@@ -171,7 +174,7 @@ def _post_view(p: Mapping[str, Any], acct: _Account, event: Mapping[str, Any] | 
     return {
         "slug": slug(p["platform"], str(p["account_id"]), p["post_id"]),
         "platform": p["platform"], "post_id": p["post_id"], "url": _http_url(p["url"]),
-        "kind": p["kind"], "created_at": p["created_at"], "account": acct.view(),
+        "kind": p["kind"], "created_at": p["created_at"], "account": acct.view,
         "versions": versions, "edited": len(versions) > 1, "text": text,
         "excerpt": text if len(text) <= 200 else text[:199] + "…",
         "media": [{k: m.get(k) for k in ("filename", "mime", "kind", "alt", "sha256", "size")}
@@ -316,7 +319,7 @@ def _render(store: Store, root: Path, accounts: list[_Account], tags: Sequence[t
         views.sort(key=lambda v: (v["deleted_at"] or "", v["post_id"]), reverse=True)
         acct.views = views
     posts.sort(key=lambda v: (v["deleted_at"] or "", v["post_id"]), reverse=True)
-    closed = sorted((a.view() for a in accounts if a.closed),
+    closed = sorted((a.view for a in accounts if a.closed),
                     key=lambda a: (a["closed_at"] or "", a["uri"]), reverse=True)
     site = {"generated_at": now, "tags": [f"{k}={v}" for k, v in tags],
             "key": key, "note": note, "left_accounts": left_accounts,
@@ -331,7 +334,7 @@ def _render(store: Store, root: Path, accounts: list[_Account], tags: Sequence[t
     for v in posts:
         page("post.html", root / "posts" / f"{v['slug']}.html", 1, post=v)
     for acct in accounts:
-        page("account.html", root / "accounts" / f"{acct.slug}.html", 1, account=acct.view(),
+        page("account.html", root / "accounts" / f"{acct.slug}.html", 1, account=acct.view,
              posts=acct.views)
     feed_id = uuid.uuid5(uuid.NAMESPACE_URL, "unerased-site:" + key)
     entries = [{**v, "id": f"urn:uuid:{uuid.uuid5(feed_id, v['slug'])}"} for v in posts[:500]]
