@@ -419,3 +419,50 @@ def test_a_failure_leaves_nothing(store: Store, world: World, tmp_path: Path) ->
     with pytest.raises(ReceiptError, match="is missing"):
         write_site(store, tmp_path / "site")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+
+
+def test_a_deletion_found_by_the_collector(store: Store, tmp_path: Path) -> None:
+    """End to end against the simulated platform (the Mastodon API, through the real
+    collector): an edited post is deleted; its published receipt holds its versions, its
+    direct lookups (the 404 among them) and the deletion, and withholds the timeline
+    listings, which hold the other posts."""
+    from test_watch_runner import make_ctx, rounds, watch_alice
+    from test_watch_runner import world as sim_world
+
+    sim, clock = sim_world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    victim = sim.live_statuses(sim.by_username("alice"))[2]
+    sim.edit(victim, "改过的文字 edited before deletion")
+    rounds(ctx, clock)
+    sim.delete(victim)
+    assert [e["type"] for e in rounds(ctx, clock, 2)] == ["post_deleted"]
+    s = write_site(store, tmp_path / "site")
+    assert (s.posts, s.accounts) == (1, 1)
+    (z,) = (tmp_path / "site" / "receipts").iterdir()
+    rep = verify_receipt(z)
+    assert rep.ok and rep.published, rep.problems
+    got = members(z)
+    records = [json.loads(d) for n, d in got.items() if n.startswith("leaves/")]
+    urls = [r["record"]["url"] for r in records if r["kind"] == "capture"]
+    statuses = [r["record"]["status"] for r in records if r["kind"] == "capture"]
+    own = f"/api/v1/statuses/{victim.id}"
+    assert urls and all(u.endswith((own, own + "/history")) for u in urls), urls
+    assert 404 in statuses
+    assert sorted({r["kind"] for r in records}) == ["capture", "event", "post_version"]
+    assert len([r for r in records if r["kind"] == "post_version"]) == 2
+    assert [r["type"] for r in records if r["kind"] == "event"] == ["post_edited", "post_deleted"]
+    manifest = json.loads(got["manifest.json"])
+    listing = [w for w in manifest["withheld"] if w["reason"] == "listing"]
+    assert listing and listing[0]["ids"]
+    data = b"".join(got.values())
+    others = [st for st in sim.live_statuses(sim.by_username("alice")) if st.id != victim.id]
+    assert len(others) == 11
+    for st in others:  # neither their ids in a URL nor their texts, however escaped
+        assert f"/statuses/{st.id}".encode() not in data
+        assert st.text
+        for needle in (st.text, json.dumps(st.text)[1:-1]):
+            assert needle.encode() not in data
+    page = (tmp_path / "site" / "posts" / f"{z.stem}.html").read_text(encoding="utf-8")
+    assert "改过的文字 edited before deletion" in page and "Every version (2)" in page
