@@ -205,7 +205,7 @@ def test_site_pages(site: Path, store: Store, world: World) -> None:
     assert "Every version (2)" in page
     about = _text(site / "about.html")
     assert _text(site / "key.pub").strip() in about
-    assert "protected" in about and "1 accounts were left out" in about
+    assert "protected" in about and "1 account left out" in about
     for p in site.rglob("*"):  # owner-only, like every export
         assert stat.S_IMODE(p.stat().st_mode) in (0o600, 0o700), p
     assert stat.S_IMODE(site.stat().st_mode) == 0o700
