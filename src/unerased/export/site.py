@@ -266,7 +266,7 @@ def write_site(store: Store, out: Path | str, *, tags: Sequence[tuple[str, str]]
     accounts with every one of these tags. ``progress(done, total)`` counts posts."""
     from ..model import iso, utcnow
 
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # "." and "a/.." have a name, and a parent
     _check_out(out)
     accounts, left_accounts, left_posts = _gather(store, tags)
     now = generated_at or iso(utcnow()) or ""
