@@ -21,6 +21,7 @@ READERS = [
     ["verify"],
     ["receipt", "123", "OUT"],
     ["export", "jsonl", "OUT"],
+    ["export", "site", "OUT"],
     ["checkpoint"],
 ]
 

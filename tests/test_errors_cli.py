@@ -54,6 +54,7 @@ def _one_line(r: Result, start: str) -> str:
     ("accounts", ["posts", "x:someone"]),
     ("accounts", ["watch", "list"]),
     ("post_versions", ["export", "jsonl", "OUT"]),
+    ("account_status", ["export", "site", "OUT"]),
     ("posts", ["receipt", "1", "OUT"]),
     ("checkpoints", ["checkpoint"]),
 ])

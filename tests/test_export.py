@@ -274,15 +274,16 @@ def test_run_export_dash_writes_stdout_only(store: Store, tmp_path: Path,
     assert not (tmp_path / "-").exists()
 
 
-def test_export_site_is_not_offered(home: Path) -> None:
+def test_export_site_is_offered_beside_the_file_formats(home: Path) -> None:
+    """``site`` is a directory, not a file format of run_export (tests/test_export_site.py
+    tests it); the command offers it, and an unknown format names all four."""
     assert "site" not in FORMATS
-    r = _cli(home, "export", "site", "x")
+    r = _cli(home, "export", "html", "x")
     assert r.exit_code == 2
-    assert "'jsonl', 'csv', 'warc'" in r.stderr or "jsonl, csv, warc" in r.stderr, r.stderr
-    assert r.stderr.count("site") == 1  # only where the user's own word is quoted back
+    assert "'jsonl', 'csv', 'warc', 'site'" in r.stderr, r.stderr
     assert not home.exists()
     help_text = _cli(home, "export", "--help").stdout
-    assert "site" not in help_text and "jsonl" in help_text
+    assert "site" in help_text and "jsonl" in help_text and "--tag" in help_text
 
 
 def test_run_export_refuses_an_unknown_format(store: Store, tmp_path: Path) -> None:

@@ -27,7 +27,8 @@ PKG = SRC / "unerased"
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
           "unerased._files", "unerased.refs",
           "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
-          "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text",
+          "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.ledger.published",
+          "unerased.text",
           "unerased.alerts.rules")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
 

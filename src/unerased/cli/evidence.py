@@ -65,6 +65,8 @@ def _verify_receipt(path: Path, as_json: bool) -> None:
         click.echo(f"NOTE: {term(rep.warning)}")
         for line in rep.story:
             click.echo(f"  {term(line)}")
+        for w in rep.withheld:
+            click.echo(f"  withheld: {w['count']} {term(w['kind'])} ({term(w['reason'])})")
 
 
 @click.command()
@@ -96,25 +98,31 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
 @click.command()
 @click.argument("post_id")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--published", is_flag=True,
+              help="A published receipt: only what concerns this post (no listing that "
+                   "holds other posts, no account history); what it leaves out is named.")
 @json_option
 @pass_ctx
 @handle_errors
-def receipt(c: Context, post_id: str, out: Path, as_json: bool) -> None:
+def receipt(c: Context, post_id: str, out: Path, published: bool, as_json: bool) -> None:
     """Write an evidence bundle for one post (POST_ID: its platform id, its URL, an
     at:// URI, or row:N), verifiable offline with `unerased verify --receipt OUT`."""
     from ..ledger.receipt import write_receipt
 
     post = c.store.resolve_post(post_id)
-    s = write_receipt(c.store, f"row:{post['id']}", out)
+    s = write_receipt(c.store, f"row:{post['id']}", out, published=published)
     if as_json:
-        emit_json([{"path": str(s.path), "post_id": s.post_id,
-                    "account_uri": post["account_uri"], "leaves": s.leaves,
-                    "captures": s.captures, "blobs": s.blobs,
-                    "checkpoint": s.checkpoint_size}])
+        got = {"path": str(s.path), "post_id": s.post_id,
+               "account_uri": post["account_uri"], "leaves": s.leaves,
+               "captures": s.captures, "blobs": s.blobs, "checkpoint": s.checkpoint_size}
+        if published:
+            got |= {"published": True, "withheld": s.withheld}
+        emit_json([got])
     else:
+        held = f", {s.withheld} leaves withheld" if published else ""
         click.echo(f"wrote {term(s.path)}: post {term(post['account_uri'])} {term(s.post_id)}, "
                    f"{s.leaves} ledger leaves ({s.captures} captures), {s.blobs} blobs, "
-                   f"checkpoint {s.checkpoint_size}")
+                   f"checkpoint {s.checkpoint_size}{held}")
 
 @click.command()
 @click.option("--timestamp-url", envvar="UNERASED_TIMESTAMP_URL", type=HTTP_URL,

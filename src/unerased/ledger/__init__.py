@@ -2,8 +2,9 @@
 
 Pure, bottom layer (no I/O): :mod:`~unerased.ledger.merkle` (hashing, proofs),
 :mod:`~unerased.ledger.records` (the public leaf-record format of docs/receipts.md),
-:mod:`~unerased.ledger.note` (signed checkpoints, C2SP signed notes) and
-:mod:`~unerased.ledger.timestamp` (RFC 3161). On the store (top layer; every query is
+:mod:`~unerased.ledger.note` (signed checkpoints, C2SP signed notes),
+:mod:`~unerased.ledger.timestamp` (RFC 3161) and :mod:`~unerased.ledger.published`
+(what a published receipt may hold). On the store (top layer; every query is
 the store's): :mod:`~unerased.ledger.log` (the stored tree, proofs, keys, checkpoints),
 :mod:`~unerased.ledger.verify` (``unerased verify``) and
 :mod:`~unerased.ledger.receipt` (receipts). The leaves themselves are appended by the
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from .._lazy import exports
 
 if TYPE_CHECKING:
-    from . import log, merkle, note, receipt, records, timestamp, verify
+    from . import log, merkle, note, published, receipt, records, timestamp, verify
     from .log import (
         CheckpointRow,
         NodeReader,
@@ -66,6 +67,7 @@ __all__ = [
     "make_checkpoint",
     "merkle",
     "note",
+    "published",
     "receipt",
     "records",
     "root_at",
@@ -89,5 +91,6 @@ _WHERE |= {name: "receipt" for name in (
 _WHERE |= {name: "verify" for name in ("Problem", "VerifyReport", "leaf_record",
                                        "verify_archive")}
 _WHERE |= {"MemoryTree": "merkle"}
-_WHERE |= {m: m for m in ("log", "merkle", "note", "receipt", "records", "timestamp", "verify")}
+_WHERE |= {m: m for m in ("log", "merkle", "note", "published", "receipt", "records",
+                           "timestamp", "verify")}
 __getattr__ = exports(__name__, _WHERE)

@@ -30,6 +30,7 @@ from ..refs import account_uri
 from ..store import LedgerTables, ReceiptRows
 from . import log, merkle, note
 from . import records as rec
+from .published import PUBLISHED_FORMAT, check_published, check_withheld, partition
 from .verify import EMPTY_SHA256, leaf_record
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FORMAT",
     "KEY_WARNING",
+    "PUBLISHED_FORMAT",
     "ReceiptError",
     "ReceiptReport",
     "ReceiptSummary",
@@ -69,6 +71,12 @@ _README_TEXT = (
     "the unerased project explains: every leaves/<n>.json is a record committed to a Merkle\n"
     "log (RFC 9162) whose signed checkpoint is checkpoint.note, signed by key.pub.\n"
     "Check that key.pub is the archive's published key.\n"
+)
+_PUBLISHED_README = _README_TEXT + (
+    "\n"
+    "This is a *published* receipt: it carries only what concerns its own post (its\n"
+    "versions, the events about it, the raw answers of its direct lookups). What it left\n"
+    "out, such as listings that hold other posts, is named in manifest.json (withheld).\n"
 )
 
 
@@ -196,22 +204,28 @@ class ReceiptSummary:
     captures: int
     blobs: int
     checkpoint_size: int
+    withheld: int = 0  # leaves a published receipt left out
 
 
 def write_receipt(
-    store: Store, post_ref: str, out_path: Path | str, *, checkpoint: bool = True
+    store: Store, post_ref: str, out_path: Path | str, *, checkpoint: bool = True,
+    published: bool = False,
 ) -> ReceiptSummary:
     """Write the receipt of one post to ``out_path``. ``post_ref`` names it as the
     command line does (:meth:`Store.resolve_post`: its platform post id, its URL, an
     ``at://`` URI or ``row:N``; NotFound or AmbiguousError otherwise).
 
     When no checkpoint covers every leaf it needs, one is signed first (``checkpoint``
-    False: fail instead)."""
+    False: fail instead). ``published``: a published receipt, with only what concerns
+    the post itself (:mod:`unerased.ledger.published`)."""
     out_path = Path(out_path)
     pk = store.resolve_post(post_ref)["id"]
+    withheld: list[dict[str, Any]] = []
     with store.reader() as conn:
         post = _find_post(conn, pk)
         refs = _collect(conn, post)
+        if published:
+            refs, withheld = _published_refs(conn, refs, post_ref)
         max_idx = _max_leaf(conn, refs)
         cp = log.latest_checkpoint(conn)
     if cp is None or cp.size <= max_idx:
@@ -256,8 +270,10 @@ def write_receipt(
             sizes[d] = os.path.getsize(store.blobs.path(d))
         except (OSError, BlobError):
             raise ReceiptError(f"blob {d} is missing: run `unerased verify`") from None
-    manifest = {
-        "format": FORMAT,
+    if published:
+        members[README] = _PUBLISHED_README.encode("utf-8")
+    manifest: dict[str, Any] = {
+        "format": PUBLISHED_FORMAT if published else FORMAT,
         "version": VERSION,
         "post": {"platform": first["platform"], "account_id": first["account_id"],
                  "post_id": first["post_id"]},
@@ -266,6 +282,8 @@ def write_receipt(
                     "proof": [h.hex() for h in proofs[lf.index]]} for lf in leaves],
         "blobs": [{"sha256": d, "size": sizes[d]} for d in digests],
     }
+    if published:
+        manifest["withheld"] = withheld
     try:  # owner-only, whatever the umask: a receipt holds archive content
         private_dir(out_path.parent)
         fd, tmp = mkstemp_private(out_path.parent, ".receipt-")
@@ -294,7 +312,18 @@ def write_receipt(
         _unlink_quiet(tmp)
         raise
     return ReceiptSummary(out_path, str(post["post_id"]), len(leaves),
-                          sum(lf.kind == "captures" for lf in leaves), len(digests), cp.size)
+                          sum(lf.kind == "captures" for lf in leaves), len(digests), cp.size,
+                          sum(w["count"] for w in withheld))
+
+
+def _published_refs(conn: Connection, refs: Sequence[tuple[str, str]], post_ref: str
+                    ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """The refs a published receipt keeps, and its ``withheld`` list."""
+    leaves = _leaves(conn, refs)
+    if not any(lf.kind == "post_versions" for lf in leaves):
+        raise ReceiptError(f"post {post_ref!r} has no version in the archive")
+    keep, withheld = partition([lf.record for lf in leaves])
+    return [(lf.kind, lf.ref) for lf, k in zip(leaves, keep, strict=True) if k], withheld
 
 
 def _unlink_quiet(path: str) -> None:
@@ -326,6 +355,8 @@ class ReceiptReport:
     timestamp: dict[str, Any] | None = None
     story: list[str] = field(default_factory=list)
     warning: str = KEY_WARNING
+    published: bool = False
+    withheld: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -338,8 +369,12 @@ class ReceiptReport:
         ts = ""
         if self.timestamp:
             ts = f", timestamped {self.timestamp['time']} by {self.timestamp['tsa']}"
+        kind = "published receipt" if self.published else "receipt"
+        held = sum(int(w.get("count", 0)) for w in self.withheld)
+        if self.published:
+            ts += f"; {held} leaves withheld (they concern more than this post)"
         return (
-            f"receipt verified: {p.get('platform')} post {p.get('post_id')} of account "
+            f"{kind} verified: {p.get('platform')} post {p.get('post_id')} of account "
             f"{self._account_uri()}: {self.leaves} leaves and {self.blobs} blobs included in "
             f"checkpoint {self.size} of log {self.origin} signed by key {self.key_id}{ts}"
         )
@@ -359,6 +394,7 @@ class ReceiptReport:
             "origin": self.origin, "size": self.size, "root": self.root, "key": self.key,
             "key_id": self.key_id, "leaves": self.leaves, "blobs": self.blobs,
             "timestamp": self.timestamp, "story": list(self.story), "warning": self.warning,
+            "published": self.published, "withheld": [dict(w) for w in self.withheld],
         }
 
 
@@ -386,11 +422,15 @@ def _canonical(data: bytes, what: str) -> Any:
 
 
 def _check_manifest(m: Any) -> None:
-    if not isinstance(m, dict) or set(m) != {"format", "version", "post", "files", "leaves",
-                                             "blobs"}:
+    fields = {"format", "version", "post", "files", "leaves", "blobs"}
+    if isinstance(m, dict) and m.get("format") == PUBLISHED_FORMAT:
+        fields.add("withheld")
+    if not isinstance(m, dict) or set(m) != fields:
         raise _Bad("manifest.json has missing or unknown fields")
-    if m["format"] != FORMAT or m["version"] != VERSION:
+    if m["format"] not in (FORMAT, PUBLISHED_FORMAT) or m["version"] != VERSION:
         raise _Bad(f"not an {FORMAT} version {VERSION}")
+    if "withheld" in m and (problem := check_withheld(m["withheld"])) is not None:
+        raise _Bad(f"manifest.json: {problem}")
     post = m["post"]
     if not isinstance(post, dict) or set(post) != {"platform", "account_id", "post_id"} or not all(
         isinstance(v, str) for v in post.values()
@@ -628,6 +668,11 @@ def _verify(z: _Members, report: ReceiptReport) -> None:
         report.leaves += 1
     if not any(r["kind"] == "post_version" for r in records):
         raise _Bad("the receipt holds no version of its post")
+    if m["format"] == PUBLISHED_FORMAT:
+        if (problem := check_published(records)) is not None:
+            raise _Bad(problem)
+        report.published = True
+        report.withheld = [dict(w) for w in m["withheld"]]
     for b in m["blobs"]:
         name = f"blobs/{b['sha256']}"
         digest, n = z.sha256(name)

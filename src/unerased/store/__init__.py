@@ -6,7 +6,8 @@
 events). The ledger's code reads through typed views on a connection of
 ``store.reader()`` or ``store.snapshot()``: :class:`LedgerTables` (head, leaves, nodes,
 checkpoints, meta), :class:`ArchiveScan` (what ``verify`` reads) and
-:class:`ReceiptRows` (what a receipt covers). A database failure becomes a
+:class:`ReceiptRows` (what a receipt covers), :class:`PublishRows` (what ``export site``
+reads beyond the public queries). A database failure becomes a
 :class:`~unerased.errors.DatabaseError` (one line: the driver's message, never the
 statement or its parameters) at this package's edge.
 """
@@ -33,6 +34,7 @@ from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
+from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
 from ._state import StateQueries
@@ -55,6 +57,7 @@ __all__ = [
     "LeafRow",
     "LedgerTables",
     "PostResult",
+    "PublishRows",
     "Queries",
     "ReceiptRows",
     "StateQueries",
