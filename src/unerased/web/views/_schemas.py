@@ -29,7 +29,7 @@ ACCOUNT = obj(("id", "platform", "uri", "status"), id={"type": "integer"},
 EVENT = obj(("type", "at", "platform", "account_uri"), type={"type": "string"},
             at={"type": "string"}, platform={"type": "string"},
             account_uri={"type": "string"}, post_id=NULLABLE_STRING,
-            detail={"type": "object"}, evidence={"type": ["object", "array"]})
+            detail={"type": "object"}, evidence={"type": "array"})
 
 POST = obj(("id", "platform", "post_id", "status", "text", "versions"),
            id={"type": "integer"}, platform={"type": "string"}, post_id={"type": "string"},
