@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 import stat
-from html.parser import HTMLParser
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -124,9 +124,10 @@ class _Active(HTMLParser):
         self.found: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "iframe", "object", "embed", "svg", "img", "style"):
-            if not (tag == "script" and dict(attrs).get("src", "").startswith("/static/")):
-                self.found.append(tag)
+        src = dict(attrs).get("src") or ""
+        if tag in ("script", "iframe", "object", "embed", "svg", "img", "style") and not (
+                tag == "script" and src.startswith("/static/")):
+            self.found.append(tag)
         for k, v in attrs:
             if k.startswith("on"):
                 self.found.append(f"{tag}[{k}]")

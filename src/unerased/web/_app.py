@@ -5,8 +5,9 @@ package's static files, and the security layers of :mod:`._security`."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment
@@ -55,6 +56,10 @@ class WebApp:
     views: tuple[View, ...]
     actions: tuple[Action, ...]
     owns_store: bool
+    # at most this many password hashes at once: each takes Argon2's memory (64 MiB by
+    # default), and a flood of logins must not take all of it
+    password_gate: threading.BoundedSemaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(2))
 
     def nav(self) -> list[dict[str, str]]:
         return [{"path": v.path, "name": v.name, "title": v.summary} for v in self.views

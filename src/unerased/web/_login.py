@@ -45,6 +45,11 @@ async def _start_session(request: Request, user: dict[str, Any]) -> None:
     request.session["csrf"] = new_secret()
 
 
+def _gated_check(web: Any, stored: str | None, password: str) -> bool:
+    with web.password_gate:
+        return check_password(web.hasher, stored, password)
+
+
 async def login_form(request: Request) -> Response:
     web = web_of(request)
     nxt = safe_next(request.query_params.get("next"))
@@ -61,7 +66,7 @@ async def login_post(request: Request) -> Response:
     name, password = fields.get("name", "")[:64], fields.get("password", "")[:1024]
     found = await run_in_threadpool(web.store.password_hash, name)
     stored = found[1] if found is not None else None
-    ok = await run_in_threadpool(check_password, web.hasher, stored, password)
+    ok = await run_in_threadpool(_gated_check, web, stored, password)
     nxt = safe_next(fields.get("next"))
     if not ok or found is None:
         return web.render(request, "login.html",
@@ -122,9 +127,14 @@ async def password_post(request: Request) -> Response:
         error = "the two passwords differ"
     if error is not None:
         return web.render(request, "password.html", {"error": error, "done": False}, 400)
-    hashed = await run_in_threadpool(hash_password, web.hasher, new)
+    hashed = await run_in_threadpool(_gated_hash, web, new)
     await run_in_threadpool(web.store.set_password_hash, user["id"], hashed)
     return web.render(request, "password.html", {"error": None, "done": True})
+
+
+def _gated_hash(web: Any, password: str) -> str:
+    with web.password_gate:
+        return hash_password(web.hasher, password)
 
 
 def routes() -> list[BaseRoute]:

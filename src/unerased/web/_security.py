@@ -207,6 +207,9 @@ class Authenticate:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if path.startswith("/static/"):  # open, and nobody to look up for it
+            await self.app(scope, receive, send)
+            return
         public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
         user: dict[str, Any] | None
         if not self.config.auth:
