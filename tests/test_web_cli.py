@@ -48,6 +48,17 @@ def test_no_auth_is_refused_beyond_loopback(tmp_path: Path) -> None:
         assert "--no-auth is refused" in line
 
 
+def test_serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = cli_run(tmp_path / "home", None, "serve", "--port", str(port))
+        line = one_error_line(r, 1)
+        assert f"cannot listen on 127.0.0.1 port {port}" in line
+        assert r.stdout == ""  # no login link for a server that never ran
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -51,8 +51,9 @@ def conforms(value: Any, schema: dict[str, Any], doc: dict[str, Any], where: str
 
 
 @pytest.fixture
-def web(tmp_path: Path) -> Iterator[Web]:
-    w = make_web(tmp_path / "home")
+def web(home: Path, store: Any) -> Iterator[Web]:
+    """The app over the world, on SQLite and on PostgreSQL (conftest's ``store``)."""
+    w = make_web(home, store=store)
     yield w
     w.close()
 
@@ -114,6 +115,10 @@ def test_bad_parameters_are_400_not_500(web: Web) -> None:
         assert r.status_code == 400, url
         if url.startswith("/api"):
             assert set(r.json()) == {"error"}
+    for bad in ("%00", "a%0Ab", "x" * 201):
+        assert c.get(f"/api/posts/{bad}").status_code == 400, bad
+        assert c.get(f"/api/accounts/{bad}").status_code == 400, bad
+    assert c.get("/api/accounts/bluesky:").status_code in (400, 404)
     assert c.get("/api/posts/nope").status_code == 404
     assert c.get("/api/posts/nope").json() == {"error": "no post by that id"}
     assert c.get("/api/accounts/999999").status_code == 404

@@ -84,6 +84,7 @@ def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[st
                        auth=not no_auth, allow_hosts=tuple(allow_hosts),
                        extra={"run_context": lambda _store: _run_context(c)})
     app = create_app(config)
+    sock = _listen(host, port)
     url = base_url(host, port)
     if no_auth:
         click.echo(f"serving {url}/ without a login (--no-auth, loopback only)", err=True)
@@ -98,8 +99,34 @@ def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[st
     if not is_loopback(host):
         click.echo("unerased: warning: serving beyond loopback over plain HTTP: put a TLS "
                    "reverse proxy in front (docs/web.md)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False,
-                proxy_headers=False, access_log=False, lifespan="on")
+    server = uvicorn.Server(uvicorn.Config(
+        app, log_level="warning", server_header=False, date_header=False,
+        proxy_headers=False, access_log=False, lifespan="on"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def _listen(host: str, port: int) -> Any:
+    """A listening socket on ``host``:``port`` (bound before the link is used, so that
+    a port in use is one line and exit 1, not a server's log)."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise UserError(f"cannot listen on {host} port {port}: {e.strerror or e}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as e:
+        sock.close()
+        raise UserError(f"cannot listen on {host} port {port}: {e.strerror or e}") from None
+    return sock
 
 
 @click.group()

@@ -70,7 +70,8 @@ class WebQueries:
                     type: str | None = None, account_pk: int | None = None
                     ) -> list[dict[str, Any]]:
         """Up to ``limit`` events, newest first, older than the ``(at, id)`` ``before``;
-        each with its row ``id`` (the cursor's key) beside DESIGN.md's event JSON."""
+        each with its row ``id`` (the cursor's key), ``account_pk`` and ``post_pk``
+        (row ids, for links) beside DESIGN.md's event JSON."""
         e, a = s.events.c, s.accounts.c
         q = (select(s.events, a.platform.label("acc_platform"), a.handle.label("acc_handle"),
                     a.account_id.label("acc_account_id"))
@@ -84,7 +85,8 @@ class WebQueries:
             q = q.where(e.account_pk == account_pk)
         with self.reader() as conn:
             rows = conn.execute(q).mappings().all()
-        return [{"id": r["id"], "account_pk": r["account_pk"], **event_json(r)} for r in rows]
+        return [{"id": r["id"], "account_pk": r["account_pk"], "post_pk": r["post_pk"],
+                 **event_json(r)} for r in rows]
 
     def media_info(self, sha256: str) -> dict[str, Any] | None:
         """The media type and file name a stored media file was captured with; None

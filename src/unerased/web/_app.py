@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = ["WebApp", "create_app", "is_api"]
 
 MAX_FORM_FIELDS = 50
+MAX_PATH_PARAM = 200
 MAX_FORM_PART = 64 * 1024
 
 
@@ -68,8 +69,13 @@ class WebApp:
     def view_request(self, request: Request, params: dict[str, Any]) -> ViewRequest:
         user = current_user(request)
         assert user is not None
-        return ViewRequest(self.store, params, dict(request.path_params), user,
-                           self.config, self.config.clock(), lang="en")
+        path = dict(request.path_params)
+        for name, value in path.items():  # as /api/openapi.json declares them
+            if not isinstance(value, str) or not 0 < len(value) <= MAX_PATH_PARAM \
+                    or any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in value):
+                raise Problem(400, f"{name}: not a usable id")
+        return ViewRequest(self.store, params, path, user, self.config, self.config.clock(),
+                           lang="en")
 
     def render(self, request: Request, template: str, context: dict[str, Any],
                status: int = 200, media_type: str = "text/html; charset=utf-8") -> Response:
@@ -185,6 +191,16 @@ async def _problem(request: Request, exc: Exception) -> Response:
                                   {"status": status, "message": message}, status)
 
 
+async def _unerased_error(request: Request, exc: Exception) -> Response:
+    """An error of unerased's tree from a view (a reference that names nothing, a
+    database that cannot be read): its one line, with the status it means."""
+    from ..errors import NotFound, StoreError, UsageError
+
+    status = (400 if isinstance(exc, UsageError) else 404 if isinstance(exc, NotFound)
+              else 503 if isinstance(exc, StoreError) else 500)
+    return await _problem(request, Problem(status, str(exc)))
+
+
 async def _crash(request: Request, exc: Exception) -> Response:
     """A bug: one line, no traceback, and the security headers (this handler runs
     outside the other middleware)."""
@@ -195,6 +211,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
 
 def create_app(config: WebConfig) -> Starlette:
     """The web app over ``config``'s archive (docs/web.md)."""
+    from ..errors import UnerasedError
     from ..store import Store
     from . import _downloads, _login
     from .views import all_actions, all_views
@@ -236,6 +253,6 @@ def create_app(config: WebConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={Problem: _problem, HTTPException: _problem,
-                                        Exception: _crash})
+                                        UnerasedError: _unerased_error, Exception: _crash})
     app.state.web = web
     return app
