@@ -9,6 +9,7 @@ import stat
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -233,3 +234,20 @@ def test_the_cookie_secret_is_owner_only(tmp_path: Path) -> None:
     (home / "web-secret").chmod(0o644)
     assert load_secret(home) == key
     assert stat.S_IMODE((home / "web-secret").stat().st_mode) == 0o600
+
+
+def test_a_huge_form_is_refused_before_it_is_read(web: Web) -> None:
+    c = web.logged_in("editor")
+    csrf = c.csrf("/")
+    big = {"csrf": csrf, "id": "1", "pad": "x" * 300_000}
+    assert c.post("/accounts/unwatch", data=big).status_code == 413
+
+    async def chunks() -> Any:  # no Content-Length: counted as it comes
+        yield f"csrf={csrf}&id=1&pad=".encode()
+        for _ in range(100):
+            yield b"y" * 10_000
+
+    r = c.post("/accounts/unwatch", content=chunks(),
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    assert web.store.list_accounts(watched_only=True) != []

@@ -43,6 +43,7 @@ __all__ = ["WebApp", "create_app", "is_api"]
 
 MAX_FORM_FIELDS = 50
 MAX_PATH_PARAM = 200
+MAX_FORM_BYTES = 256 * 1024  # the pages' forms are small (an upload route sets its own)
 MAX_FORM_PART = 64 * 1024
 
 
@@ -119,8 +120,20 @@ def require_role(request: Request, role: str) -> dict[str, Any]:
     return user
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """A posted form's text fields after its CSRF token is checked (403 otherwise)."""
+async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[str, str]:
+    """A posted form's text fields after its CSRF token is checked (403 otherwise). A
+    body over ``max_bytes`` is refused (413) before it is all read."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > max_bytes):
+        raise Problem(413, "the form is too large")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > max_bytes:
+            raise Problem(413, "the form is too large")
+        chunks.append(chunk)
+    request._body = b"".join(chunks)  # what request.form() parses
     try:
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS,
                                   max_part_size=MAX_FORM_PART)
