@@ -101,7 +101,10 @@ def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[st
                    "reverse proxy in front (docs/web.md)", err=True)
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="warning", server_header=False, date_header=False,
-        proxy_headers=False, access_log=False, lifespan="on"))
+        # a TLS reverse proxy on this machine says https (X-Forwarded-Proto): the
+        # session cookie is then Secure; nobody else is believed
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1",
+        access_log=False, lifespan="on"))
     try:
         server.run(sockets=[sock])
     finally:

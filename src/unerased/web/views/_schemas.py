@@ -11,7 +11,10 @@ NULLABLE_STRING: dict[str, Any] = {"type": ["string", "null"]}
 
 def obj(required: tuple[str, ...] = (), **props: Any) -> dict[str, Any]:
     """An object schema with these properties (more are allowed)."""
-    return {"type": "object", "properties": props, "required": list(required)}
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = list(required)
+    return out
 
 
 def page_of(item: dict[str, Any]) -> dict[str, Any]:
