@@ -182,12 +182,15 @@ def test_deletions_feed_is_atom(web: Web) -> None:
     assert len(entries) == 1
     for e in entries:
         assert e.find("a:id", ns) is not None and e.find("a:updated", ns) is not None
-        assert e.find("a:title", ns) is not None
+        assert e.find("a:title", ns) is not None and e.find("a:author/a:name", ns) is not None
+        alt = e.find("a:link[@rel='alternate']", ns)  # no content: an alternate link (RFC 4287)
+        assert alt is not None and alt.get("href") == f"http://127.0.0.1:8321/posts/{web.ids['p1']}"
     assert root.find("a:updated", ns) is not None and root.find("a:id", ns) is not None
     tagged = ET.fromstring(c.get("/feeds/deletions.atom?tag=region=fujian").content)
     assert len(tagged.findall("a:entry", ns)) == 1
     other = ET.fromstring(c.get("/feeds/deletions.atom?tag=region=tibet").content)
     assert other.findall("a:entry", ns) == []
+    assert c.get("/feeds/deletions.atom?tag=region").status_code == 400
 
 
 def test_editors_add_and_remove_watches(tmp_path: Path) -> None:

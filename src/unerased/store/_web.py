@@ -5,6 +5,7 @@ so a deep page costs what the first does) of accounts and events."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -66,12 +67,25 @@ class WebQueries:
             rows = conn.execute(q).mappings().all()
         return [{**_account_row(r), "deleted_posts": r["deleted_posts"]} for r in rows]
 
+    def accounts_tagged(self, key: str, value: str) -> list[int]:
+        """The row ids of the accounts whose tags hold ``key`` = ``value``."""
+        a = s.accounts.c
+        with self.reader() as conn:
+            rows = conn.execute(select(a.id, a.tags_json).where(a.tags_json != "{}")).all()
+        out = []
+        for pk, tags_json in rows:
+            tags = json.loads(tags_json or "{}")
+            if isinstance(tags, dict) and tags.get(key) == value:
+                out.append(pk)
+        return out
+
     def events_page(self, *, before: tuple[str, int] | None, limit: int,
-                    type: str | None = None, account_pk: int | None = None
-                    ) -> list[dict[str, Any]]:
+                    type: str | None = None, account_pk: int | None = None,
+                    account_pks: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` events, newest first, older than the ``(at, id)`` ``before``;
         each with its row ``id`` (the cursor's key), ``account_pk`` and ``post_pk``
-        (row ids, for links) beside DESIGN.md's event JSON."""
+        (row ids, for links) beside DESIGN.md's event JSON. ``account_pks``: only
+        events of these accounts."""
         e, a = s.events.c, s.accounts.c
         q = (select(s.events, a.platform.label("acc_platform"), a.handle.label("acc_handle"),
                     a.account_id.label("acc_account_id"))
@@ -83,6 +97,8 @@ class WebQueries:
             q = q.where(e.type == type)
         if account_pk is not None:
             q = q.where(e.account_pk == account_pk)
+        if account_pks is not None:
+            q = q.where(e.account_pk.in_(list(account_pks)))
         with self.reader() as conn:
             rows = conn.execute(q).mappings().all()
         return [{"id": r["id"], "account_pk": r["account_pk"], "post_pk": r["post_pk"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._registry import Param, View, ViewRequest
+from .._registry import Param, Problem, View, ViewRequest
 
 __all__ = ["VIEWS"]
 
@@ -12,22 +12,17 @@ ENTRIES = 50
 
 
 def deletions(r: ViewRequest) -> dict[str, Any]:
-    rows = r.store.events_page(before=None, limit=ENTRIES, type="post_deleted")
     tag = r.params["tag"]
+    pks = None
     if tag:
-        key, _, value = tag.partition("=")
-        keep = {a["id"] for a in r.store.list_accounts()
-                if _tags(a).get(key) == value}
-        rows = [e for e in rows if e["account_pk"] in keep]
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise Problem(400, "tag: KEY=VALUE")
+        pks = r.store.accounts_tagged(key, value)
+    rows = r.store.events_page(before=None, limit=ENTRIES, type="post_deleted",
+                               account_pks=pks)
     updated = rows[0]["at"] if rows else r.now.isoformat().replace("+00:00", "Z")
     return {"entries": rows, "tag": tag, "updated": updated}
-
-
-def _tags(a: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    got = json.loads(a.get("tags_json") or "{}")
-    return got if isinstance(got, dict) else {}
 
 
 VIEWS = [View(
