@@ -231,3 +231,25 @@ def test_adding_watches_needs_a_collector_context(web: Web) -> None:
     r = c.post("/accounts/watch", data={"csrf": c.csrf("/accounts"),
                                         "uri": "mastodon:@carol@social.example"})
     assert r.status_code == 503
+
+
+def test_store_reads_run_off_the_event_loop(web: Web) -> None:
+    import threading
+
+    c = web.logged_in()
+    seen: dict[str, threading.Thread] = {}
+    for name in ("overview_counts", "events_page", "user_for_session"):
+        real = getattr(web.store, name)
+
+        def spy(*a: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            seen[_name] = threading.current_thread()
+            return _real(*a, **kw)
+
+        setattr(web.store, name, spy)
+    try:
+        assert c.get("/").status_code == 200
+    finally:
+        for name in ("overview_counts", "events_page", "user_for_session"):
+            delattr(web.store, name)
+    assert set(seen) == {"overview_counts", "events_page", "user_for_session"}
+    assert all(t is not threading.main_thread() for t in seen.values())  # the loop's thread
