@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,8 +37,18 @@ def _paths(web: Web) -> list[str]:
     return out
 
 
-def test_every_route_is_closed_without_a_login(web: Web) -> None:
-    c = web.client()
+@pytest.mark.parametrize("bound", ["127.0.0.1", "0.0.0.0"])
+def test_every_route_is_closed_without_a_login(tmp_path: Path, bound: str) -> None:
+    """On loopback and beyond it (bound to every address, reached by a public name)."""
+    web = make_web(tmp_path / "home", host=bound, allow_hosts=("archive.example.org",))
+    try:
+        _every_route_closed(web, web.client("http://127.0.0.1:8321" if bound == "127.0.0.1"
+                                            else "http://archive.example.org"))
+    finally:
+        web.close()
+
+
+def _every_route_closed(web: Web, c: Any) -> None:
     paths = _paths(web)
     assert {"/", "/accounts", "/events", "/search", "/status", "/feeds/deletions.atom",
             "/api/", "/api/accounts", "/api/openapi.json", "/users", "/blobs/" + "a" * 64,

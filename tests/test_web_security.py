@@ -251,3 +251,60 @@ def test_a_huge_form_is_refused_before_it_is_read(web: Web) -> None:
                headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert r.status_code == 413
     assert web.store.list_accounts(watched_only=True) != []
+
+
+CORPUS = [
+    "<script>alert(1)</script>",
+    '"><script src=//evil.example/x.js></script>',
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)><script>alert(2)</script></svg>",
+    '<a href="javascript:alert(1)">x</a>',
+    "javascript:alert(1)",
+    "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==",
+    '<iframe src="data:text/html,<script>alert(1)</script>"></iframe>',
+    "<style>body{background:url(//evil.example/)}</style>",
+    '<div style="background-image:url(javascript:alert(1))">x</div>',
+    "'><body onload=alert(1)>",
+    "</textarea></title><script>alert(1)</script>",
+    "{{ 7*7 }}{% raw %}",
+    "\u202eevil\u202c <b onmouseover=alert(1)>b</b>",
+]
+
+
+def test_xss_corpus_in_names_texts_alt_and_urls_is_inert(tmp_path: Path) -> None:
+    from unerased.model import AccountSnapshot, MediaItem, PostSnapshot
+    from web_world import T0
+
+    w = make_web(tmp_path / "home")
+    try:
+        with w.store.writer() as wr:
+            for i, payload in enumerate(CORPUS):
+                acc = wr.upsert_account(AccountSnapshot(
+                    "mastodon", f"{i}@x.example", handle=f"u{i}@x.example",
+                    display_name=payload, url=payload), "test")
+                wr.update_account(acc["id"], watched=True,
+                                  tags_json='{"k": ' + __import__("json").dumps(payload) + "}")
+                wr.add_posts(acc, [PostSnapshot(
+                    "mastodon", f"{i}@x.example", f"s{i}", payload, created_at=T0,
+                    url=payload, html=payload, media=[MediaItem(
+                        filename="a.png", mime="image/png", content=PNG, alt=payload,
+                        url=payload)])], "test")
+        c = w.logged_in("admin")
+        pages = ["/", "/accounts?limit=500", "/events", "/search?q=alert", "/users",
+                 "/feeds/deletions.atom"]
+        for acc in w.store.list_accounts():
+            pages.append(f"/accounts/{acc['id']}")
+        for p in w.store.iter_posts():
+            pages.append(f"/posts/{p['id']}")
+        for page in pages:
+            r = c.get(page)
+            assert r.status_code == 200, page
+            if page.endswith(".atom"):
+                continue
+            assert _active(r.text) == [], page
+        post = c.get(f"/posts/{w.store.find_posts('s0')[0]['id']}").text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in post
+        tpl = c.get(f"/posts/{w.store.find_posts('s12')[0]['id']}").text
+        assert "{{ 7*7 }}{% raw %}" in tpl  # archive text is never a template
+    finally:
+        w.close()
