@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from unerased.web import WebConfig, create_app, hash_password, issue_api_token, make_hasher
-from web_world import CHEAP, Web, make_web
+from web_world import CHEAP, T0, Web, make_web
 
 
 @pytest.fixture
@@ -245,3 +245,34 @@ def test_argon2id_defaults_and_injected_parameters(tmp_path: Path) -> None:
         assert default_app.state.web.hasher.memory_cost == 65536
     finally:
         w.close()
+
+
+def test_failed_logins_are_throttled_per_name(web: Web) -> None:
+    from unerased.web import hash_password as hp
+
+    user = web.store.add_user("ann", "viewer", web.clock())
+    web.store.set_password_hash(user["id"], hp(web.config.hasher, "the right one!"))
+    c = web.client()
+
+    def login(password: str, name: str = "ann") -> int:
+        r = c.post("/login", data={"csrf": c.csrf(), "name": name, "password": password})
+        return r.status_code
+
+    assert [login(f"wrong {i}") for i in range(10)] == [401] * 10
+    assert login("the right one!") == 429  # even the right password, for now
+    assert login("the right one!", "bob") == 401  # another name is not held back
+    web.clock.now += timedelta(minutes=16)
+    assert login("the right one!") == 303
+
+
+def test_the_throttle_forgets_what_it_must() -> None:
+    from unerased.web._login import MAX_NAMES, Throttle
+
+    t = Throttle(limit=2)
+    t0 = T0
+    for i in range(MAX_NAMES + 50):
+        t.failed(f"name{i}", t0)
+    assert len(t.failures) == MAX_NAMES  # bounded, whatever is tried
+    t.failed("x", t0)
+    t.failed("x", t0)
+    assert t.blocked("x", t0) and not t.blocked("x", t0 + timedelta(minutes=15))

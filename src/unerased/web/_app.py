@@ -62,6 +62,7 @@ class WebApp:
     # default), and a flood of logins must not take all of it
     password_gate: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(2))
+    throttle: Any = None  # the login throttle (_login.Throttle), made by create_app
 
     def nav(self) -> list[dict[str, str]]:
         return [{"path": v.path, "name": v.name, "title": v.summary} for v in self.views
@@ -267,5 +268,6 @@ def create_app(config: WebConfig) -> Starlette:
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan,
                     exception_handlers={Problem: _problem, HTTPException: _problem,
                                         UnerasedError: _unerased_error, Exception: _crash})
+    web.throttle = _login.Throttle()
     app.state.web = web
     return app

@@ -5,6 +5,8 @@ the session's CSRF token."""
 
 from __future__ import annotations
 
+import threading
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,9 +19,44 @@ from ._auth import check_password, hash_password
 from ._registry import Problem
 from ._security import current_user, digest, new_secret
 
-__all__ = ["MIN_PASSWORD", "routes", "safe_next"]
+__all__ = ["MIN_PASSWORD", "Throttle", "routes", "safe_next"]
 
 MIN_PASSWORD = 12
+MAX_FAILURES = 10  # wrong passwords for one name within FAILURE_WINDOW, then 429
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_NAMES = 10_000  # names the throttle remembers at most
+
+
+class Throttle:
+    """Failed logins per name within a window (in memory, per app, on its clock): past
+    the limit, that name is refused (429) until the oldest failure leaves the window,
+    whatever the password: guessing is slow even where Argon2 is made cheap."""
+
+    def __init__(self, limit: int = MAX_FAILURES, window: timedelta = FAILURE_WINDOW) -> None:
+        self.limit, self.window = limit, window
+        self.failures: dict[str, list[datetime]] = {}
+        self.lock = threading.Lock()
+
+    def _recent(self, name: str, now: datetime) -> list[datetime]:
+        kept = [t for t in self.failures.get(name, []) if now - t < self.window]
+        if kept:
+            self.failures[name] = kept
+        else:
+            self.failures.pop(name, None)
+        return kept
+
+    def blocked(self, name: str, now: datetime) -> bool:
+        with self.lock:
+            return len(self._recent(name, now)) >= self.limit
+
+    def failed(self, name: str, now: datetime) -> None:
+        with self.lock:
+            self.failures[name] = [*self._recent(name, now), now]
+            if len(self.failures) > MAX_NAMES:  # many names tried: forget the stale ones
+                for other in list(self.failures):
+                    self._recent(other, now)
+                while len(self.failures) > MAX_NAMES:  # then the longest-standing
+                    self.failures.pop(next(iter(self.failures)))
 
 
 def safe_next(value: Any) -> str:
@@ -64,11 +101,17 @@ async def login_post(request: Request) -> Response:
         return RedirectResponse("/", 303)
     fields = await read_form(request)
     name, password = fields.get("name", "")[:64], fields.get("password", "")[:1024]
+    now = web.config.clock()
+    if web.throttle.blocked(name, now):
+        return web.render(request, "login.html", {
+            "next": safe_next(fields.get("next")),
+            "error": "too many failed logins for this name: wait a few minutes"}, 429)
     found = await run_in_threadpool(web.store.password_hash, name)
     stored = found[1] if found is not None else None
     ok = await run_in_threadpool(_gated_check, web, stored, password)
     nxt = safe_next(fields.get("next"))
     if not ok or found is None:
+        web.throttle.failed(name, now)
         return web.render(request, "login.html",
                           {"next": nxt, "error": "wrong name or password"}, 401)
     await _start_session(request, found[0])
