@@ -210,12 +210,12 @@ class _Scanner:
         return True
 
 
-def _segments(text: str) -> list[_Segment]:
+def _segments(text: str, fold_variants: bool = True) -> list[_Segment]:
     sc = _Scanner()
     is_normalized = unicodedata.is_normalized
     normalize = unicodedata.normalize
     fold = None
-    if not text.isascii():
+    if fold_variants and not text.isascii():
         fold = folder()
         text = fold.fold(text)  # 刪 → 删; one character for one: offsets stay
     for i, ch in enumerate(text):
@@ -263,13 +263,15 @@ _FAST_OK = re.compile("[\x00-\x7f" + _FAST_HAN + re.escape(_FAST_PUNCT) + "]*")
 _FAST_TOKEN = re.compile("[A-Za-z0-9]+|[" + _FAST_HAN + "]+")
 
 
-def index_terms(text: str) -> str:
+def index_terms(text: str, *, fold: bool = True) -> str:
     """The term string to index for ``text``: space-separated terms, see module doc.
+    ``fold=False`` leaves Traditional characters alone: the terms of ``TERMS_VERSION``
+    1 (what migration 0007's downgrade restores; tests make old archives with it).
 
-    >>> index_terms("我们删除了推特 Twitter!")
+    >>> index_terms("我們刪除了推特 Twitter!")
     '我们 们删 删除 除了 了推 推特 特 twitter'
     """
-    if not text.isascii():
+    if fold and not text.isascii():
         text = folder().fold(text)  # Traditional → Simplified, one character for one
     if _FAST_OK.fullmatch(text):
         out: list[str] = []
@@ -281,12 +283,12 @@ def index_terms(text: str) -> str:
                 out.extend([t[k : k + 2] for k in range(len(t) - 1)])
                 out.append(t[-1])
         return " ".join(out)
-    return _index_terms_general(text)
+    return _index_terms_general(text, fold)
 
 
-def _index_terms_general(text: str) -> str:
+def _index_terms_general(text: str, fold: bool = True) -> str:
     out: list[str] = []
-    for seg in _segments(text):
+    for seg in _segments(text, fold):
         if isinstance(seg, _Word):
             out.append(seg.term)
         else:
