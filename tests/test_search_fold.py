@@ -229,7 +229,7 @@ def test_migration_0007_refolds_an_archive_made_before_it(home: Path, db_url: st
     finally:
         store.close()
     url = db_url or f"sqlite:///{(home / SQLITE_FILE).resolve()}"
-    _alembic(url, "downgrade", "0005")  # the archive as the tokenizer of version 1 made it
+    _alembic(url, "downgrade", "0006")  # the archive as the tokenizer of version 1 made it
     assert _raw_fts(url, "删除") == {0}  # the old terms: 刪除 is not 删除
     assert _raw_fts(url, "刪除") == {1, 2}
     assert _raw_fts(url, "衞生") == {5}

@@ -36,7 +36,9 @@ from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
 from ._state import StateQueries
+from ._users import ROLES, UserQueries
 from ._verify_queries import LEAFED, ArchiveScan
+from ._web import WebQueries
 from ._writer import PostResult, Writer
 
 __all__ = [
@@ -54,12 +56,15 @@ __all__ = [
     "KnownPost",
     "LeafRow",
     "LedgerTables",
+    "ROLES",
     "PostResult",
     "Queries",
     "ReceiptRows",
     "StateQueries",
     "Store",
     "StoreError",
+    "UserQueries",
+    "WebQueries",
     "WriteConflict",
     "Writer",
     "display_proxy",
@@ -67,7 +72,8 @@ __all__ = [
 ]
 
 
-class Store(Queries, ClaimQueries, StateQueries, AlertQueries):
+class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
+            WebQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

@@ -10,7 +10,7 @@ and PostgreSQL. No table changes: the schema is 0006's.
 The downgrade recomputes the unfolded terms of TERMS_VERSION 1.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 from functools import partial
 
@@ -20,7 +20,7 @@ from unerased.store._search import rebuild_terms
 from unerased.text.tokenize import index_terms
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
