@@ -8,16 +8,20 @@ posts through OpenCC ``s2t``). For each, ``index_terms`` without folding (``fold
 the tokenizer before, the baseline) and with it, timed in turn on every post (median)
 and on the whole corpus (best of ``--repeat``), once the process has its whole fold table, as an import's reader has after its first few hundred
 distinct characters. Then the one-off costs: making the table, and a fresh process's
-first query (CLI ``search``: per-character conversion, no table). Needs jieba (the
-``jieba`` extra) for the corpus.
+first query (CLI ``search``: per-character conversion, no table). Last, migration 0007
+on a SQLite archive of the corpus (half Simplified, half Traditional; its terms made
+unfolded by 0007's downgrade), beside the time the Store took to write those posts.
+Needs jieba (the ``jieba`` extra) for the corpus.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -108,7 +112,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = statistics.median(r[1] for r in runs)
         print(f"fresh process, first query {q!r}: import {imp:.1f} ms, query_terms {first:.1f} ms")
     assert query_terms("刪除") == query_terms("删除")
+    bench_migration(simplified[: len(simplified) // 2] + traditional[len(traditional) // 2 :])
     return 0
+
+
+def bench_migration(texts: list[str]) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    from unerased.model import AccountSnapshot, PostSnapshot
+    from unerased.store import Store
+    from unerased.store._engine import MIGRATIONS, SQLITE_FILE, make_engine
+
+    home = Path(tempfile.mkdtemp(prefix="unerased-bench-fold-"))
+    try:
+        acc = AccountSnapshot("x", "1", handle="a", url="https://x.com/a")
+        posts = [PostSnapshot("x", "1", str(n), t) for n, t in enumerate(texts)]
+        t0 = time.perf_counter()
+        store = Store.open(home)
+        with store.writer() as w:
+            w.add_posts(w.upsert_account(acc, "bench"), posts, "bench")
+        store.close()
+        write_s = time.perf_counter() - t0
+        engine = make_engine(f"sqlite:///{home / SQLITE_FILE}")
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        timings = {}
+        for action, rev in (("downgrade", "0006"), ("upgrade", "0007")):
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                t0 = time.perf_counter()
+                getattr(command, action)(cfg, rev)
+                timings[action] = time.perf_counter() - t0
+        engine.dispose()
+        up = timings["upgrade"]
+        print(f"\nmigration 0007 (SQLite), {len(texts)} versions: {up:.2f} s "
+              f"({len(texts) / up:,.0f} versions/s), beside writing those posts through "
+              f"the Store: {write_s:.2f} s (ratio {up / write_s:.2f}); its downgrade "
+              f"{timings['downgrade']:.2f} s")
+    finally:
+        shutil.rmtree(home)
 
 
 if __name__ == "__main__":
