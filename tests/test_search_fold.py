@@ -5,6 +5,7 @@ mark the characters the author typed; migration 0007 refolds an archive made bef
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cli_world import X_ALICE, cli_run, jsonl
+from unerased.errors import UnerasedError
 from unerased.model import PostSnapshot
 from unerased.store import Store
 from unerased.store._engine import MIGRATIONS, SQLITE_FILE, make_engine
@@ -263,3 +265,10 @@ def test_cli_search_traditional_finds_simplified(home: Path, db_url: str | None,
 
 def test_the_process_folder_is_shared() -> None:
     assert folder() is folder()
+
+
+def test_a_missing_opencc_is_one_error_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "opencc", None)  # `import opencc` raises ImportError
+    with pytest.raises(UnerasedError, match=r"pip install 'opencc>=1.1'"):
+        Folder()
+    assert index_terms("ASCII only") == "ascii only"  # ASCII text never needs it

@@ -40,6 +40,8 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..errors import UnerasedError
+
 __all__ = ["CONFIGS", "MEMO_LIMIT", "Folder", "Folding", "build_table", "fold_han", "folder"]
 
 CONFIGS = ("t2s.json", "hk2s.json")
@@ -112,8 +114,11 @@ class Folder:
     __slots__ = ("_converters", "_memo", "_folding", "source")
 
     def __init__(self) -> None:
-        import opencc  # a C extension and its dictionaries: loaded only when needed
-
+        try:
+            import opencc  # a C extension and its dictionaries: loaded only when needed
+        except ImportError:
+            raise UnerasedError("searching Chinese text needs OpenCC, a dependency of "
+                                "unerased that is missing: pip install 'opencc>=1.1'") from None
         self._converters = [opencc.OpenCC(c) for c in CONFIGS]
         self._memo: dict[str, str] = {}
         self._folding: Folding | None = None
