@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from alembic import command
 from alembic.config import Config
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli_world import X_ALICE, cli_run, jsonl
@@ -26,6 +30,7 @@ from unerased.text.tokenize import (
     index_terms,
     matches,
     parse_query,
+    pg_tsquery,
     query_terms,
     snippet,
 )
@@ -147,10 +152,32 @@ def _fts_finds(texts: list[str], q: str) -> set[int]:
     return {r[0] for r in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (fts5_match(q),))}
 
 
-@settings(max_examples=150, deadline=None)
+def _pg_finds(conn: psycopg.Connection[tuple[object, ...]], texts: list[str], q: str
+              ) -> set[int]:
+    rows = conn.execute(
+        "SELECT n FROM unnest(%s::text[]) WITH ORDINALITY AS d(terms, n) "
+        "WHERE to_tsvector('simple', terms) @@ to_tsquery('simple', %s)",
+        ([index_terms(x) for x in texts], pg_tsquery(q))).fetchall()
+    return {int(str(r[0])) - 1 for r in rows}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Iterator[Callable[[list[str], str], set[int]]]:
+    """How one backend finds a query in a list of texts (rows, indexed from 0)."""
+    if request.param == "sqlite":
+        yield _fts_finds
+        return
+    server: Any = request.getfixturevalue("pg_server")
+    with psycopg.connect(server.admin_url, autocommit=True) as conn:
+        yield partial(_pg_finds, conn)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(_CHARS, min_size=1, max_size=12), min_size=1, max_size=6),
        st.data())
-def test_folding_commutes_with_search(texts: list[str], data: st.DataObject) -> None:
+def test_folding_commutes_with_search(engine: Callable[[list[str], str], set[int]],
+                                      texts: list[str], data: st.DataObject) -> None:
     for t in texts:
         assert index_terms(fold_han(t)) == index_terms(t)
     src = data.draw(st.sampled_from(texts))
@@ -159,9 +186,9 @@ def test_folding_commutes_with_search(texts: list[str], data: st.DataObject) -> 
     if not query_terms(q):
         return
     assert parse_query(fold_han(q)) == parse_query(q)
-    found = _fts_finds(texts, q)
-    assert _fts_finds(texts, fold_han(q)) == found
-    assert _fts_finds([fold_han(t) for t in texts], q) == found
+    found = engine(texts, q)
+    assert engine(texts, fold_han(q)) == found
+    assert engine([fold_han(t) for t in texts], q) == found
     if all(0x4E00 <= ord(c) <= 0x9FFF for c in q):  # a Chinese substring finds its text
         assert texts.index(src) in found
     assert all(matches(texts[n], q) for n in found)
