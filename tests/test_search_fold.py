@@ -23,7 +23,15 @@ from unerased.errors import UnerasedError
 from unerased.model import PostSnapshot
 from unerased.store import Store
 from unerased.store._engine import MIGRATIONS, SQLITE_FILE, make_engine
-from unerased.text.fold import CONFIGS, MEMO_LIMIT, Folder, build_table, fold_han, folder
+from unerased.text.fold import (
+    CALL_LIMIT,
+    CONFIGS,
+    MEMO_LIMIT,
+    Folder,
+    build_table,
+    fold_han,
+    folder,
+)
 from unerased.text.tokenize import (
     TERMS_VERSION,
     fts5_match,
@@ -119,6 +127,11 @@ def test_memo_then_table_give_the_same_text() -> None:
     second = f.fold(text)  # past MEMO_LIMIT: the whole table
     assert f._folding is not None  # noqa: SLF001 - the switch happened
     assert first == second and len(first) == len(text) and first != text
+    few = Folder()  # a small vocabulary: the table after CALL_LIMIT texts all the same
+    for _ in range(CALL_LIMIT):
+        assert few.fold("臺灣的帳號") == "台湾的帐号"
+    assert few._folding is None  # noqa: SLF001
+    assert few.fold("臺灣的帳號") == "台湾的帐号" and few._folding is not None  # noqa: SLF001
 
 
 def test_build_table_follows_chains_and_cycles() -> None:

@@ -22,8 +22,9 @@ Japanese shinjitai, Hiragana/Katakana and Korean are not folded.
 
 OpenCC is asked lazily: ASCII text never loads it; the first few hundred distinct Han
 characters met are converted one by one (~4 µs each: a search query or a page of
-snippets costs a few ms), and past :data:`MEMO_LIMIT` of them the process is evidently
-folding in bulk (an import) and the whole table is made at once (one conversion of
+snippets costs a few ms), and past :data:`MEMO_LIMIT` of them or :data:`CALL_LIMIT`
+texts the process is evidently folding in bulk (an import) and the whole table is made
+at once (one conversion of
 every Han character per configuration, some 100 ms), after which a text with nothing to
 fold costs one regular-expression scan (~0.3 µs for a post). Both ways compute the
 same function (a test checks every character). The table depends on OpenCC's dictionaries:
@@ -42,13 +43,17 @@ from dataclasses import dataclass
 
 from ..errors import UnerasedError
 
-__all__ = ["CONFIGS", "MEMO_LIMIT", "Folder", "Folding", "build_table", "fold_han", "folder"]
+__all__ = ["CALL_LIMIT", "CONFIGS", "MEMO_LIMIT", "Folder", "Folding", "build_table", "fold_han", "folder"]
 
 CONFIGS = ("t2s.json", "hk2s.json")
 """OpenCC configurations asked in turn for each character: the first that changes it wins."""
 
 MEMO_LIMIT = 512
-"""Distinct Han characters converted one by one before the whole table is made."""
+"""Distinct characters converted one by one before the whole table is made."""
+
+CALL_LIMIT = 1000
+"""Texts folded character by character before the whole table is made, however few
+their distinct characters (an import of posts written with a small vocabulary)."""
 
 # Han ideographs the tokenizer bigrams (CJK Unified Ideographs, Extension A, Extensions
 # B and later); compatibility ideographs are left out: NFKC maps them to unified ones
@@ -111,7 +116,7 @@ class Folder:
     """Folds text with OpenCC's dictionaries (see the module doc); one per process
     (:func:`folder`), since it only caches what a pure function computes."""
 
-    __slots__ = ("_converters", "_memo", "_folding", "source")
+    __slots__ = ("_converters", "_memo", "_calls", "_folding", "source")
 
     def __init__(self) -> None:
         try:
@@ -121,6 +126,7 @@ class Folder:
                                 "unerased that is missing: pip install 'opencc>=1.1'") from None
         self._converters = [opencc.OpenCC(c) for c in CONFIGS]
         self._memo: dict[str, str] = {}
+        self._calls = 0
         self._folding: Folding | None = None
         version = getattr(opencc, "__version__", "?")
         self.source = f"OpenCC {version} ({'+'.join(c.removesuffix('.json') for c in CONFIGS)})"
@@ -145,7 +151,8 @@ class Folder:
         if text.isascii():
             return text
         if self._folding is None:
-            if len(self._memo) <= MEMO_LIMIT:
+            self._calls += 1
+            if len(self._memo) <= MEMO_LIMIT and self._calls <= CALL_LIMIT:
                 return "".join([self.char(c) for c in text])
             self._folding = self.folding()
         return self._folding.fold(text)
