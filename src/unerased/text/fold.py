@@ -20,18 +20,18 @@ length and every offset into it (snippets mark the characters the author typed).
 Folding is one way, so it merges what Simplified merged: ``发`` finds ``發`` and ``髮``.
 Japanese shinjitai, Hiragana/Katakana and Korean are not folded.
 
-OpenCC is asked lazily: ASCII text never loads it; the first few hundred distinct Han
-characters met are converted one by one (~4 µs each: a search query or a page of
-snippets costs a few ms), and past :data:`MEMO_LIMIT` of them or :data:`CALL_LIMIT`
-texts the process is evidently folding in bulk (an import) and the whole table is made
-at once (one conversion of
-every Han character per configuration, some 100 ms), after which a text with nothing to
-fold costs one regular-expression scan (~0.3 µs for a post). Both ways compute the
-same function (a test checks every character). The table depends on OpenCC's dictionaries:
-:attr:`Folder.source` names the version; a new OpenCC whose
-character dictionaries differ may fold a few rare characters differently from the terms
-stored by an older one (the store's terms are rebuilt by a migration when
-``tokenize.TERMS_VERSION`` changes).
+OpenCC is asked lazily: ASCII text never loads it; the first distinct characters met
+are converted one by one (~4 µs each: a search query or a page of snippets costs a few
+ms), and past :data:`MEMO_LIMIT` of them or :data:`CALL_LIMIT` texts the process is
+evidently folding in bulk (an import, a web server) and the whole table is made at once
+(every Han character through each configuration in one call, ~100 ms), after which a
+text with nothing to fold costs one regular-expression scan (~0.3 µs for a post). Both
+ways compute the same function (a test checks every character of the table).
+
+The table depends on OpenCC's dictionaries, and :attr:`Folder.source` names the version:
+a later OpenCC whose character dictionaries differ may fold a few rare characters
+differently from the terms an older one stored (a data migration rebuilds the stored
+terms whenever ``tokenize.TERMS_VERSION`` changes: ``store._search.rebuild_terms``).
 """
 
 from __future__ import annotations
