@@ -110,9 +110,9 @@ def main() -> None:
                                  str(zpath)], also_env)
             also_t.append(w)
             shutil.rmtree(h)
-            print(f"       also-src {also_t[-1]:.2f}s")
+        also = f" | also-src {also_t[-1]:.2f}s" if also_t else ""
         print(f"run {i + 1}: baseline {base_t[-1]:.2f}s {base_rss[-1]:.0f}MB | "
-              f"unerased {our_t[-1]:.2f}s {our_rss[-1]:.0f}MB")
+              f"unerased {our_t[-1]:.2f}s {our_rss[-1]:.0f}MB{also}")
     mb, mo = statistics.median(base_t), statistics.median(our_t)
     print()
     print(f"{'':<10}{'median wall':>12}{'tweets/s':>12}{'peak RSS':>12}")
