@@ -78,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--posts", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--pg", default=None, metavar="URL",
+                    help="also time migration 0007 on this (empty) PostgreSQL database")
     args = ap.parse_args(argv)
     import opencc
 
@@ -112,11 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = statistics.median(r[1] for r in runs)
         print(f"fresh process, first query {q!r}: import {imp:.1f} ms, query_terms {first:.1f} ms")
     assert query_terms("刪除") == query_terms("删除")
-    bench_migration(simplified[: len(simplified) // 2] + traditional[len(traditional) // 2 :])
+    mixed = simplified[: len(simplified) // 2] + traditional[len(traditional) // 2 :]
+    bench_migration(mixed)
+    if args.pg:
+        bench_migration(mixed, args.pg)
     return 0
 
 
-def bench_migration(texts: list[str]) -> None:
+def bench_migration(texts: list[str], db_url: str | None = None) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -129,12 +134,12 @@ def bench_migration(texts: list[str]) -> None:
         acc = AccountSnapshot("x", "1", handle="a", url="https://x.com/a")
         posts = [PostSnapshot("x", "1", str(n), t) for n, t in enumerate(texts)]
         t0 = time.perf_counter()
-        store = Store.open(home)
+        store = Store.open(home, db_url)
         with store.writer() as w:
             w.add_posts(w.upsert_account(acc, "bench"), posts, "bench")
         store.close()
         write_s = time.perf_counter() - t0
-        engine = make_engine(f"sqlite:///{home / SQLITE_FILE}")
+        engine = make_engine(db_url or f"sqlite:///{home / SQLITE_FILE}")
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         timings = {}
@@ -146,7 +151,8 @@ def bench_migration(texts: list[str]) -> None:
                 timings[action] = time.perf_counter() - t0
         engine.dispose()
         up = timings["upgrade"]
-        print(f"\nmigration 0007 (SQLite), {len(texts)} versions: {up:.2f} s "
+        backend = "PostgreSQL" if db_url else "SQLite"
+        print(f"\nmigration 0007 ({backend}), {len(texts)} versions: {up:.2f} s "
               f"({len(texts) / up:,.0f} versions/s), beside writing those posts through "
               f"the Store: {write_s:.2f} s (ratio {up / write_s:.2f}); its downgrade "
               f"{timings['downgrade']:.2f} s")
