@@ -43,6 +43,7 @@ import re
 __all__ = [
     "AmbiguousError",
     "ArchiveError",
+    "BackupError",
     "BlobError",
     "DatabaseError",
     "DetectError",
@@ -223,6 +224,11 @@ class ProofError(MerkleError):
 
 class ExportError(UnerasedError):
     """An export cannot be written."""
+
+
+class BackupError(UnerasedError):
+    """A backup cannot be made, or a backup is damaged (a file missing or not matching
+    its manifest digest). The message names the file."""
 
 
 class SearchQueryError(UnerasedError, ValueError):

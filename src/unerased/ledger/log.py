@@ -279,6 +279,10 @@ def load_signer(home: Path, *, create_with_name: str | None = None) -> str | Non
     if skey is None:
         if create_with_name is None:
             return None
+        if pub_path.is_file():  # its key kept apart (a backup without --with-keys)
+            raise LedgerError(f"{key_path} is missing but {pub_path} is here: copy the "
+                              "ledger key kept apart back into the home (never make a new "
+                              "one: the checkpoints are signed by that one)")
         _write_new(key_path, note.generate_signer(create_with_name) + "\n")
         skey = _read_key_file(key_path)  # ours, or the one a concurrent process made
         assert skey is not None

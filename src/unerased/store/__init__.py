@@ -30,6 +30,7 @@ from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._alerts import AlertBatch, AlertQueries
+from ._backup import PG_BIN_ENV, backup_database, database_is_empty, restore_database
 from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
@@ -45,6 +46,7 @@ from ._writer import PostResult, Writer
 
 __all__ = [
     "LEAFED",
+    "PG_BIN_ENV",
     "AlertBatch",
     "AlertQueries",
     "ArchiveScan",
@@ -70,8 +72,10 @@ __all__ = [
     "WebQueries",
     "WriteConflict",
     "Writer",
+    "database_is_empty",
     "display_proxy",
     "lease_time",
+    "restore_database",
 ]
 
 
@@ -171,6 +175,13 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
                 conn.close()
         except SQLAlchemyError as e:
             raise DatabaseError("the database cannot be read", _first_line(e)) from None
+
+    def backup_database(self, dest_dir: Path) -> str:
+        """A consistent copy of the database into ``dest_dir`` while others write
+        (SQLite's online backup API, or ``pg_dump``); returns the file name written."""
+        url = self.engine.url.render_as_string(hide_password=False)
+        return backup_database(self.engine, None if url.startswith("sqlite") else url,
+                               dest_dir)
 
     def ledger_size(self) -> int:
         with self.reader() as conn:
