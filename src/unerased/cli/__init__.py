@@ -71,11 +71,16 @@ class RootGroup(click.Group):
 @click.option("--proxy", type=PROXY_URL, default=None,
               help="Proxy for every request, e.g. socks5h://127.0.0.1:9050; 'env': the "
                    "environment's (else env UNERASED_PROXY).")
+@click.option("--require-proxy", is_flag=True,
+              help="Tor-only mode: nothing leaves the machine but through a socks5h:// "
+                   "proxy; a network command without one stops (also the home's "
+                   "require_proxy setting).")
 @click.version_option(package_name="unerased")
 @click.pass_context
-def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None) -> None:
+def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None,
+        require_proxy: bool) -> None:
     """unerased keeps what censors erase."""
-    ctx.obj = Context(Path(home), db_url, proxy)
+    ctx.obj = Context(Path(home), db_url, proxy, require_proxy)
     ctx.call_on_close(ctx.obj.close)
 
 

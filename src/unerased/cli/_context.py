@@ -36,6 +36,7 @@ class Context:
     home: Path
     db_url: str | None
     proxy: str | None = None  # the global --proxy (checked), None when not given
+    require_proxy: bool = False  # the global --require-proxy (Tor-only mode)
     creates: bool = False  # True for a command that makes the archive (@creates_archive)
     _store: Store | None = None
 
@@ -53,10 +54,18 @@ class Context:
                   watch_proxy: str | None = None) -> str | None:
         """The proxy a request goes through (DESIGN.md, :func:`unerased.net.effective_proxy`):
         the watch's own, else the command's ``--proxy``, else the global ``--proxy``, else
-        ``UNERASED_PROXY``; None: direct. UsageError for a value that cannot be used."""
+        ``UNERASED_PROXY``; None: direct. UsageError for a value that cannot be used.
+        Under Tor-only mode (:meth:`requires_proxy`) there must be one, ``socks5h://``:
+        UsageError (exit 2, nothing sent) otherwise."""
         from ..net import effective_proxy
 
-        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ, None)
+        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ, None,
+                               require=self.requires_proxy())
+
+    def requires_proxy(self) -> bool:
+        """Tor-only mode: the global ``--require-proxy``, or the home's ``require_proxy``
+        setting."""
+        return self.require_proxy
 
     def close(self) -> None:
         if self._store is not None:

@@ -150,7 +150,7 @@ def checkpoint(c: Context, timestamp_url: str | None, timestamp_ca: Path | None,
             raise UserError(f"cannot read {timestamp_ca}: {e.strerror}") from None
     via = c.proxy_for(proxy) if timestamp_url else None
     row = make_checkpoint(c.store, timestamp_url=timestamp_url, timestamp_ca_pem=ca,
-                          proxy=via)
+                          proxy=via, require_proxy=c.requires_proxy())
     if as_json:
         emit_json([row.to_json()])
     else:

@@ -418,6 +418,7 @@ def make_checkpoint(
     client: httpx.Client | None = None,
     timestamp_ca_pem: bytes | None = None,
     proxy: str | None = None,
+    require_proxy: bool = False,
 ) -> CheckpointRow:
     """Sign a checkpoint of the current tree and store it.
 
@@ -427,7 +428,8 @@ def make_checkpoint(
     also timestamped by that RFC 3161 authority (through ``client``), the answer verified
     (chained to ``timestamp_ca_pem`` when given) and kept; a failed timestamp stores
     nothing. The request goes through ``proxy`` when given (a client from
-    ``unerased.net``: no environment proxy, no redirect followed).
+    ``unerased.net``: no environment proxy, no redirect followed); under
+    ``require_proxy`` (Tor-only mode) only through a ``socks5h://`` proxy.
     """
     if tree_size(store) == 0:
         raise LedgerError("the ledger is empty: nothing to checkpoint yet")
@@ -449,7 +451,8 @@ def make_checkpoint(
     )
     tsr = None
     if timestamp_url:
-        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem, proxy)
+        tsr = _timestamp(signed, timestamp_url, client, timestamp_ca_pem, proxy,
+                         require_proxy)
     row = CheckpointRow(size, root, iso(utcnow()) or "", signed, tsr)
     try:
         with store.writer() as w:
@@ -472,6 +475,7 @@ def make_checkpoint(
 def _timestamp(
     signed_note: str, url: str, client: httpx.Client | None, ca_pem: bytes | None,
     proxy: str | None = None,
+    require_proxy: bool = False,
 ) -> bytes:
     """An RFC 3161 TimeStampResp (DER) over the signed note, verified before it is kept."""
     import httpx
@@ -485,7 +489,8 @@ def _timestamp(
     own = client is None
     # the authority the user named is the service; through the proxy when one is set
     http = client if client is not None else net.sync_client(
-        net.settings(proxy=proxy, services=[url], max_body=_TSR_MAX))
+        net.settings(proxy=proxy, services=[url], max_body=_TSR_MAX,
+                     require_proxy=require_proxy))
     try:
         resp = http.post(url, content=req, headers={
             "content-type": "application/timestamp-query",

@@ -37,7 +37,17 @@ from ._judge import (
     parse_allow_list,
     parse_target,
 )
-from ._proxy import FROM_ENVIRONMENT, PROXY_SCHEMES, check_proxy, effective_proxy, environment_proxy
+from ._proxy import (
+    FROM_ENVIRONMENT,
+    NO_PROXY,
+    PROXY_SCHEMES,
+    REQUIRED_SCHEME,
+    check_proxy,
+    effective_proxy,
+    environment_proxy,
+    required_proxy,
+    requires_proxy,
+)
 from ._transport import (
     SERVICE_EXTENSION,
     AsyncGuardTransport,
@@ -56,7 +66,9 @@ __all__ = [
     "FROM_ENVIRONMENT",
     "METADATA_ADDRESSES",
     "METADATA_NAMES",
+    "NO_PROXY",
     "PROXY_SCHEMES",
+    "REQUIRED_SCHEME",
     "SERVICE_EXTENSION",
     "USER_AGENT",
     "WS_OPEN_TIMEOUT",
@@ -80,6 +92,8 @@ __all__ = [
     "origin_of",
     "parse_allow_list",
     "parse_target",
+    "required_proxy",
+    "requires_proxy",
     "settings",
     "sync_client",
     "system_resolve",

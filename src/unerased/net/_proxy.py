@@ -44,6 +44,37 @@ def check_proxy(url: str, what: str = "--proxy") -> str:
     return url.strip()
 
 
+REQUIRED_SCHEME = "socks5h"
+"""The one kind of proxy ``require_proxy`` (Tor-only mode) accepts: the proxy resolves
+every name, nothing is looked up locally. ``socks5://`` is taken as ``socks5h://``."""
+
+NO_PROXY = ("require_proxy is on but no proxy is configured: give one (--proxy, "
+            "UNERASED_PROXY or `unerased config proxy socks5h://127.0.0.1:9050`); "
+            "nothing was sent")
+
+
+def required_proxy(url: str | None, what: str = "the proxy") -> str:
+    """The proxy every request takes under ``require_proxy`` (Tor-only mode): ``url``
+    as ``socks5h://`` (a ``socks5://`` one upgraded: the proxy resolves names, never
+    this machine). UsageError (one line, nothing sent) when there is none, or when it
+    is an HTTP(S) proxy."""
+    if url is None or not url.strip():
+        raise UsageError(NO_PROXY)
+    scheme, _, rest = url.strip().partition("://")
+    if scheme.lower() == "socks5":
+        return f"{REQUIRED_SCHEME}://{rest}"
+    if scheme.lower() != REQUIRED_SCHEME:
+        raise UsageError(one_line(
+            f"require_proxy: {what} {_without_password(url)!r} is not a SOCKS5 proxy; "
+            f"Tor-only mode takes {REQUIRED_SCHEME}:// only (e.g. socks5h://127.0.0.1:9050)"))
+    return url.strip()
+
+
+def requires_proxy(config: Mapping[str, Any] | None) -> bool:
+    """Whether the home's settings (``config["require_proxy"]``) turn Tor-only mode on."""
+    return config is not None and config.get("require_proxy") is True
+
+
 _USERINFO_PASSWORD = re.compile(r"(//[^/@:\s]*:)[^/@\s]*@")
 
 
@@ -68,13 +99,32 @@ def effective_proxy(
     command_proxy: str | None,
     env: Mapping[str, str],
     config: Mapping[str, Any] | None,
+    *,
+    require: bool = False,
 ) -> str | None:
     """The proxy for one watch (DESIGN.md): the watch's own proxy, else the command's
     ``--proxy``, else ``UNERASED_PROXY`` (in ``env``), else the home's ``proxy`` setting
     (``config["proxy"]``); None: direct. The value ``env`` at any of these levels asks
     for the environment's proxy (:func:`environment_proxy`); that it names none is a
     UsageError, never a silent direct connection. Every value is checked
-    (:func:`check_proxy`)."""
+    (:func:`check_proxy`).
+
+    Under ``require`` (or ``config["require_proxy"]`` true: Tor-only mode) there must
+    be one, and it is a ``socks5h://`` proxy (:func:`required_proxy`): this is the
+    decision every network path takes its proxy from."""
+    require = require or requires_proxy(config)
+    found = _first_proxy(watch_proxy, command_proxy, env, config)
+    if require:
+        return required_proxy(found)
+    return found
+
+
+def _first_proxy(
+    watch_proxy: str | None,
+    command_proxy: str | None,
+    env: Mapping[str, str],
+    config: Mapping[str, Any] | None,
+) -> str | None:
     cfg = config.get("proxy") if config is not None else None
     for what, value in (("the watch's proxy", watch_proxy), ("--proxy", command_proxy),
                         ("UNERASED_PROXY", env.get("UNERASED_PROXY")),

@@ -77,7 +77,9 @@ async def ws_connect(
     judged by the fetch guard; ``services``: the streamed service's own origins (as
     ``http(s)``/``ws(s)`` URLs) allowed like a watched service's. :class:`Refused` when
     the guard refuses (nothing sent); OSError or a websockets exception when the
-    connection fails (a dead proxy included: never a direct connection instead)."""
+    connection fails (a dead proxy included: never a direct connection instead).
+    Under Tor-only mode (``net.require_proxy``) without a proxy: Refused, nothing sent."""
+    net.check_route()
     policy = net.policy.serving(http_equivalent(s) for s in services)
     target = http_equivalent(url)
     if target == url:
