@@ -337,13 +337,16 @@ def test_cli_site_and_verify(store: Store, world: World, home: Path, db_url: str
     r = invoke(monkeypatch, _args(home, db_url, "export", "site", str(out)))
     assert r.exit_code == 2 and "is not empty" in r.stderr and len(r.stderr.splitlines()) == 1
     assert sorted(p.name for p in out.iterdir()) == before
-    # --tag restricts the whole site; only with site
+    # --tag restricts the whole site (and every other export: tests/test_export_select.py)
     r = invoke(monkeypatch, _args(home, db_url, "export", "site", str(tmp_path / "none"),
                                   "--tag", "region=fujian"))
     assert r.exit_code == 0, r.output
     assert list((tmp_path / "none" / "posts").iterdir()) == []
     r = invoke(monkeypatch, _args(home, db_url, "export", "jsonl", str(tmp_path / "x.jsonl"),
                                   "--tag", "a=b"))
+    assert r.exit_code == 0 and (tmp_path / "x.jsonl").read_text() == ""
+    r = invoke(monkeypatch, _args(home, db_url, "export", "site", str(tmp_path / "y"),
+                                  "--status", "deleted"))
     assert r.exit_code == 2 and "export site" in r.stderr
     r = invoke(monkeypatch, _args(home, db_url, "receipt", f"row:{world.victim_pk}",
                                   str(tmp_path / "p.zip"), "--published", "--json"))

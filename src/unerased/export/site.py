@@ -32,7 +32,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -188,8 +188,8 @@ def _post_view(p: Mapping[str, Any], acct: _Account, event: Mapping[str, Any] | 
     }
 
 
-def _gather(store: Store, tags: Sequence[tuple[str, str]]
-            ) -> tuple[list[_Account], int, int]:
+def _gather(store: Store, tags: Sequence[tuple[str, str]],
+            accounts: Collection[int] | None = None) -> tuple[list[_Account], int, int]:
     """The accounts to publish (with their public deleted posts and events), and how
     many accounts and posts were left out as not public."""
     from ..store import PublishRows
@@ -200,6 +200,8 @@ def _gather(store: Store, tags: Sequence[tuple[str, str]]
     left_accounts = left_posts = 0
     for row in store.list_accounts():
         t = _tags(row)
+        if accounts is not None and row["id"] not in accounts:
+            continue
         if any(t.get(k) != v for k, v in tags):
             continue
         if (row["id"] in protected or row["status"] == "protected"
@@ -260,24 +262,25 @@ def _checkpoint(store: Store) -> tuple[str, str]:
 
 
 def write_site(store: Store, out: Path | str, *, tags: Sequence[tuple[str, str]] = (),
-               progress: ProgressFn | None = None, generated_at: str | None = None
+               accounts: Collection[int] | None = None, progress: ProgressFn | None = None, generated_at: str | None = None
                ) -> SiteSummary:
     """Write the static site into ``out`` (new, or an empty directory). ``tags``: only
-    accounts with every one of these tags. ``progress(done, total)`` counts posts."""
+    accounts with every one of these tags; ``accounts``: only these account rows.
+    ``progress(done, total)`` counts posts."""
     from ..model import iso, utcnow
 
     out = Path(os.path.abspath(out))  # "." and "a/.." have a name, and a parent
     _check_out(out)
-    accounts, left_accounts, left_posts = _gather(store, tags)
+    chosen, left_accounts, left_posts = _gather(store, tags, accounts)
     now = generated_at or iso(utcnow()) or ""
-    note, key = _checkpoint(store) if any(a.posts for a in accounts) else ("", "")
+    note, key = _checkpoint(store) if any(a.posts for a in chosen) else ("", "")
     try:
         private_dir(out.parent)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.part-", dir=out.parent))
     except OSError as e:
         raise ExportError(f"cannot write {out}: {os_reason(e)}") from None
     try:
-        summary = _render(store, tmp, accounts, tags, now, note, key, progress,
+        summary = _render(store, tmp, chosen, tags, now, note, key, progress,
                           left_accounts, left_posts)
         if out.is_dir():
             out.rmdir()  # empty: checked above

@@ -15,7 +15,7 @@ statement or its parameters) at this package's edge.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -189,14 +189,22 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
                 conn.execute(select(schema.ledger_head.c.size)).scalar_one()
             )
 
-    def iter_captures(self) -> Iterator[tuple[Capture, bytes]]:
-        """Every raw HTTP capture with its body, in the order they were stored."""
+    def iter_captures(self, *, account_pks: Collection[int] | None = None,
+                      since: str | None = None) -> Iterator[tuple[Capture, bytes]]:
+        """Every raw HTTP capture with its body, in the order they were stored;
+        ``account_pks``: only those made for these accounts; ``since``: made at or after
+        (ISO)."""
         last = 0
+        q = select(schema.captures)
+        if account_pks is not None:
+            q = q.where(schema.captures.c.account_pk.in_(sorted(account_pks)))
+        if since:
+            q = q.where(schema.captures.c.started_at >= since)
         while True:
             with self.reader() as conn:
                 rows = list(
                     conn.execute(
-                        select(schema.captures).where(schema.captures.c.seq > last)
+                        q.where(schema.captures.c.seq > last)
                         .order_by(schema.captures.c.seq).limit(500)
                     ).mappings()
                 )

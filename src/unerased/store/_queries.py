@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -254,14 +254,20 @@ class Queries:
             last = rows[-1]["id"]
 
     def iter_posts(
-        self, *, account_pk: int | None = None, status: str | None = None
+        self, *, account_pk: int | None = None, status: str | None = None,
+        account_pks: Collection[int] | None = None, since: str | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every post (with versions and media), in id order, streamed page by page."""
+        """Every post (with versions and media), in id order, streamed page by page.
+        ``account_pks``: only these accounts; ``since``: created at or after (ISO)."""
         q = select(s.posts)
         if account_pk is not None:
             q = q.where(s.posts.c.account_pk == account_pk)
+        if account_pks is not None:
+            q = q.where(s.posts.c.account_pk.in_(sorted(account_pks)))
         if status:
             q = q.where(s.posts.c.status == status)
+        if since:
+            q = q.where(s.posts.c.created_at >= since)
         yield from self._paged(q)
 
     def get_post(self, ref: str) -> dict[str, Any] | None:
