@@ -66,6 +66,7 @@ __all__ = [
     "WriteConflict",
     "exception_line",
     "one_line",
+    "redact_secrets",
 ]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -86,6 +87,22 @@ def exception_line(exc: BaseException, limit: int = 200) -> str:
     ``limit`` characters: a library's exception as part of a one-line message."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:limit]
+
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^\s/@:]*):[^\s/@]*@")
+SECRET_PARAMS = re.compile(
+    r"(?i)([?&;](?:access_?token|token|api_?key|apikey|secret|client_secret|password|"
+    r"passwd|pass|pwd|auth|bearer|key|sig|signature|code)=)[^&;#\s\"'<>]+")
+"""Query parameters whose value is a credential: kept as ``name=[redacted]``."""
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with every credential of the URLs in it replaced: a user-info password
+    (``socks5h://user:***@host``) and the value of a query parameter named like a
+    credential (``?access_token=[redacted]``, ``token``, ``secret``, ``api_key``,
+    ``password``…). For error lines, logs and listings; never for archive content."""
+    text = _USERINFO.sub(r"\1:***@", text)
+    return SECRET_PARAMS.sub(r"\1[redacted]", text)
 
 
 class UnerasedError(Exception):

@@ -209,14 +209,27 @@ class _SmtpFailure(Exception):
 class _ProxiedSMTP(smtplib.SMTP):
     """smtplib's client connecting through a proxy (or directly when none)."""
 
-    def __init__(self, proxy: str | None, host: str, port: int, timeout: float) -> None:
+    def __init__(self, proxy: str | None, host: str, port: int, timeout: float,
+                 require_proxy: bool = False) -> None:
         self._proxy = proxy
+        self._require_proxy = require_proxy
         super().__init__(host, port, timeout=timeout)  # connects; STARTTLS checks ``host``
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
-        if self._proxy is None:
+        """The one place an SMTP connection is made: through the proxy; directly only
+        when there is none and Tor-only mode (``require_proxy``) is off."""
+        proxy = self._proxy
+        if self._require_proxy:
+            from ..errors import UsageError
+            from ..net import required_proxy
+
+            try:
+                proxy = required_proxy(proxy)
+            except UsageError as e:
+                raise _SmtpFailure(str(e), permanent=False) from None
+        if proxy is None:
             return socket.create_connection((host, port), timeout)
-        return _proxy_connect(self._proxy, host, port, timeout)
+        return _proxy_connect(proxy, host, port, timeout)
 
 
 # headers unfolded up to RFC 5322's 998 characters: the signature on one line
@@ -240,14 +253,16 @@ def _message(smtp: SmtpSettings, to: str, body: bytes, delivery_id: str, signatu
 
 
 def send_mail(smtp: SmtpSettings, to: str, body: bytes, delivery_id: str, secret: str,
-              summary: str, *, proxy: str | None = None) -> Outcome:
+              summary: str, *, proxy: str | None = None,
+              require_proxy: bool = False) -> Outcome:
     """E-mail ``body`` (attached, signed) to ``to`` (blocking: run it in a thread)."""
     if not smtp.starttls and not is_loopback(smtp.host):
         return Outcome(False, f"SMTP without STARTTLS is allowed only to a loopback server, "
                               f"not {smtp.host}", permanent=True)
     msg = _message(smtp, to, body, delivery_id, sign(secret, body), summary)
     try:
-        with _ProxiedSMTP(proxy, smtp.host, smtp.port, smtp.timeout) as client:
+        with _ProxiedSMTP(proxy, smtp.host, smtp.port, smtp.timeout,
+                          require_proxy) as client:
             client.ehlo()
             if smtp.starttls:
                 ctx = ssl.create_default_context(cafile=smtp.cafile)
@@ -279,7 +294,8 @@ def _text(v: bytes | str) -> str:
 
 
 async def _send(row: Mapping[str, Any], client: Callable[[], httpx.AsyncClient],
-                smtp: SmtpSettings | None, proxy: str | None) -> Outcome:
+                smtp: SmtpSettings | None, proxy: str | None,
+                require_proxy: bool = False) -> Outcome:
     target, secret = row.get("target"), row.get("secret")
     if target is None or secret is None:
         return Outcome(False, "its rule was removed", permanent=True)
@@ -293,7 +309,8 @@ async def _send(row: Mapping[str, Any], client: Callable[[], httpx.AsyncClient],
 
         summary = str(json.loads(body).get("summary") or row["kind"])
         return await asyncio.to_thread(send_mail, smtp, str(target)[7:], body, did,
-                                       str(secret), summary, proxy=proxy)
+                                       str(secret), summary, proxy=proxy,
+                                       require_proxy=require_proxy)
     return await send_webhook(client(), str(target), body, did, str(secret))
 
 
@@ -311,15 +328,18 @@ async def deliver_due(
     limit: int = 100,
     only: Sequence[str] | None = None,
     resolve: Any = None,
+    require_proxy: bool = False,
 ) -> DeliveryReport:
     """Send every delivery due at ``now`` (``only``: just these delivery ids) and record
     each outcome; what was done. ``proxy``: the effective proxy (None: direct), checked
     here (UsageError on a bad one, before anything is claimed); ``env``: for the
     allow-list (``UNERASED_ALLOW_HOSTS``); ``clock``: the time of each outcome (default:
-    the system's); ``rng``: the jitter."""
+    the system's); ``rng``: the jitter; ``require_proxy``: Tor-only mode (webhooks and
+    SMTP only through a ``socks5h://`` proxy; UsageError before anything is claimed
+    when there is none)."""
     from ..net import async_client, settings
 
-    net = settings(proxy=proxy, env=env)
+    net = settings(proxy=proxy, env=env, require_proxy=require_proxy)
     clock = clock or utcnow
     rng = rng or random.Random()
     backoff = backoff or Backoff()
@@ -343,7 +363,7 @@ async def deliver_due(
                 store.release_deliveries([int(r["id"]) for r in rows[k:]], clock())
                 break
             try:
-                out = await _send(row, client, smtp, net.proxy)
+                out = await _send(row, client, smtp, net.proxy, net.require_proxy)
             except UnerasedError as e:
                 out = Outcome(False, one_line(str(e)))
             t = clock()

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..errors import redact_secrets
 from ..text.terminal import for_terminal, json_for_terminal
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command needs it: `import`
@@ -100,10 +101,12 @@ def term_block(text: str, indent: str = "") -> str:
 
 
 class UserError(click.ClickException):
-    """One line on stderr, exit 1."""
+    """One line on stderr, exit 1; the credentials of any URL in it redacted
+    (:func:`unerased.errors.redact_secrets`)."""
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"unerased: error: {term(self.format_message())}", err=True)
+        click.echo(f"unerased: error: {term(redact_secrets(self.format_message()))}",
+                   err=True)
 
 
 class BadUsage(UserError):

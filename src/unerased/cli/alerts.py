@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import redact_secrets
 from ._context import (
     Context,
     UserError,
@@ -45,7 +46,7 @@ def _rule_json(r: dict[str, Any]) -> dict[str, Any]:
     from ..alerts import Rule
 
     rule = Rule.from_row(r)
-    return {"id": rule.id, "target": rule.target, "on": sorted(rule.kinds),
+    return {"id": rule.id, "target": redact_secrets(rule.target), "on": sorted(rule.kinds),
             "tag": None if rule.tag is None else f"{rule.tag[0]}={rule.tag[1]}",
             "min_posts": rule.min_posts, "within_s": rule.within_s,
             "silent_days": rule.silent_days, "enabled": rule.enabled,
@@ -173,11 +174,13 @@ def test(c: Context, rule_id: str, as_json: bool) -> None:
     c.store.enqueue_alert(a.delivery_id, a.rule_id, a.kind, a.payload, now)
     report = run_async(deliver_due(
         c.store, now, proxy=c.proxy_for(), env=dict(os.environ), smtp=_smtp_settings(c),
-        backoff=Backoff(max_attempts=1), only=[a.delivery_id]))
+        backoff=Backoff(max_attempts=1), only=[a.delivery_id],
+        require_proxy=c.requires_proxy()))
     if as_json:
         emit_json([{"rule": n, "delivery_id": a.delivery_id, **report.to_json()}])
     if report.delivered != 1:
         error = report.errors[0][1] if report.errors else "not sent"
         raise UserError(f"test alert to {row['target']} failed: {error}")
     if not as_json:
-        click.echo(f"delivered test alert {a.delivery_id} to {term(row['target'])}")
+        click.echo(f"delivered test alert {a.delivery_id} to "
+                   f"{term(redact_secrets(row['target']))}")
