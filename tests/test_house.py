@@ -2,7 +2,8 @@
 
 - SQL lives only in ``store/``: no other module imports SQLAlchemy or Alembic;
 - no module imports another package's ``_private`` module;
-- nothing imports upward (bottom: pure; middle: store, sources, importers; top: the rest);
+- nothing imports upward (bottom: pure; middle: store, sources, importers; top: the rest;
+  above it the collector daemon, then the command line);
 - every package's ``__init__`` names what others may use in ``__all__``, and every name
   there resolves; importing the pure modules or the command line loads neither
   SQLAlchemy nor httpx.
@@ -28,6 +29,8 @@ BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prep
           "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
+DAEMON = ("unerased.collector",)  # above watch, streams, alerts: it runs them
+SHELL = ("unerased.cli",)  # the command line, above everything it calls
 
 
 def _modules() -> dict[str, Path]:
@@ -79,6 +82,10 @@ def _layer(name: str) -> int:
         return 0
     if within(MIDDLE):
         return 1
+    if within(DAEMON):
+        return 3
+    if within(SHELL):
+        return 4
     return 2
 
 
@@ -90,6 +97,8 @@ def test_the_scan_sees_the_code() -> None:
     assert _layer("unerased.ledger.merkle") == 0 and _layer("unerased.ledger.log") == 2
     assert _layer("unerased.text.hostile") == 0 and _layer("unerased.store._ledger") == 1
     assert _layer("unerased._files") == 0
+    assert _layer("unerased.watch.runner") == 2 < _layer("unerased.collector._daemon") == 3
+    assert _layer("unerased.cli.watch") == 4
 
 
 def test_sql_lives_only_in_the_store() -> None:

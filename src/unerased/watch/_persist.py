@@ -111,6 +111,7 @@ class Observation:
     media: dict[str, bytes] = field(default_factory=dict)  # url -> the body fetched
     error: str | None = None
     traceback: str | None = None
+    not_before: datetime | None = None  # the platform asked us to wait until then
 
 
 def account_state(row: Mapping[str, Any]) -> d.AccountState | None:
@@ -241,9 +242,10 @@ def _finish(ctx: RunContext, w: Writer, row: Mapping[str, Any], obs: Observation
     states = {**obs.known, **(det.posts if det else {})}
     pending = any(s.status == PostStatus.MISSING for s in states.values())
     soon = pending or obs.error is not None or det is None or det.account_recheck
-    values: dict[str, Any] = {"last_check": iso(obs.now),
-                              "next_check": iso(next_check(obs.now, cfg.recheck_interval
-                                                           if soon else cfg.interval)),
+    due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
+    if obs.not_before is not None and obs.not_before > due:  # Retry-After, a reset time
+        due = obs.not_before
+    values: dict[str, Any] = {"last_check": iso(obs.now), "next_check": iso(due),
                               "check_error": obs.error}
     if det is not None and det.account is not None:
         values["state_json"] = json.dumps(det.account.to_json(), sort_keys=True)

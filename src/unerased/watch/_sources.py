@@ -3,8 +3,10 @@ only when an account of it is watched)."""
 
 from __future__ import annotations
 
+import copy
 import importlib
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, cast
 
 from ..errors import SourceError
@@ -31,3 +33,20 @@ def make_source(
     cls = getattr(importlib.import_module(mod_name), cls_name)
     opts = dict((options or {}).get(platform, {}))
     return cast(Source, cls(recorder, service=service, **opts))
+
+
+def for_check(src: Source, recorder: Recorder) -> Source:
+    """A long-lived source as one check uses it: a shallow copy with the check's own
+    recorder (its captures are the check's); everything the source learnt and keeps —
+    the rate-limit back-off of a 429 or ``X-RateLimit-Remaining: 0``, the endpoints it
+    resolved — is the same objects, shared with every other check of that source."""
+    view = copy.copy(src)
+    view.recorder = recorder
+    return view
+
+
+def retry_after(src: Source) -> datetime | None:
+    """When the platform asked the source to send again (None: no back-off pending;
+    sources without a back-off have none)."""
+    got = getattr(src, "retry_after", None)
+    return got if isinstance(got, datetime) else None

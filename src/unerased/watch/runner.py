@@ -37,7 +37,7 @@ from .. import net
 from ..errors import SourceError, UnerasedError, one_line
 from ..model import AccountCheck, Listing, PostSnapshot, iso, utcnow
 from ..sources import Recorder, Source
-from ..store import Store
+from ..store import KnownPost, Store
 from . import detect as d
 from ._persist import (
     BUSY,
@@ -53,7 +53,8 @@ from ._persist import (
     persist_observation,
     versions_to_store,
 )
-from ._sources import make_source
+from ._sources import for_check, make_source
+from ._sources import retry_after as source_retry_after
 from .uri import WatchUri
 
 __all__ = [
@@ -64,22 +65,29 @@ __all__ = [
     "Clients",
     "Observation",
     "RunContext",
+    "SourceMaker",
     "WatchConfig",
     "add_watch",
     "check_account",
     "default_client_factory",
     "describe",
     "due_accounts",
+    "failed_check",
+    "for_check",
     "loop_failure",
+    "make_source",
     "new_collector_id",
     "observe",
     "persist",
     "poll",
     "remove_watch",
     "run_forever",
+    "source_retry_after",
 ]
 
 ClientMaker = Callable[[], httpx.AsyncClient]
+SourceMaker = Callable[[Mapping[str, Any], Recorder], Source]
+"""``(account row, the check's recorder) -> Source``."""
 OnOutcome = Callable[[CheckOutcome], None]
 
 
@@ -225,19 +233,23 @@ def remove_watch(store: Store, account_pk: int) -> None:
 
 
 async def observe(
-    ctx: RunContext, row: Mapping[str, Any], clients: Clients | None = None
+    ctx: RunContext, row: Mapping[str, Any], clients: Clients | None = None, *,
+    state: tuple[dict[str, Any] | None, list[KnownPost]] | None = None,
+    source: SourceMaker | None = None,
 ) -> Observation:
     """One check of one watched account, not stored yet (:func:`persist` stores it).
     It starts from the account's state as stored now (one snapshot, with its state
-    version). A failure on the platform's side, and a bug in the check after the first
-    request, are the observation's ``error`` (its captures are kept); UnerasedError
-    before anything is sent (no usable proxy)."""
+    version; ``state``: that snapshot, read by the caller — the collector reads it off
+    the event loop). A failure on the platform's side, and a bug in the check after the
+    first request, are the observation's ``error`` (its captures are kept); UnerasedError
+    before anything is sent (no usable proxy). ``source`` makes the check's source
+    around its recorder (the collector's long-lived sources); default: a new one."""
     if clients is None:
         async with Clients(ctx) as own:
-            return await observe(ctx, row, own)
+            return await observe(ctx, row, own, state=state, source=source)
     now = ctx.now()
     cfg = ctx.config
-    fresh, known = ctx.store.check_state(int(row["id"]))
+    fresh, known = state if state is not None else ctx.store.check_state(int(row["id"]))
     if fresh is None:
         raise SourceError(f"{label(row)} is no longer in the archive")
     proxy = ctx.proxy_for(fresh)
@@ -248,7 +260,8 @@ async def observe(
         rec = Recorder(clients.get(proxy))
         obs.captures = rec.captures
         try:
-            src = make_source(fresh["platform"], rec, fresh["service"], cfg.source_options)
+            src = (source(fresh, rec) if source is not None else
+                   make_source(fresh["platform"], rec, fresh["service"], cfg.source_options))
             await _observe(ctx, src, obs)
         except Exception as e:  # a bug, or a source error escaping: this check's error
             obs.error, obs.traceback = describe(e)
@@ -318,8 +331,8 @@ def _split_history(listing: Listing) -> tuple[Listing, dict[str, list[PostSnapsh
     return replace(listing, posts=newest), history
 
 
-def _failed(ctx: RunContext, row: Mapping[str, Any], e: BaseException, at: datetime
-            ) -> CheckOutcome:
+def failed_check(ctx: RunContext, row: Mapping[str, Any], e: BaseException, at: datetime
+                 ) -> CheckOutcome:
     """A check that ended in an exception: one line, recorded on the account (with when
     to try again), its claim released."""
     error, tb = describe(e)
@@ -387,7 +400,7 @@ async def poll(
         try:
             res = await check_account(ctx, r, clients)
         except Exception as e:  # noqa: BLE001 - every failure is this check's outcome
-            res = _failed(ctx, r, e, now)
+            res = failed_check(ctx, r, e, now)
         in_flight.discard(int(r["id"]))
         if on_result:
             on_result(res)

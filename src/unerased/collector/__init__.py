@@ -1,0 +1,29 @@
+"""The collector daemon (``unerased run``): long-lived per-host clients and sources,
+per-host request budgets, due work claimed with expiring leases, one writer thread for
+every store write, heartbeats, graceful stop. The check of one account itself is
+``unerased.watch.runner``'s (``poll`` uses it directly).
+
+:class:`Collector` — the daemon; :class:`WriteThread` — the one writer thread
+(``await writer.run(fn)``); :class:`HostBudgets` — token buckets keyed by host;
+:class:`Pool` — the long-lived clients and sources; :func:`host_of` — the host a watch's
+requests go to.
+"""
+
+from __future__ import annotations
+
+from ._budget import Bucket, HostBudgets
+from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats
+from ._pool import Pool, host_of
+from ._writer import WriteThread
+
+__all__ = [
+    "HEARTBEAT_PREFIX",
+    "Bucket",
+    "Collector",
+    "CollectorOptions",
+    "HostBudgets",
+    "Pool",
+    "Stats",
+    "WriteThread",
+    "host_of",
+]
