@@ -1,8 +1,8 @@
 """Simulations for trying unerased and for tests and benchmarks: synthetic archives in
 each platform's real layout (:mod:`~unerased.sim.archives`: X;
 :mod:`~unerased.sim.archives_fedi`: Mastodon, Bluesky CAR), a simulated Mastodon-API
-platform under a censorship campaign (:mod:`~unerased.sim.platform`) and the live demo
-(:mod:`~unerased.sim.demo`). Names load at first use (see :mod:`unerased._lazy`).
+platform under a censorship campaign (:mod:`~unerased.sim.platform`), the campaign's
+ground truth (:mod:`~unerased.sim.campaign`) and the live demo (:mod:`~unerased.sim.demo`). Names load at first use (see :mod:`unerased._lazy`).
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from .._lazy import exports
 
 if TYPE_CHECKING:
-    from . import archives, archives_fedi, demo, platform
+    from . import archives, archives_fedi, campaign, demo, platform
     from .archives import make_twitter_archive
     from .archives_fedi import make_bluesky_car, make_mastodon_archive
+    from .campaign import generate_campaign
     from .demo import run_demo
     from .platform import BASE, HOST, Flaky, SimPlatform, demo_clock
 
@@ -25,8 +26,10 @@ __all__ = [
     "SimPlatform",
     "archives",
     "archives_fedi",
+    "campaign",
     "demo",
     "demo_clock",
+    "generate_campaign",
     "make_bluesky_car",
     "make_mastodon_archive",
     "make_twitter_archive",
@@ -39,6 +42,7 @@ __getattr__ = exports(__name__, {
     "make_bluesky_car": "archives_fedi",
     "make_mastodon_archive": "archives_fedi",
     "run_demo": "demo",
+    "generate_campaign": "campaign",
     **{name: "platform" for name in ("BASE", "HOST", "Flaky", "SimPlatform", "demo_clock")},
-    **{m: m for m in ("archives", "archives_fedi", "demo", "platform")},
+    **{m: m for m in ("archives", "archives_fedi", "campaign", "demo", "platform")},
 })
