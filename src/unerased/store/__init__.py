@@ -34,6 +34,7 @@ from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_h
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
+from ._state import StateQueries
 from ._verify_queries import LEAFED, ArchiveScan
 from ._writer import PostResult, Writer
 
@@ -53,6 +54,7 @@ __all__ = [
     "PostResult",
     "Queries",
     "ReceiptRows",
+    "StateQueries",
     "Store",
     "StoreError",
     "WriteConflict",
@@ -62,7 +64,7 @@ __all__ = [
 ]
 
 
-class Store(Queries, ClaimQueries):
+class Store(Queries, ClaimQueries, StateQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData()
@@ -61,6 +62,8 @@ accounts = Table(
     Column("claimed_until", TS),
     Column("state_version", BigInteger, nullable=False, default=0, server_default="0"),
     Column("proxy", Text),
+    # the adaptive schedule's per-account state, JSON (migration 0005)
+    Column("schedule_json", Text),
     UniqueConstraint("platform", "account_id", name="uq_accounts_platform_account"),
     Index("ix_accounts_watched_next", "watched", "next_check"),
 )
@@ -258,6 +261,49 @@ meta = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# --- alerts and the collector's state (migration 0005; see _alerts.py, _state.py) ---
+
+alert_rules = Table(  # who is told of what: `unerased alert add`
+    "alert_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("target", Text, nullable=False),  # https://… or mailto:…
+    Column("on_types", Text),  # JSON list of event/alert kinds; None: the default
+    Column("tag_key", Text),
+    Column("tag_value", Text),
+    Column("min_posts", Integer),
+    Column("within_s", Integer),
+    Column("silent_days", Integer),
+    Column("secret", Text, nullable=False),  # hex HMAC-SHA256 key
+    Column("created_at", TS, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=true()),
+)
+
+alert_outbox = Table(  # every alert to deliver, until delivered or failed
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("delivery_id", String(128), nullable=False, unique=True),
+    Column("rule_id", Integer),
+    Column("kind", String(32), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON, as sent
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt", TS),  # a pending delivery's due time, or its claim's end
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("delivered_at", TS),
+    Index("ix_alert_outbox_due", "state", "next_attempt"),
+)
+
+collector_state = Table(  # a collector's key/value state across restarts (JSON values)
+    "collector_state",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )
 
 LEAFED = ("account_status", "post_versions", "captures", "imports", "events",

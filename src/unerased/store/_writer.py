@@ -36,6 +36,7 @@ from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
 from ._ledger import LedgerWrites
 from ._search import index_sql
+from ._state import StateWrites
 
 if TYPE_CHECKING:
     from . import Store
@@ -61,7 +62,7 @@ class PostResult:
     seq: int
 
 
-class Writer(LedgerWrites):
+class Writer(LedgerWrites, StateWrites):
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
         self._conn = conn
