@@ -64,15 +64,22 @@ class Key:
 
 
 KEYS: dict[str, Key] = {k.name: k for k in (
+    Key("schedule.adaptive", "bool", True,
+        "adapt each account's interval to its posting rate, risk tag and fresh posts "
+        "(docs/schedule.md); false: every account every schedule.interval"),
     Key("schedule.interval", "duration", 900.0,
-        "how often a watched account is checked (when nothing is pending)"),
+        "how often a watched account is checked (adaptive: the interval of an account "
+        "posting 4 times a day)"),
+    Key("schedule.min_interval", "duration", 60.0, "the adaptive schedule's shortest interval"),
+    Key("schedule.max_interval", "duration", 21600.0,
+        "the adaptive schedule's longest interval"),
     Key("schedule.recheck_interval", "duration", 300.0,
         "how soon an account is checked again while something awaits confirmation"),
     Key("schedule.lease", "duration", 600.0,
         "a claim's life: another collector may take over an account after it"),
     Key("schedule.max_in_flight", "int", 200,
         "checks one collector runs at once (all hosts together)"),
-    Key("schedule.per_host_concurrency", "int", 4,
+    Key("schedule.per_host_concurrency", "int", 2,
         "checks one collector runs at once against one host"),
     Key("detect.confirmations", "int", 2,
         "GONE answers on separate checks needed to declare a deletion"),

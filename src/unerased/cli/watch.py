@@ -39,6 +39,7 @@ def _run_context(c: Context, proxy: str | None = None) -> Any:
     from ..config import load
     from ..watch.detect import DetectConfig
     from ..watch.runner import RunContext, WatchConfig, default_client_factory
+    from ..watch.schedule import ScheduleConfig
 
     settings = load(c.home)
     opts: dict[str, dict[str, Any]] = {}
@@ -60,7 +61,14 @@ def _run_context(c: Context, proxy: str | None = None) -> Any:
             confirmations=int(settings["detect.confirmations"]),
             min_confirm_interval=timedelta(
                 seconds=float(settings["detect.min_confirm_interval"]))),
-        source_options=opts)
+        source_options=opts,
+        schedule=ScheduleConfig(
+            base_interval=settings.duration("schedule.interval"),
+            recheck_interval=settings.duration("schedule.recheck_interval"),
+            min_interval=min(settings.duration("schedule.min_interval"),
+                             settings.duration("schedule.max_interval")),
+            max_interval=settings.duration("schedule.max_interval"),
+        ) if settings["schedule.adaptive"] else None)
     command_proxy = proxy if proxy is not None else c.proxy  # checked by the option types
     env = dict(os.environ)
     proxy_setting = settings.proxy_mapping()
@@ -212,7 +220,7 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
     import asyncio
     import signal
 
-    from ..collector import Collector, CollectorOptions, HostBudgets
+    from ..collector import Collector, CollectorOptions, budgets_from
 
     def log(res: Any) -> None:
         if as_json:
@@ -222,7 +230,7 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
                        err=True)
 
     col = Collector(
-        ctx, budgets=HostBudgets(settings.budgets()),
+        ctx, budgets=budgets_from(settings.budgets()),
         options=CollectorOptions(
             max_in_flight=int(settings["schedule.max_in_flight"]),
             heartbeat_every=settings.duration("heartbeat.interval")),

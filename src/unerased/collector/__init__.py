@@ -4,26 +4,26 @@ every store write, heartbeats, graceful stop. The check of one account itself is
 ``unerased.watch.runner``'s (``poll`` uses it directly).
 
 :class:`Collector` — the daemon; :class:`WriteThread` — the one writer thread
-(``await writer.run(fn)``); :class:`HostBudgets` — token buckets keyed by host;
+(``await writer.run(fn)``); :func:`budgets_from` — the per-host request budgets
+(``unerased.watch.budget``) the settings name;
 :class:`Pool` — the long-lived clients and sources; :func:`host_of` — the host a watch's
 requests go to.
 """
 
 from __future__ import annotations
 
-from ._budget import Bucket, HostBudgets
 from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats
 from ._pool import Pool, host_of
+from ._spend import budgets_from
 from ._writer import WriteThread
 
 __all__ = [
     "HEARTBEAT_PREFIX",
-    "Bucket",
     "Collector",
     "CollectorOptions",
-    "HostBudgets",
     "Pool",
     "Stats",
     "WriteThread",
+    "budgets_from",
     "host_of",
 ]

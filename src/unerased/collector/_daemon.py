@@ -31,6 +31,7 @@ from typing import Any
 
 from ..model import iso, parse_iso
 from ..sources import Recorder, Source
+from ..watch.budget import Budgets
 from ..watch.runner import (
     CheckOutcome,
     RunContext,
@@ -40,8 +41,9 @@ from ..watch.runner import (
     persist,
     source_retry_after,
 )
-from ._budget import HostBudgets
+from ..watch.schedule import defer
 from ._pool import Pool, host_of
+from ._spend import blocked_until, charge, observe_captures, per_second
 from ._writer import WriteThread
 
 __all__ = ["Collector", "CollectorOptions", "Stats"]
@@ -89,15 +91,6 @@ class Stats:
                 "last_check_at": iso(self.last_check_at), "last_error": self.last_error}
 
 
-def _set_state(store: Any, key: str, value: Any, now: datetime) -> bool:
-    """``store.set_state`` (the collector_state table of migration 0005)."""
-    fn = getattr(store, "set_state", None)
-    if fn is None:
-        return False
-    fn(key, value, now)
-    return True
-
-
 class Collector:
     """``await Collector(ctx, budgets=…).run()``; :meth:`step` is one look for due work
     (tests drive it with an injected clock), :meth:`drain` waits for the checks started."""
@@ -106,7 +99,7 @@ class Collector:
         self,
         ctx: RunContext,
         *,
-        budgets: HostBudgets | None = None,
+        budgets: Budgets | None = None,
         options: CollectorOptions | None = None,
         on_result: OnOutcome | None = None,
         on_loop_error: OnOutcome | None = None,
@@ -114,7 +107,7 @@ class Collector:
     ) -> None:
         self.ctx = ctx
         self.options = options or CollectorOptions()
-        self.budgets = budgets or HostBudgets({"default": (300, 300.0)})
+        self.budgets = budgets if budgets is not None else Budgets()
         self.writer = WriteThread()
         self.pool = Pool(ctx)
         self.on_result = on_result
@@ -173,16 +166,17 @@ class Collector:
         claimed = await self.writer.run(lambda: ctx.store.claim_accounts(
             ctx.collector, now, ctx.config.lease, due_only=True, limit=free,
             report_busy=False))
-        deferred: dict[int, datetime] = {}
+        deferred: dict[str, dict[int, tuple[datetime, float]]] = {}  # host -> pk -> due, wait
         started = 0
         for row in claimed.rows:
             pk = int(row["id"])
             if pk in self.held:  # already being checked by this collector
                 continue
             host = host_of(row)
-            when = self.budgets.take(host, now)
-            if when is not None:
-                deferred[pk] = when
+            wait = self.budgets.take(host, now)
+            if wait > 0:
+                due = parse_iso(row.get("next_check")) or now
+                deferred.setdefault(host, {})[pk] = (due, wait)
                 continue
             self.held.add(pk)
             self._count_lateness(row, now)
@@ -191,9 +185,22 @@ class Collector:
             task.add_done_callback(self._done)
             started += 1
         if deferred:
-            self.stats.deferred += len(deferred)
-            await self.writer.run(lambda: ctx.store.defer_claims(ctx.collector, deferred))
+            later = self._spread(deferred, now)
+            self.stats.deferred += len(later)
+            await self.writer.run(lambda: ctx.store.defer_claims(ctx.collector, later))
         return started
+
+    def _spread(self, deferred: Mapping[str, Mapping[int, tuple[datetime, float]]],
+                now: datetime) -> dict[int, datetime]:
+        """The accounts of a host over its budget, due again when it may be asked, one
+        at the pace it allows from then (``schedule.defer``: no burst at the reset)."""
+        out: dict[int, datetime] = {}
+        for host, rows in deferred.items():
+            until = now + timedelta(seconds=max(w for _, w in rows.values()))
+            spread = defer({str(pk): due for pk, (due, _) in rows.items()}, until,
+                           per_second(self.budgets, host, now))
+            out |= {int(k): v for k, v in spread.items()}
+        return out
 
     def _count_lateness(self, row: Mapping[str, Any], now: datetime) -> None:
         due = parse_iso(row.get("next_check"))
@@ -224,11 +231,14 @@ class Collector:
         try:
             state = await asyncio.to_thread(ctx.store.check_state, pk)
             obs = await observe(ctx, row, self.pool.clients, state=state, source=source)
-            until = source_retry_after(made[0]) if made else None
+            end = ctx.now()
+            charge(self.budgets, host, end, len(obs.captures))
+            observe_captures(self.budgets, obs.captures)
+            until = max((t for t in (source_retry_after(made[0]) if made else None,
+                                     blocked_until(self.budgets, host, end))
+                         if t is not None), default=None)
             if until is not None and until > obs.now:
-                self.budgets.block(host, until)
-                obs.not_before = until
-            self.budgets.charge(host, ctx.now(), len(obs.captures))
+                obs.not_before = until  # the platform said when: the schedule obeys
             res = await self.writer.run(lambda: persist(ctx, obs))
         except asyncio.CancelledError:
             raise  # a forced stop: the claim is given back by run()
@@ -267,7 +277,7 @@ class Collector:
         return {"collector": self.id, "host": socket.gethostname()[:100], "pid": os.getpid(),
                 "at": iso(now), "stopping": self._stopping, "in_flight": len(self.tasks),
                 "held": len(self.held), "interval_s": self.ctx.config.interval.total_seconds(),
-                **self.stats.to_json(), "budgets": self.budgets.report(now),
+                **self.stats.to_json(), "budgets": self.budgets.snapshot(now),
                 "streams": dict(self.streams)}
 
     async def heartbeat(self) -> None:
@@ -280,7 +290,7 @@ class Collector:
         def write() -> None:
             if held:
                 ctx.store.renew_claims(ctx.collector, held, now + ctx.config.lease)
-            _set_state(ctx.store, HEARTBEAT_PREFIX + ctx.collector, value, now)
+            ctx.store.set_state(HEARTBEAT_PREFIX + ctx.collector, value, now)
 
         await self.writer.run(write)
 
@@ -360,7 +370,7 @@ class Collector:
         held, self.held = set(self.held), set()
         failures: list[BaseException] = []
         for fn in (lambda: ctx.store.release_claims(ctx.collector, held),
-                   lambda: _set_state(ctx.store, HEARTBEAT_PREFIX + ctx.collector,
+                   lambda: ctx.store.set_state(HEARTBEAT_PREFIX + ctx.collector,
                                       {**self.heartbeat_value(), "stopped": True}, ctx.now()),
                    self._checkpoint_now):
             try:

@@ -47,6 +47,7 @@ from ..model import (
 )
 from ..refs import account_uri
 from . import detect as d
+from . import schedule as sch
 
 if TYPE_CHECKING:
     from ..store import KnownPost, Writer
@@ -237,20 +238,42 @@ def _write_detection(w: Writer, row: Mapping[str, Any], obs: Observation,
 def _finish(ctx: RunContext, w: Writer, row: Mapping[str, Any], obs: Observation,
             det: d.Detection | None) -> None:
     """When to check again, the check's error (or none), the detector's account state;
-    the claim released."""
+    the claim released. With ``config.schedule`` the adaptive schedule decides when
+    (``watch/schedule.py``: the account's posting rate, risk tag, fresh posts, a pending
+    confirmation; its state kept in ``schedule_json``), else the fixed interval; never
+    before the time the platform asked us to wait until (``not_before``)."""
     cfg = ctx.config
     states = {**obs.known, **(det.posts if det else {})}
     pending = any(s.status == PostStatus.MISSING for s in states.values())
     soon = pending or obs.error is not None or det is None or det.account_recheck
-    due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
+    values: dict[str, Any] = {"last_check": iso(obs.now), "check_error": obs.error}
+    if cfg.schedule is not None:
+        due, values["schedule_json"] = _planned(cfg.schedule, row, obs, soon)
+    else:
+        due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
     if obs.not_before is not None and obs.not_before > due:  # Retry-After, a reset time
         due = obs.not_before
-    values: dict[str, Any] = {"last_check": iso(obs.now), "next_check": iso(due),
-                              "check_error": obs.error}
+    values["next_check"] = iso(due)
     if det is not None and det.account is not None:
         values["state_json"] = json.dumps(det.account.to_json(), sort_keys=True)
     w.update_account(row["id"], **values)
     w.release_claim(row["id"], ctx.collector)
+
+
+def _planned(cfg: sch.ScheduleConfig, row: Mapping[str, Any], obs: Observation,
+             soon: bool) -> tuple[datetime, str]:
+    state = sch.AccountSchedule.from_json(row.get("schedule_json"))
+    if obs.listing is not None:
+        created = [p.created_at for p in obs.listing.posts if p.created_at is not None]
+        state = sch.observe_posts(state, created, obs.now, cfg)
+    try:
+        tags = json.loads(row.get("tags_json") or "{}")
+    except ValueError:
+        tags = {}
+    plan = sch.plan_account(state, str(row["account_id"]), obs.now, cfg,
+                            high_risk=sch.is_high_risk(tags if isinstance(tags, dict) else {}),
+                            pending=soon)
+    return plan.next_due or obs.now, plan.to_json()
 
 
 def next_check(now: datetime, delay: timedelta) -> datetime:

@@ -55,6 +55,7 @@ from ._persist import (
 )
 from ._sources import for_check, make_source
 from ._sources import retry_after as source_retry_after
+from .schedule import ScheduleConfig
 from .uri import WatchUri
 
 __all__ = [
@@ -104,6 +105,7 @@ class WatchConfig:
     checkpoint_every: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=10)  # a claim's life; renewed every third of it
     max_backoff: timedelta = timedelta(minutes=5)  # the loop's wait after failures
+    schedule: ScheduleConfig | None = None  # the adaptive schedule; None: fixed intervals
 
 
 def new_collector_id() -> str:
