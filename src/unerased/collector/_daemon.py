@@ -233,7 +233,7 @@ class Collector:
             obs = await observe(ctx, row, self.pool.clients, state=state, source=source)
             end = ctx.now()
             charge(self.budgets, host, end, len(obs.captures))
-            observe_captures(self.budgets, obs.captures)
+            observe_captures(self.budgets, obs.captures, end)
             until = max((t for t in (source_retry_after(made[0]) if made else None,
                                      blocked_until(self.budgets, host, end))
                          if t is not None), default=None)

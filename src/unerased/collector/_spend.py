@@ -47,13 +47,14 @@ def _host(url: str) -> str | None:
         return None
 
 
-def observe_captures(budgets: Budgets, captures: Iterable[Capture]) -> None:
-    """Every answer a check got, shown to its host's budget."""
+def observe_captures(budgets: Budgets, captures: Iterable[Capture], now: datetime) -> None:
+    """Every answer a check got, shown to its host's budget (``now``: when the check
+    ended, on the collector's clock; a ``Retry-After`` in seconds counts from then)."""
     for cap in captures:
         host = _host(cap.url)
         if host is None or cap.status is None:
             continue
-        budgets.observe(host, cap.status, dict(cap.response_headers), cap.started_at)
+        budgets.observe(host, cap.status, dict(cap.response_headers), now)
 
 
 def blocked_until(budgets: Budgets, host: str, now: datetime) -> datetime | None:

@@ -84,10 +84,11 @@ def _watched(due_only: bool, now: datetime) -> Any:
     return cond
 
 
-def _claimable(collector: str, now: datetime) -> Any:
+def _claimable(collector: str, now: datetime, *, own: bool = True) -> Any:
+    """Not held by a live lease (``own``: or held by ``collector`` itself)."""
     a = s.accounts.c
-    return or_(a.claimed_until.is_(None), a.claimed_until < lease_time(now),
-               a.claimed_by == collector)
+    free = or_(a.claimed_until.is_(None), a.claimed_until < lease_time(now))
+    return or_(free, a.claimed_by == collector) if own else free
 
 
 def _driver_line(e: BaseException) -> str:
@@ -123,17 +124,19 @@ class ClaimQueries:
         Accounts this collector already holds are claimed again (renewed).
 
         ``limit``: at most this many, the longest overdue first (a daemon claims only
-        what it can start). ``report_busy=False`` skips the query of ``busy`` (the
+        what it can start), and never those it holds already (they are being checked).
+        ``report_busy=False`` skips the query of ``busy`` (the
         accounts another collector holds): a daemon does not report them."""
         a = s.accounts
         values = {"claimed_by": collector, "claimed_until": lease_time(now + lease)}
         wanted = _watched(due_only, now)
+        claimable = _claimable(collector, now, own=limit is None)
         order = (a.c.next_check.is_not(None), a.c.next_check, a.c.id)
         with self._claim_transaction() as conn:
             if conn.dialect.name == "postgresql":
                 # rows another transaction is claiming right now are skipped, not waited
                 # for: two collectors never block each other, nor hold one account
-                q = select(a.c.id).where(wanted, _claimable(collector, now))
+                q = select(a.c.id).where(wanted, claimable)
                 q = q.order_by(*order) if limit is not None else q.order_by(a.c.id)
                 if limit is not None:
                     q = q.limit(max(0, limit))
@@ -142,7 +145,7 @@ class ClaimQueries:
                     update(a).where(a.c.id.in_(ids)).values(**values).returning(*a.c)
                 ).mappings()]
             else:  # one statement inside BEGIN IMMEDIATE: no other writer in between
-                cond: Any = and_(wanted, _claimable(collector, now))
+                cond: Any = and_(wanted, claimable)
                 if limit is not None:
                     cond = a.c.id.in_(select(a.c.id).where(cond).order_by(*order)
                                       .limit(max(0, limit)).scalar_subquery())
