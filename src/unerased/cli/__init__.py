@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import config, evidence, export, imports, reading, watch
+from . import config, evidence, export, imports, reading, status, watch
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -87,7 +87,7 @@ def _register_more() -> None:
         export.export,
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
-        config.config,
+        config.config, status.status,
     ):
         cli.add_command(cmd)
 

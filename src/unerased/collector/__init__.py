@@ -15,6 +15,7 @@ from __future__ import annotations
 from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats
 from ._pool import Pool, host_of
 from ._spend import budgets_from
+from ._status import last_checked, status_report
 from ._writer import WriteThread
 
 __all__ = [
@@ -26,4 +27,6 @@ __all__ = [
     "WriteThread",
     "budgets_from",
     "host_of",
+    "last_checked",
+    "status_report",
 ]
