@@ -234,3 +234,32 @@ def test_two_collectors_claiming_with_limits_never_hold_one_account(store: Store
     assert len(holders) == len(rows)  # 6 x 3 x 5 = 90 slots for 40 accounts: all taken
     owners = Counter(r["claimed_by"] for r in store.list_accounts(watched_only=True))
     assert sum(owners.values()) == 40 and None not in owners
+
+
+def test_a_restart_spreads_what_fell_overdue_instead_of_a_burst(store: Store) -> None:
+    """Ten feeds overdue by hours after downtime, one just due, one never checked: the
+    ten are spread over one interval from now (most overdue first); the others stay
+    due now."""
+    rows = rss_rows(store, 12)
+    with store.writer() as w:
+        for i, r in enumerate(rows[:10]):
+            w.update_account(r["id"], next_check=f"2026-03-01T0{i % 10}:00:00Z")
+        w.update_account(rows[10]["id"], next_check="2026-03-01T11:59:30Z")
+        w.update_account(rows[11]["id"], next_check=None)
+    clock = Clock(T0)
+    ctx = RunContext(store, default_client_factory(), WatchConfig(), now=clock)
+    col = Collector(ctx)
+
+    async def go() -> int:
+        n = await col.resume()
+        col.writer.close()
+        return n
+
+    assert asyncio.run(go()) == 10
+    after = {r["id"]: r for r in store.list_accounts(watched_only=True)}
+    times = sorted(parse_iso(after[r["id"]]["next_check"]) for r in rows[:10])
+    step = timedelta(minutes=15) / 10
+    assert times == [T0 + i * step for i in range(10)]
+    assert parse_iso(after[rows[0]["id"]]["next_check"]) == T0  # the most overdue first
+    assert after[rows[10]["id"]]["next_check"] == "2026-03-01T11:59:30Z"
+    assert after[rows[11]["id"]]["next_check"] is None

@@ -41,7 +41,7 @@ from ..watch.runner import (
     persist,
     source_retry_after,
 )
-from ..watch.schedule import defer
+from ..watch.schedule import defer, resume
 from ._pool import Pool, host_of
 from ._spend import blocked_until, charge, observe_captures, per_second
 from ._writer import WriteThread
@@ -269,6 +269,27 @@ class Collector:
         while self.tasks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
+    async def resume(self) -> int:
+        """After a restart: the accounts that fell overdue by more than a tenth of the
+        interval while nothing ran are spread over one interval from now, the most
+        overdue first (``schedule.resume``), instead of a burst of catch-up requests.
+        Accounts never checked, and those just due, are checked at once. The number
+        spread."""
+        ctx = self.ctx
+        now = ctx.now()
+        interval = ctx.config.interval
+        grace = interval * self.options.on_time_share
+        rows = await asyncio.to_thread(ctx.store.list_accounts, watched_only=True)
+        late: dict[str, datetime | None] = {}
+        for r in rows:
+            nxt = parse_iso(r.get("next_check"))
+            if nxt is not None and now - nxt > grace:
+                late[str(r["id"])] = nxt
+        if len(late) < 2:
+            return 0
+        spread = {int(k): v for k, v in resume(late, now, interval).items()}
+        return await self.writer.run(lambda: ctx.store.reschedule(spread, now))
+
     # ------------------------------------------------------------------ upkeep
 
     def heartbeat_value(self) -> dict[str, Any]:
@@ -336,6 +357,10 @@ class Collector:
         opts = self.options
         self.writer.start()
         self._log("started")
+        try:
+            await self.resume()
+        except Exception as e:  # noqa: BLE001 - reported; the accounts stay due
+            self._report(e)
         upkeep = asyncio.create_task(self._upkeep())
         failed = 0
         try:

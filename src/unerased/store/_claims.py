@@ -176,6 +176,22 @@ class ClaimQueries:
                                .order_by(a.c.next_check).limit(1)).scalar()
         return None if got is None else str(got)
 
+    def reschedule(self, times: Mapping[int, datetime], now: datetime) -> int:
+        """Set the due time of the accounts of ``times`` that no live claim holds (a
+        restart spreading what fell overdue while nothing ran); the number changed."""
+        if not times:
+            return 0
+        a = s.accounts
+        n = 0
+        with self._claim_transaction() as conn:
+            for pk, when in sorted(times.items()):
+                res = conn.execute(update(a).where(
+                    a.c.id == pk, or_(a.c.claimed_until.is_(None),
+                                      a.c.claimed_until < lease_time(now)))
+                    .values(next_check=iso(when)))
+                n += int(res.rowcount or 0)
+        return n
+
     def defer_claims(self, collector: str, until: Mapping[int, datetime]) -> None:
         """Give back this collector's claims on the accounts of ``until`` without
         checking them, each due again at its time (a host over its request budget, or
