@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -36,6 +37,7 @@ class WriteThread:
         self._closed = False
         self.ident: int | None = None  # the thread's id once started (tests check it)
         self.done = 0  # functions run (successfully or not)
+        self.busy = 0.0  # seconds spent running them (how loaded the writer is)
 
     def start(self) -> None:
         if not self._started:
@@ -77,6 +79,7 @@ class WriteThread:
             fn, fut = job
             if not fut.set_running_or_notify_cancel():
                 continue  # its awaiter was cancelled before it started: dropped
+            t = time.perf_counter()
             try:
                 result = fn()
             except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
@@ -85,6 +88,7 @@ class WriteThread:
                 fut.set_result(result)
             finally:
                 self.done += 1
+                self.busy += time.perf_counter() - t
 
     async def __aenter__(self) -> WriteThread:
         self.start()
