@@ -19,6 +19,8 @@ from unerased.watch.schedule import (
     allocate,
     defer,
     due_posts,
+    expected_spend,
+    fresh_share,
     is_high_risk,
     jitter_fraction,
     observe_posts,
@@ -183,7 +185,8 @@ def test_S14_resume_within_a_budget_stretches_the_spread() -> None:
 def test_S15_allocate_spends_the_budget_weighted_by_rate_and_risk() -> None:
     accts = [AccountLoad("slow", 1.0), AccountLoad("fast", 16.0),
              AccountLoad("risky", 1.0, high_risk=True), AccountLoad("costly", 1.0, cost=3)]
-    cfg = ScheduleConfig(min_interval=timedelta(seconds=1), max_interval=30 * D)
+    cfg = ScheduleConfig(min_interval=timedelta(seconds=1), max_interval=30 * D,
+                         fresh_age=timedelta(0))  # no fresh-post rule here (S19)
     iv = allocate(accts, budget=400, window=D, cfg=cfg)
     spent = sum(a.cost * D / iv[a.account_id] for a in accts)
     assert spent == pytest.approx(400)
@@ -193,7 +196,7 @@ def test_S15_allocate_spends_the_budget_weighted_by_rate_and_risk() -> None:
 
 
 def test_S16_allocate_redistributes_what_the_bounds_clip() -> None:
-    cfg = ScheduleConfig(min_interval=10 * M, max_interval=6 * H)
+    cfg = ScheduleConfig(min_interval=10 * M, max_interval=6 * H, fresh_age=timedelta(0))
     accts = [AccountLoad("hot", 10000.0)] + [AccountLoad(f"q{k}", 0.01) for k in range(9)]
     iv = allocate(accts, budget=96 * 3, window=D, cfg=cfg)
     assert iv["hot"] == 10 * M  # clipped at the floor
@@ -221,6 +224,20 @@ def test_S18_an_allotted_interval_replaces_the_rates() -> None:
     assert s.interval_s == 42 * 60
     assert plan_account(AccountSchedule(), "a", T0, NOJ, allotted=42 * M,
                         pending=True).interval_s == NOJ.recheck_interval.total_seconds()
+
+
+def test_S19_allocate_counts_the_fresh_post_rules_extra_checks() -> None:
+    assert fresh_share(0, NOJ) == 0
+    assert fresh_share(24, NOJ) == pytest.approx(1 - 2.718281828 ** -1)  # 1 an hour, 1 h
+    assert fresh_share(24, NOJ, 60 * M) == pytest.approx(1 - 2.718281828 ** -0.5)  # seen late
+    assert fresh_share(24, NOJ, 3 * H) == 0
+    accts = [AccountLoad("prolific", 48.0), AccountLoad("quiet", 0.5)]
+    iv = allocate(accts, budget=400, window=D, cfg=NOJ)
+    assert expected_spend(accts, iv, D, NOJ) == pytest.approx(400, rel=1e-6)
+    plain = sum(D / v for v in iv.values())
+    assert plain < 400  # the intervals alone would leave room the fresh checks use
+    nofresh = ScheduleConfig(jitter=0.0, fresh_age=timedelta(0))
+    assert allocate(accts, 400, D, nofresh)["quiet"] < iv["quiet"]
 
 
 # --- the rows of docs/schedule.md and their tests ------------------------------------
@@ -287,9 +304,9 @@ def test_allocation_respects_bounds_and_spends_at_most_the_budget_when_feasible(
     accts = [AccountLoad(f"a{k}", r, h, c) for k, (r, h, c) in enumerate(loads)]
     iv = allocate(accts, budget, D, cfg)
     assert all(cfg.min_interval <= v <= cfg.max_interval for v in iv.values())
-    spent = sum(a.cost * (D / iv[a.account_id]) for a in accts)
-    floor = sum(a.cost * (D / cfg.max_interval) for a in accts)  # all at the max
-    ceiling = sum(a.cost * (D / cfg.min_interval) for a in accts)  # all at the min
+    spent = expected_spend(accts, iv, D, cfg)
+    floor = expected_spend(accts, dict.fromkeys(iv, cfg.max_interval), D, cfg)  # all at max
+    ceiling = expected_spend(accts, dict.fromkeys(iv, cfg.min_interval), D, cfg)
     assert spent <= max(budget, floor) * (1 + 1e-6)  # timedelta keeps microseconds
     if floor <= budget <= ceiling:
         assert spent == pytest.approx(budget, rel=1e-6)

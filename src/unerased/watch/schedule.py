@@ -37,6 +37,8 @@ __all__ = [
     "allocate",
     "defer",
     "due_posts",
+    "expected_spend",
+    "fresh_share",
     "is_high_risk",
     "jitter_fraction",
     "observe_posts",
@@ -63,9 +65,10 @@ class ScheduleConfig:
     rate_half_life: timedelta = timedelta(days=2)
     high_risk_factor: float = 0.5
     """The interval of an account tagged ``risk=high`` is multiplied by this."""
-    fresh_age: timedelta = timedelta(hours=2)
-    fresh_interval: timedelta = timedelta(minutes=3)
-    """While the youngest known post is younger than ``fresh_age``, at most this."""
+    fresh_age: timedelta = timedelta(hours=1)
+    fresh_interval: timedelta = timedelta(minutes=5)
+    """While the youngest known post is younger than ``fresh_age``, at most this (the
+    post ladder's first rung)."""
     recheck_interval: timedelta = timedelta(minutes=5)
     """While a disappearance (account or post) is pending confirmation, at most this."""
     min_interval: timedelta = timedelta(minutes=1)
@@ -345,38 +348,61 @@ class AccountLoad:
     """Requests one check of it costs."""
 
 
+def fresh_share(rate: float, cfg: ScheduleConfig, interval: timedelta | None = None) -> float:
+    """The share of time an account posting ``rate`` a day (Poisson) is checked at the
+    fresh interval: while the youngest post it has *seen* is younger than ``fresh_age``.
+    A post is seen half an ``interval`` after it is written on average, so it keeps the
+    account fresh for ``fresh_age - interval / 2`` (S5, S19)."""
+    lag = 0.0 if interval is None else interval.total_seconds() / 2
+    span = max(0.0, cfg.fresh_age.total_seconds() - lag)
+    return 1.0 - math.exp(-max(rate, 0.0) / DAY * span)
+
+
+def expected_spend(accounts: Sequence[AccountLoad], intervals: Mapping[str, timedelta],
+                   window: timedelta, cfg: ScheduleConfig) -> float:
+    """Requests per ``window`` the accounts cost at these allotted intervals, the
+    fresh-post rule included (each account's :func:`fresh_share` of the time at
+    ``min(interval, fresh_interval)``) (S19)."""
+    win = window.total_seconds()
+    fresh = _clip(cfg.fresh_interval.total_seconds(), cfg)
+    out = 0.0
+    for a in accounts:
+        s = intervals[a.account_id].total_seconds()
+        f = fresh_share(a.rate, cfg, intervals[a.account_id])
+        out += a.cost * win * ((1 - f) / s + f / min(s, fresh))
+    return out
+
+
 def allocate(accounts: Sequence[AccountLoad], budget: float, window: timedelta,
              cfg: ScheduleConfig) -> dict[str, timedelta]:
-    """Intervals that spend ``budget`` requests per ``window`` (S15, S16).
+    """Intervals that spend ``budget`` requests per ``window`` (S15, S16, S19).
 
     Account *i* gets an interval ∝ 1 / w_i with w_i = rate_i ** rate_exponent (times
-    ``1 / high_risk_factor`` when high risk), scaled so Σ cost_i × window / interval_i =
-    budget, then clipped to the bounds; what clipping frees or costs is redistributed
-    among the others (water-filling), so the total stays within the budget whenever the
-    bounds allow it: with everyone at ``max_interval`` it spends more (the bound wins),
-    with everyone at ``min_interval`` less.
+    ``1 / high_risk_factor`` when high risk), scaled so that what they cost
+    (:func:`expected_spend`: Σ cost_i × window / interval_i, the fresh-post rule's extra
+    checks included, since :func:`plan_account` applies it on top) meets the budget, then
+    clipped to the bounds; what clipping frees or costs is redistributed among the others
+    (water-filling), so the total meets the budget whenever the bounds allow it: with
+    everyone at ``max_interval`` it spends more (the bound wins), with everyone at
+    ``min_interval`` less.
     """
     if budget <= 0:
         raise ValueError("budget must be positive")
     w = {a.account_id: float(max(a.rate, 1e-6) ** cfg.rate_exponent)
          / (cfg.high_risk_factor if a.high_risk else 1.0) for a in accounts}
-    cost = {a.account_id: a.cost for a in accounts}
     lo, hi = cfg.min_interval.total_seconds(), cfg.max_interval.total_seconds()
-    win = window.total_seconds()
 
-    def spend(c: float) -> float:
-        return sum(cost[k] * win / min(max(c / w[k], lo), hi) for k in w)
+    def at(c: float) -> dict[str, timedelta]:
+        return {k: timedelta(seconds=min(max(c / w[k], lo), hi)) for k in w}
 
-    # interval_k = clip(c / w_k): spend(c) falls as c grows; find c where it meets the
+    # interval_k = clip(c / w_k): the spend falls as c grows; find c where it meets the
     # budget by bisection on log c (the clipped accounts' share moves to the others)
     a_lo = math.log(lo * min(w.values(), default=1.0))
     a_hi = math.log(hi * max(w.values(), default=1.0))
     for _ in range(200):
         mid = (a_lo + a_hi) / 2
-        if spend(math.exp(mid)) > budget:
+        if expected_spend(accounts, at(math.exp(mid)), window, cfg) > budget:
             a_lo = mid
         else:
             a_hi = mid
-    c = math.exp(a_hi)
-    fixed = {k: min(max(c / w[k], lo), hi) for k in w}
-    return {k: timedelta(seconds=s) for k, s in fixed.items()}
+    return at(math.exp(a_hi))
