@@ -26,6 +26,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     peer: str
+    body: bytes = b""
 
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
@@ -68,10 +69,10 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         parts = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         seen = Seen(self.command, parts.path, dict(parse_qsl(parts.query)),
-                    {k.lower(): v for k, v in self.headers.items()}, self.client_address[0])
+                    {k.lower(): v for k, v in self.headers.items()}, self.client_address[0],
+                    body)
         with site.lock:
             site.seen.append(seen)
         route = site.routes.get(parts.path) or site.fallback

@@ -27,7 +27,8 @@ PKG = SRC / "unerased"
 BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prepare",
           "unerased._files", "unerased.refs",
           "unerased.ledger", "unerased.ledger.merkle", "unerased.ledger.records",
-          "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text")
+          "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.text",
+          "unerased.alerts.rules")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
 DAEMON = ("unerased.collector",)  # above watch, streams, alerts: it runs them
 SHELL = ("unerased.cli",)  # the command line, above everything it calls
@@ -99,6 +100,7 @@ def test_the_scan_sees_the_code() -> None:
     assert _layer("unerased._files") == 0
     assert _layer("unerased.watch.runner") == 2 < _layer("unerased.collector._daemon") == 3
     assert _layer("unerased.cli.watch") == 4
+    assert _layer("unerased.alerts.rules") == 0 and _layer("unerased.alerts.deliver") == 2
 
 
 def test_sql_lives_only_in_the_store() -> None:
@@ -149,6 +151,7 @@ def test_pure_modules_the_cli_and_ingest_load_neither_sqlalchemy_nor_httpx() -> 
         "import sys, json\n"
         "import unerased.model, unerased.errors, unerased.text, unerased.ledger.merkle\n"
         "import unerased.ledger.records, unerased.ledger.note, unerased.watch.detect\n"
+        "import unerased.alerts.rules\n"
         "import unerased.cli, unerased.ingest  # `import` forks its reader before the store\n"
         "print(json.dumps(sorted(m for m in ('sqlalchemy', 'httpx', 'alembic')"
         " if m in sys.modules)))\n"

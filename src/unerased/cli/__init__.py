@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import config, evidence, export, imports, reading, status, watch
+from . import alerts, config, evidence, export, imports, reading, status, watch
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -88,6 +88,7 @@ def _register_more() -> None:
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
         config.config, status.status,
+        alerts.alert,
     ):
         cli.add_command(cmd)
 

@@ -28,6 +28,7 @@ from ..errors import BlobError, DatabaseError, MissingExtra, StoreError, UsageEr
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
+from ._alerts import AlertBatch, AlertQueries
 from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
@@ -40,6 +41,8 @@ from ._writer import PostResult, Writer
 
 __all__ = [
     "LEAFED",
+    "AlertBatch",
+    "AlertQueries",
     "ArchiveScan",
     "BlobError",
     "BlobStore",
@@ -64,7 +67,7 @@ __all__ = [
 ]
 
 
-class Store(Queries, ClaimQueries, StateQueries):
+class Store(Queries, ClaimQueries, StateQueries, AlertQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

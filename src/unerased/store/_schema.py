@@ -279,6 +279,9 @@ alert_rules = Table(  # who is told of what: `unerased alert add`
     Column("secret", Text, nullable=False),  # hex HMAC-SHA256 key
     Column("created_at", TS, nullable=False),
     Column("enabled", Boolean, nullable=False, server_default=true()),
+    # ids never reused (SQLite AUTOINCREMENT; a PostgreSQL sequence never goes back): a
+    # rule's id is part of its alerts' delivery ids and of its outbox rows
+    sqlite_autoincrement=True,
 )
 
 alert_outbox = Table(  # every alert to deliver, until delivered or failed

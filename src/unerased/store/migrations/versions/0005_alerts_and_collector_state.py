@@ -34,7 +34,8 @@ def upgrade() -> None:
     sa.Column('secret', sa.Text(), nullable=False),
     sa.Column('created_at', sa.String(length=32), nullable=False),
     sa.Column('enabled', sa.Boolean(), server_default=sa.true(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sqlite_autoincrement=True
     )
     op.create_table('alert_outbox',
     sa.Column('id', sa.Integer(), nullable=False),
