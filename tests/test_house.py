@@ -2,8 +2,9 @@
 
 - SQL lives only in ``store/``: no other module imports SQLAlchemy or Alembic;
 - no module imports another package's ``_private`` module;
-- nothing imports upward (bottom: pure; middle: store, sources, importers; top: the rest;
-  above it the collector daemon, then the command line);
+- nothing imports upward (bottom: pure; middle: store, net, sources, importers; top: the
+  rest, watch, streams and alerts among them; above it the collector daemon, then the
+  command line);
 - every package's ``__init__`` names what others may use in ``__all__``, and every name
   there resolves; importing the pure modules or the command line loads neither
   SQLAlchemy nor httpx.
@@ -101,6 +102,8 @@ def test_the_scan_sees_the_code() -> None:
     assert _layer("unerased.watch.runner") == 2 < _layer("unerased.collector._daemon") == 3
     assert _layer("unerased.cli.watch") == 4
     assert _layer("unerased.alerts.rules") == 0 and _layer("unerased.alerts.deliver") == 2
+    # streams are top layer, beside watch: above net (ws_connect) and sources (parsers)
+    assert _layer("unerased.streams.firehose") == _layer("unerased.watch.detect") == 2
 
 
 def test_sql_lives_only_in_the_store() -> None:

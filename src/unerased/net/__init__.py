@@ -7,7 +7,8 @@ recorded), cap every body, and put the **fetch guard** in front of every request
 http(s), only public addresses — except the watched service's own origin and what the
 allow-list (``UNERASED_ALLOW_HOSTS``) names. Without a proxy the guard resolves each
 host itself and the connection goes to an address it judged; behind a proxy nothing is
-resolved locally. See ``docs/network.md``.
+resolved locally. WebSockets (:func:`ws_connect`) are judged and proxied the same way.
+See ``docs/network.md``.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ from ._transport import (
     system_resolve,
     system_resolve_sync,
 )
+from ._ws import DEFAULT_MAX_MESSAGE, WS_OPEN_TIMEOUT, http_equivalent, ws_connect, ws_proxy
 
 __all__ = [
     "ALLOW_ENV",
     "DEFAULT_MAX_BODY",
+    "DEFAULT_MAX_MESSAGE",
     "DEFAULT_TIMEOUT",
     "FROM_ENVIRONMENT",
     "METADATA_ADDRESSES",
@@ -56,6 +59,7 @@ __all__ = [
     "PROXY_SCHEMES",
     "SERVICE_EXTENSION",
     "USER_AGENT",
+    "WS_OPEN_TIMEOUT",
     "AsyncGuardTransport",
     "BodyTooLarge",
     "GuardTransport",
@@ -69,6 +73,7 @@ __all__ = [
     "client_factory",
     "effective_proxy",
     "environment_proxy",
+    "http_equivalent",
     "ipv4_spelling",
     "judge",
     "judge_address",
@@ -79,4 +84,6 @@ __all__ = [
     "sync_client",
     "system_resolve",
     "system_resolve_sync",
+    "ws_connect",
+    "ws_proxy",
 ]
