@@ -4,6 +4,7 @@
 observe) to events; :mod:`~unerased.watch.runner` — the collector: it claims the due
 accounts, checks each through a platform source and persists each check in one store
 transaction;
+:mod:`~unerased.watch.streamcheck` — a check made from a platform's stream events;
 :mod:`~unerased.watch.uri` — ``bluesky:…``, ``mastodon:@user@host``, ``rss:URL``,
 ``x:USERNAME``.
 
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING
 from .._lazy import exports
 
 if TYPE_CHECKING:
-    from . import detect, runner, uri
+    from . import detect, runner, streamcheck, uri
     from .detect import (
         AccountState,
+        Announcement,
         DetectConfig,
         Detection,
         PostState,
@@ -43,10 +45,12 @@ if TYPE_CHECKING:
         remove_watch,
         run_forever,
     )
+    from .streamcheck import check_from_stream
     from .uri import WatchUri, parse_uri
 
 __all__ = [
     "AccountState",
+    "Announcement",
     "CheckOutcome",
     "Clients",
     "DetectConfig",
@@ -57,6 +61,7 @@ __all__ = [
     "WatchUri",
     "add_watch",
     "check_account",
+    "check_from_stream",
     "default_client_factory",
     "detect",
     "due_accounts",
@@ -70,16 +75,17 @@ __all__ = [
     "remove_watch",
     "run_forever",
     "runner",
+    "streamcheck",
     "uri",
 ]
 
 _WHERE = {name: "detect" for name in (
-    "AccountState", "DetectConfig", "Detection", "PostState", "initial_post_state",
+    "AccountState", "Announcement", "DetectConfig", "Detection", "PostState", "initial_post_state",
     "next_account_state", "plan_lookups")}
 _WHERE |= {name: "runner" for name in (
     "CheckOutcome", "Clients", "RunContext", "WatchConfig", "add_watch", "check_account",
     "default_client_factory", "due_accounts", "observe", "persist", "poll", "remove_watch",
     "run_forever")}
-_WHERE |= {"WatchUri": "uri", "parse_uri": "uri"}
-_WHERE |= {m: m for m in ("detect", "runner", "uri")}
+_WHERE |= {"WatchUri": "uri", "parse_uri": "uri", "check_from_stream": "streamcheck"}
+_WHERE |= {m: m for m in ("detect", "runner", "streamcheck", "uri")}
 __getattr__ = exports(__name__, _WHERE)

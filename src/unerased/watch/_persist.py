@@ -29,7 +29,7 @@ import json
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WriteConflict
@@ -113,6 +113,10 @@ class Observation:
     error: str | None = None
     traceback: str | None = None
     not_before: datetime | None = None  # the platform asked us to wait until then
+    # a check made from a platform's stream (watch/streamcheck.py): the deletions it
+    # announced (given to detect), and it is no poll: the poll schedule is left alone
+    announced: dict[str, d.Announcement] = field(default_factory=dict)
+    stream: bool = False
 
 
 def account_state(row: Mapping[str, Any]) -> d.AccountState | None:
@@ -150,6 +154,29 @@ def versions_to_store(det: d.Detection, obs: Observation) -> list[PostSnapshot]:
     return [with_media(v, obs.media) for v in versions]
 
 
+def _version_time(sn: PostSnapshot) -> datetime:
+    return sn.edited_at or sn.created_at or sn.observed_at or datetime.min.replace(tzinfo=UTC)
+
+
+def split_history(listing: Listing) -> tuple[Listing, dict[str, list[PostSnapshot]]]:
+    """A listing may carry several versions of one post (Mastodon edit histories, a
+    stream's create then update): the detector judges the newest; the older ones, oldest
+    first, are kept as history."""
+    by_id: dict[str, list[PostSnapshot]] = {}
+    for sn in listing.posts:
+        by_id.setdefault(sn.post_id, []).append(sn)
+    if all(len(v) == 1 for v in by_id.values()):
+        return listing, {}
+    newest: list[PostSnapshot] = []
+    history: dict[str, list[PostSnapshot]] = {}
+    for pid, snaps in by_id.items():
+        snaps.sort(key=_version_time)
+        newest.append(snaps[-1])
+        if len(snaps) > 1:
+            history[pid] = snaps[:-1]
+    return replace(listing, posts=newest), history
+
+
 def media_to_fetch(versions: Sequence[PostSnapshot]) -> list[str]:
     seen: dict[str, None] = {}
     for v in versions:
@@ -184,12 +211,14 @@ def persist_observation(ctx: RunContext, obs: Observation) -> CheckOutcome:
                 raise WriteConflict(f"{label(row)} is no longer in the archive")
             last = parse_iso(fresh["last_check"])
             if last is not None and last >= obs.now:
-                w.release_claim(pk, ctx.collector)
+                if not obs.stream:  # a stream check holds no claim
+                    w.release_claim(pk, ctx.collector)
                 return outcome_for(row, obs.now, captures=len(obs.captures), outcome=STALE)
             if det is not None:
                 posts = known_states(known)
                 det = d.detect(account_state(fresh), posts, obs.check, obs.listing,
-                               obs.lookups, obs.now, ctx.config.detect)
+                               obs.lookups, obs.now, ctx.config.detect,
+                               announced=obs.announced)
                 obs = replace(obs, known=posts)
             if not w.compare_and_set_state(pk, int(fresh["state_version"])):
                 raise WriteConflict(f"{label(row)}: its state changed during the write")
@@ -241,23 +270,37 @@ def _finish(ctx: RunContext, w: Writer, row: Mapping[str, Any], obs: Observation
     the claim released. With ``config.schedule`` the adaptive schedule decides when
     (``watch/schedule.py``: the account's posting rate, risk tag, fresh posts, a pending
     confirmation; its state kept in ``schedule_json``), else the fixed interval; never
-    before the time the platform asked us to wait until (``not_before``)."""
+    before the time the platform asked us to wait until (``not_before``). A stream check
+    is no poll and holds no claim: it never postpones the next poll (polling is the
+    safety net), only brings it forward when something awaits confirmation, and records
+    an error without clearing a poll's."""
     cfg = ctx.config
     states = {**obs.known, **(det.posts if det else {})}
     pending = any(s.status == PostStatus.MISSING for s in states.values())
     soon = pending or obs.error is not None or det is None or det.account_recheck
-    values: dict[str, Any] = {"last_check": iso(obs.now), "check_error": obs.error}
-    if cfg.schedule is not None:
-        due, values["schedule_json"] = _planned(cfg.schedule, row, obs, soon)
+    values: dict[str, Any] = {}
+    if not obs.stream:
+        values = {"last_check": iso(obs.now), "check_error": obs.error}
+        if cfg.schedule is not None:
+            due, values["schedule_json"] = _planned(cfg.schedule, row, obs, soon)
+        else:
+            due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
+        if obs.not_before is not None and obs.not_before > due:  # Retry-After, a reset
+            due = obs.not_before
+        values["next_check"] = iso(due)
     else:
         due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
-    if obs.not_before is not None and obs.not_before > due:  # Retry-After, a reset time
-        due = obs.not_before
-    values["next_check"] = iso(due)
+        stored = parse_iso(row.get("next_check"))
+        if soon and (stored is None or due < stored):
+            values["next_check"] = iso(due)
+        if obs.error is not None:
+            values["check_error"] = obs.error
     if det is not None and det.account is not None:
         values["state_json"] = json.dumps(det.account.to_json(), sort_keys=True)
-    w.update_account(row["id"], **values)
-    w.release_claim(row["id"], ctx.collector)
+    if values:
+        w.update_account(row["id"], **values)
+    if not obs.stream:  # a stream check holds no claim (a poll of this collector may)
+        w.release_claim(row["id"], ctx.collector)
 
 
 def _planned(cfg: sch.ScheduleConfig, row: Mapping[str, Any], obs: Observation,

@@ -26,8 +26,8 @@ import secrets
 import socket
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +35,7 @@ import httpx
 
 from .. import net
 from ..errors import SourceError, UnerasedError, one_line
-from ..model import AccountCheck, Listing, PostSnapshot, iso, utcnow
+from ..model import AccountCheck, iso, utcnow
 from ..sources import Recorder, Source
 from ..store import KnownPost, Store
 from . import detect as d
@@ -51,6 +51,7 @@ from ._persist import (
     next_check,
     outcome_for,
     persist_observation,
+    split_history,
     versions_to_store,
 )
 from ._sources import for_check, make_source
@@ -75,6 +76,7 @@ __all__ = [
     "due_accounts",
     "failed_check",
     "for_check",
+    "host_lock",
     "loop_failure",
     "make_source",
     "new_collector_id",
@@ -255,8 +257,7 @@ async def observe(
     if fresh is None:
         raise SourceError(f"{label(row)} is no longer in the archive")
     proxy = ctx.proxy_for(fresh)
-    host = urlsplit(fresh["service"] or "").netloc or fresh["platform"]
-    lock = ctx._host_locks.setdefault(host, asyncio.Semaphore(cfg.per_host_concurrency))
+    lock = host_lock(ctx, fresh)
     obs = Observation(fresh, now, [], AccountCheck(None), known=known_states(known))
     async with lock:
         rec = Recorder(clients.get(proxy))
@@ -270,6 +271,12 @@ async def observe(
     return obs
 
 
+def host_lock(ctx: RunContext, row: Mapping[str, Any]) -> asyncio.Semaphore:
+    """The semaphore that bounds concurrent requests to the account's host."""
+    host = urlsplit(row["service"] or "").netloc or row["platform"]
+    return ctx._host_locks.setdefault(host, asyncio.Semaphore(ctx.config.per_host_concurrency))
+
+
 async def _observe(ctx: RunContext, src: Source, obs: Observation) -> None:
     cfg, now, row = ctx.config, obs.now, obs.row
     acct = account_state(row)
@@ -279,7 +286,7 @@ async def _observe(ctx: RunContext, src: Source, obs: Observation) -> None:
         # nothing to list while hidden or while a disappearance awaits confirmation
         if (obs.check.snapshot is not None and nxt is not None
                 and nxt.status in d.VISIBLE_STATUSES and nxt.pending is None):
-            obs.listing, obs.history = _split_history(
+            obs.listing, obs.history = split_history(
                 await src.list_posts(row["account_id"], max_pages=cfg.max_pages))
         ids = d.plan_lookups(obs.known, obs.listing, nxt, now, cfg.detect)[: cfg.max_lookups]
         if ids:
@@ -309,28 +316,6 @@ async def check_account(
 ) -> CheckOutcome:
     """One full check of one watched account, persisted in one transaction."""
     return persist(ctx, await observe(ctx, row, clients))
-
-
-def _version_time(sn: PostSnapshot) -> datetime:
-    return sn.edited_at or sn.created_at or sn.observed_at or datetime.min.replace(tzinfo=UTC)
-
-
-def _split_history(listing: Listing) -> tuple[Listing, dict[str, list[PostSnapshot]]]:
-    """A listing may carry several versions of one post (Mastodon edit histories): the
-    detector judges the newest; the older ones, oldest first, are kept as history."""
-    by_id: dict[str, list[PostSnapshot]] = {}
-    for sn in listing.posts:
-        by_id.setdefault(sn.post_id, []).append(sn)
-    if all(len(v) == 1 for v in by_id.values()):
-        return listing, {}
-    newest: list[PostSnapshot] = []
-    history: dict[str, list[PostSnapshot]] = {}
-    for pid, snaps in by_id.items():
-        snaps.sort(key=_version_time)
-        newest.append(snaps[-1])
-        if len(snaps) > 1:
-            history[pid] = snaps[:-1]
-    return replace(listing, posts=newest), history
 
 
 def failed_check(ctx: RunContext, row: Mapping[str, Any], e: BaseException, at: datetime
