@@ -220,7 +220,8 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
     import asyncio
     import signal
 
-    from ..collector import Collector, CollectorOptions, budgets_from
+    from ..alerts import smtp_from_settings
+    from ..collector import AlertPump, Collector, CollectorOptions, budgets_from, make_streams
 
     def log(res: Any) -> None:
         if as_json:
@@ -229,13 +230,21 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
             click.echo(f"unerased: collector {term(ctx.collector)}: {term(res.outcome)}",
                        err=True)
 
+    alert_proxy = ctx.proxy_for({})
+    streams = make_streams(
+        settings, await asyncio.to_thread(ctx.store.list_accounts, watched_only=True),
+        proxy=alert_proxy, env=ctx.env, cursors=ctx.store.state_items("stream:"),
+        mastodon_token=ctx.env.get("UNERASED_MASTODON_TOKEN"),
+        mastodon_instance=ctx.env.get("UNERASED_MASTODON_INSTANCE"))
     col = Collector(
-        ctx, budgets=budgets_from(settings.budgets()),
+        ctx, budgets=budgets_from(settings.budgets()), streams=streams,
         options=CollectorOptions(
             max_in_flight=int(settings["schedule.max_in_flight"]),
             heartbeat_every=settings.duration("heartbeat.interval")),
         on_result=lambda r: _show_outcome(r, as_json),
         on_loop_error=lambda r: _show_loop_error(r, as_json), on_log=log)
+    col.alerts = AlertPump(ctx.store, col.writer, ctx.collector, proxy=alert_proxy,
+                           env=ctx.env, smtp=smtp_from_settings(settings.get))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, col.stop)

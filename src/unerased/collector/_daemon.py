@@ -42,6 +42,7 @@ from ..watch.runner import (
     source_retry_after,
 )
 from ..watch.schedule import defer, resume
+from ._alerts import AlertPump
 from ._pool import Pool, host_of
 from ._spend import blocked_until, charge, observe_captures, per_second
 from ._writer import WriteThread
@@ -62,6 +63,7 @@ class CollectorOptions:
     tick: float = 1.0
     heartbeat_every: timedelta = timedelta(minutes=1)
     stop_timeout: float = 60.0
+    alerts_every: float = 5.0  # seconds between two rounds of alerts (enqueue, deliver)
     on_time_share: float = 0.1  # a check is on time when started within this share of its interval
 
 
@@ -104,6 +106,8 @@ class Collector:
         on_result: OnOutcome | None = None,
         on_loop_error: OnOutcome | None = None,
         on_log: OnOutcome | None = None,
+        alerts: AlertPump | None = None,
+        streams: Mapping[str, Any] | None = None,
     ) -> None:
         self.ctx = ctx
         self.options = options or CollectorOptions()
@@ -113,6 +117,9 @@ class Collector:
         self.on_result = on_result
         self.on_loop_error = on_loop_error
         self.on_log = on_log
+        self.alerts = alerts
+        self.stream_clients = dict(streams or {})  # name -> unerased.streams client
+        self.streams_task: asyncio.Task[None] | None = None
         self.stats = Stats(ctx.now())
         self.held: set[int] = set()  # claimed, not yet stored or given back
         self.tasks: set[asyncio.Task[None]] = set()
@@ -299,7 +306,9 @@ class Collector:
                 "at": iso(now), "stopping": self._stopping, "in_flight": len(self.tasks),
                 "held": len(self.held), "interval_s": self.ctx.config.interval.total_seconds(),
                 **self.stats.to_json(), "budgets": self.budgets.snapshot(now),
-                "streams": dict(self.streams)}
+                "streams": dict(self.streams),
+                "alerts": None if self.alerts is None else {
+                    "enqueued": self.alerts.enqueued, "delivered": self.alerts.delivered}}
 
     async def heartbeat(self) -> None:
         """Record the heartbeat and renew the leases of the accounts being checked."""
@@ -347,6 +356,26 @@ class Collector:
                     self._report(e)
             await asyncio.sleep(beat)
 
+    async def alerts_once(self) -> None:
+        """One round of alerts: what is new enqueued, what is due delivered; a delivery
+        that failed is one line (``outcome`` ``alert_failed``)."""
+        if self.alerts is None:
+            return
+        _n, report = await self.alerts.once(self.ctx.now())
+        for delivery_id, error in report.errors:
+            self._log("alert_failed", f"alert {delivery_id}: {error}")
+
+    async def _alerts_loop(self) -> None:
+        while not self._stopping:
+            try:
+                await self.alerts_once()
+            except Exception as e:  # noqa: BLE001 - reported; the checks go on
+                self._report(e)
+            slept = 0.0
+            while slept < self.options.alerts_every and not self._stopping:
+                await asyncio.sleep(min(0.2, self.options.alerts_every))
+                slept += 0.2
+
     # ------------------------------------------------------------------ the loop
 
     async def run(self, duration: float | None = None) -> None:
@@ -361,7 +390,14 @@ class Collector:
             await self.resume()
         except Exception as e:  # noqa: BLE001 - reported; the accounts stay due
             self._report(e)
+        if self.stream_clients:
+            from ._streams import StreamPump
+
+            rows = await asyncio.to_thread(self.ctx.store.list_accounts, watched_only=True)
+            pump = StreamPump(self, self.stream_clients, rows)
+            self.streams_task = asyncio.create_task(pump.run())
         upkeep = asyncio.create_task(self._upkeep())
+        alerting = asyncio.create_task(self._alerts_loop())
         failed = 0
         try:
             while not self._stopping and (end is None or loop.time() < end):
@@ -380,17 +416,21 @@ class Collector:
                     await asyncio.wait_for(self._wake.wait(), wait)
         finally:
             self._stopping = True
-            await self._finish(upkeep)
+            await self._finish(upkeep, alerting)
 
-    async def _finish(self, upkeep: asyncio.Task[None]) -> None:
+    async def _finish(self, upkeep: asyncio.Task[None], alerting: asyncio.Task[None]) -> None:
         self._log("stopping")
+        if self.streams_task is not None:
+            self.streams_task.cancel()
+            await asyncio.gather(self.streams_task, return_exceptions=True)
         if self.tasks and not self._force:
             await asyncio.wait(list(self.tasks), timeout=self.options.stop_timeout)
         for t in list(self.tasks):
             t.cancel()
         await asyncio.gather(*list(self.tasks), return_exceptions=True)
         upkeep.cancel()
-        await asyncio.gather(upkeep, return_exceptions=True)
+        # a round of alerts ends by itself (a delivery under way is not cut off)
+        await asyncio.gather(upkeep, alerting, return_exceptions=True)
         ctx = self.ctx
         held, self.held = set(self.held), set()
         failures: list[BaseException] = []

@@ -9,7 +9,7 @@ collectors' heartbeats say (read only: nothing here writes).
   beat within three heartbeat intervals (at least two minutes), stale otherwise, stopped
   when it said so; its counts, its budgets per host (spent, remaining) and streams;
 - the stream cursors (``stream:<name>``);
-- the alert outbox (pending, delivered, failed) when the archive has one.
+- the alert outbox (pending, delivered, failed, the oldest pending, the last error).
 """
 
 from __future__ import annotations
@@ -81,7 +81,6 @@ def status_report(store: Store, now: datetime, *, interval_s: float, heartbeat_s
     cursors = {k.removeprefix("stream:"): v for k, v in store.state_items("stream:").items()}
     for name, cursor in cursors.items():
         streams.setdefault(name, {"connected": False})["cursor"] = cursor
-    counts = getattr(store, "outbox_counts", None)
     checked = [x for x in (parse_iso(r.get("last_check")) for r in rows) if x is not None]
     return {
         "at": t,
@@ -91,7 +90,7 @@ def status_report(store: Store, now: datetime, *, interval_s: float, heartbeat_s
         "collectors": collectors,
         "budgets": budgets,
         "streams": streams,
-        "alerts": counts() if callable(counts) else None,
+        "alerts": store.outbox_counts(),
     }
 
 

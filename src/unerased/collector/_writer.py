@@ -56,7 +56,9 @@ class WriteThread:
 
     def call(self, fn: Callable[[], T]) -> T:
         """``fn()`` on the writer thread, waited for from a thread that is not the event
-        loop's (a final write after the loop ended)."""
+        loop's (a final write after the loop ended; alert delivery's thread)."""
+        if self._closed:
+            raise RuntimeError("the writer thread is closed")
         self.start()
         fut: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._jobs.put((fn, fut))
