@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import socket
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -83,7 +85,8 @@ class Stats:
     on_time: int = 0  # ... started within on_time_share of their interval after it
     last_check_at: datetime | None = None
     last_error: str | None = None
-    lateness: list[float] = field(default_factory=list)  # seconds, of the due checks
+    lateness: deque[float] = field(default_factory=lambda: deque(maxlen=10_000))
+    """Seconds after their due time the latest due checks started."""
 
     def to_json(self) -> dict[str, Any]:
         return {"started_at": iso(self.started_at), "checks": self.checks, "ok": self.ok,
@@ -91,6 +94,15 @@ class Stats:
                 "requests": self.requests, "deferred": self.deferred,
                 "due_checks": self.due_checks, "on_time": self.on_time,
                 "last_check_at": iso(self.last_check_at), "last_error": self.last_error}
+
+
+def _interval_s(row: Mapping[str, Any], default: timedelta) -> float:
+    """The account's interval: the adaptive schedule's own, else the fixed one."""
+    try:
+        got = json.loads(row.get("schedule_json") or "{}").get("interval_s")
+    except (ValueError, AttributeError):
+        got = None
+    return float(got) if isinstance(got, int | float) and got > 0 else default.total_seconds()
 
 
 class Collector:
@@ -216,7 +228,7 @@ class Collector:
         late = (now - due).total_seconds()
         self.stats.due_checks += 1
         self.stats.lateness.append(late)
-        if late <= self.ctx.config.interval.total_seconds() * self.options.on_time_share:
+        if late <= _interval_s(row, self.ctx.config.interval) * self.options.on_time_share:
             self.stats.on_time += 1
 
     def _done(self, task: asyncio.Task[None]) -> None:

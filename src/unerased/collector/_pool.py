@@ -11,38 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..sources import Recorder, Source
-from ..watch.runner import Clients, RunContext, for_check, make_source
+from ..watch.runner import Clients, RunContext, for_check, host_of, make_source
 
 __all__ = ["Pool", "host_of"]
-
-
-def _netloc(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return urlsplit(url).netloc.lower() or None
-    except ValueError:
-        return None
-
-
-def host_of(row: Mapping[str, Any]) -> str:
-    """The host a watch's requests go to, as the budgets key it: the ``--service``
-    host; else the Mastodon instance of ``id@host``, the feed's host, ``api.x.com``;
-    else the platform's name (a Bluesky DID's PDS is learnt only by resolving it)."""
-    svc = _netloc(row.get("service"))
-    if svc:
-        return svc
-    platform, aid = str(row.get("platform") or ""), str(row.get("account_id") or "")
-    if platform == "mastodon" and "@" in aid:
-        return aid.rsplit("@", 1)[1].lower()
-    if platform == "rss":
-        return _netloc(aid) or "rss"
-    if platform == "x":
-        return "api.x.com"
-    return platform or "unknown"
 
 
 class Pool:

@@ -29,7 +29,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -54,7 +53,7 @@ from ._persist import (
     split_history,
     versions_to_store,
 )
-from ._sources import for_check, make_source
+from ._sources import for_check, host_of, make_source
 from ._sources import retry_after as source_retry_after
 from .schedule import ScheduleConfig
 from .uri import WatchUri
@@ -77,6 +76,7 @@ __all__ = [
     "failed_check",
     "for_check",
     "host_lock",
+    "host_of",
     "loop_failure",
     "make_source",
     "new_collector_id",
@@ -272,8 +272,9 @@ async def observe(
 
 
 def host_lock(ctx: RunContext, row: Mapping[str, Any]) -> asyncio.Semaphore:
-    """The semaphore that bounds concurrent requests to the account's host."""
-    host = urlsplit(row["service"] or "").netloc or row["platform"]
+    """The semaphore that bounds concurrent requests to the account's host (each
+    Mastodon instance, each feed host its own; not one per platform)."""
+    host = host_of(row)
     return ctx._host_locks.setdefault(host, asyncio.Semaphore(ctx.config.per_host_concurrency))
 
 
