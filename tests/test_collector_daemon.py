@@ -263,3 +263,16 @@ def test_a_restart_spreads_what_fell_overdue_instead_of_a_burst(store: Store) ->
     assert parse_iso(after[rows[0]["id"]]["next_check"]) == T0  # the most overdue first
     assert after[rows[10]["id"]]["next_check"] == "2026-03-01T11:59:30Z"
     assert after[rows[11]["id"]]["next_check"] is None
+
+
+def test_the_daemon_keeps_its_id_across_restarts_unless_another_is_alive(
+        store: Store) -> None:
+    from unerased.collector import daemon_id
+
+    beat = timedelta(minutes=1)
+    assert daemon_id(store, T0, beat, host="box") == "box:run"
+    store.set_state("heartbeat:box:run", {"at": "2026-03-01T11:59:30Z"}, T0)
+    assert daemon_id(store, T0, beat, host="box") is None  # alive: a second daemon
+    assert daemon_id(store, T0 + timedelta(minutes=5), beat, host="box") == "box:run"
+    store.set_state("heartbeat:box:run", {"at": "2026-03-01T11:59:30Z", "stopped": True}, T0)
+    assert daemon_id(store, T0, beat, host="box") == "box:run"  # stopped cleanly

@@ -81,6 +81,11 @@ def test_sigterm_stops_run_gracefully(tmp_path: Path, db_url: str | None) -> Non
     assert [c["state"] for c in rep["collectors"]] == ["stopped"]
     assert rep["collectors"][0]["checks"] == len(checks)
     assert unerased_run(home, db_url, "status", "--stale-after", "1h").returncode == 0
+    again = unerased_run(home, db_url, "run", "--for", "1")
+    assert again.returncode == 0, again.stderr
+    store = Store.open(home, db_url)
+    assert list(store.state_items("heartbeat:")) == list(beats)  # a restart: the same id
+    store.close()
 
 
 def test_status_stale_after_is_the_dead_man_check(tmp_path: Path, db_url: str | None) -> None:

@@ -221,7 +221,14 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
     import signal
 
     from ..alerts import smtp_from_settings
-    from ..collector import AlertPump, Collector, CollectorOptions, budgets_from, make_streams
+    from ..collector import (
+        AlertPump,
+        Collector,
+        CollectorOptions,
+        budgets_from,
+        daemon_id,
+        make_streams,
+    )
 
     def log(res: Any) -> None:
         if as_json:
@@ -230,6 +237,9 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
             click.echo(f"unerased: collector {term(ctx.collector)}: {term(res.outcome)}",
                        err=True)
 
+    beat_every = settings.duration("heartbeat.interval")
+    ctx.collector = await asyncio.to_thread(
+        daemon_id, ctx.store, ctx.now(), beat_every) or ctx.collector
     alert_proxy = ctx.proxy_for({})
     streams = make_streams(
         settings, await asyncio.to_thread(ctx.store.list_accounts, watched_only=True),
@@ -240,7 +250,7 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
         ctx, budgets=budgets_from(settings.budgets()), streams=streams,
         options=CollectorOptions(
             max_in_flight=int(settings["schedule.max_in_flight"]),
-            heartbeat_every=settings.duration("heartbeat.interval")),
+            heartbeat_every=beat_every),
         on_result=lambda r: _show_outcome(r, as_json),
         on_loop_error=lambda r: _show_loop_error(r, as_json), on_log=log)
     col.alerts = AlertPump(ctx.store, col.writer, ctx.collector, proxy=alert_proxy,

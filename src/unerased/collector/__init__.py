@@ -15,7 +15,7 @@ requests go to.
 from __future__ import annotations
 
 from ._alerts import AlertPump, ViaWriter
-from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats
+from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats, daemon_id
 from ._pool import Pool, host_of
 from ._spend import budgets_from
 from ._status import last_checked, status_report
@@ -33,6 +33,7 @@ __all__ = [
     "ViaWriter",
     "WriteThread",
     "budgets_from",
+    "daemon_id",
     "host_of",
     "last_checked",
     "make_streams",

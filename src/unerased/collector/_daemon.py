@@ -49,7 +49,7 @@ from ._pool import Pool, host_of
 from ._spend import blocked_until, charge, observe_captures, per_second
 from ._writer import WriteThread
 
-__all__ = ["Collector", "CollectorOptions", "Stats"]
+__all__ = ["Collector", "CollectorOptions", "Stats", "daemon_id"]
 
 OnOutcome = Callable[[CheckOutcome], None]
 HEARTBEAT_PREFIX = "heartbeat:"
@@ -94,6 +94,21 @@ class Stats:
                 "requests": self.requests, "deferred": self.deferred,
                 "due_checks": self.due_checks, "on_time": self.on_time,
                 "last_check_at": iso(self.last_check_at), "last_error": self.last_error}
+
+
+def daemon_id(store: Any, now: datetime, heartbeat_every: timedelta,
+              host: str | None = None) -> str | None:
+    """The id ``unerased run`` keeps across restarts on one machine (``HOST:run``), so
+    that its heartbeat key stays the same (a restart is not a silent collector plus a new
+    one); None when another collector of that id is alive now (two daemons on one
+    machine and archive: the second takes a fresh id of its own)."""
+    name = f"{(host or socket.gethostname())[:60]}:run"
+    beat = store.get_state(HEARTBEAT_PREFIX + name)
+    if isinstance(beat, dict) and not beat.get("stopped"):
+        at = parse_iso(beat.get("at"))
+        if at is not None and now - at <= max(3 * heartbeat_every, timedelta(minutes=2)):
+            return None
+    return name
 
 
 def _interval_s(row: Mapping[str, Any], default: timedelta) -> float:
