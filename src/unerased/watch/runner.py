@@ -1,4 +1,6 @@
-"""The collector: runs checks against the platforms and persists what detection decides.
+"""The check of one account against its platform, persisted as detection decides; and
+``poll``'s one pass. The daemon of ``unerased run`` (long-lived sources and clients,
+budgets, one writer thread, graceful stop) is :mod:`unerased.collector`, built on these.
 
 One check of one account = claim it → account check → listing → direct lookups of what
 is absent → :func:`unerased.watch.detect.detect` → one store transaction holding every
@@ -425,7 +427,9 @@ async def run_forever(
     on_loop_error: OnOutcome | None = None,
     tick: float = 5.0,
 ) -> None:
-    """The daemon loop: poll what is due, sleep, repeat (``duration`` bounds it). Signs a
+    """A simple loop: poll what is due, sleep, repeat (``duration`` bounds it). ``unerased
+    run`` uses :class:`unerased.collector.Collector` (long-lived sources, budgets, one
+    writer thread, graceful stop); this loop stays for callers of one process. Signs a
     ledger checkpoint every ``config.checkpoint_every`` (and once at the end), each only
     after its consistency with the previous one is proven.
 
