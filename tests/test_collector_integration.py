@@ -161,3 +161,59 @@ def test_stream_events_are_checked_per_account_and_a_gap_makes_accounts_due(
     assert pump.checks == 1 and col.stats.checks == 2
     st = col.streams["mastodon:test"]
     assert st["connected"] is True and st["events"] == 3 and st["cursor"] == "c-2"
+
+
+def test_run_follows_jetstream_when_the_config_turns_it_on(store: Store) -> None:
+    """The real Jetstream client against a loopback server replaying the relay window's
+    real lines: the daemon started with ``streams.jetstream`` archives the watched
+    account's posts from the stream (no request to its PDS) and keeps the cursor."""
+    from shared_data import PLATFORMS
+    from unerased.collector import make_streams
+    from unerased.config import Settings, set_value
+    from unerased.model import AccountSnapshot, AccountStatus
+    from ws_replay import replay_server
+
+    lines = (PLATFORMS / "bluesky" / "relay-2026-07-04" / "expected_v1.jsonl"
+             ).read_bytes().splitlines()
+    events = [json.loads(x) for x in lines]
+    ops: dict[str, set[str]] = {}
+    for e in events:
+        if e["kind"] == "commit" and e["commit"]["collection"] == "app.bsky.feed.post":
+            ops.setdefault(e["did"], set()).add(e["commit"]["operation"])
+    did = next(d for d, o in sorted(ops.items()) if o == {"create"})
+    texts = {e["commit"]["record"]["text"] for e in events
+             if e["did"] == did and e["kind"] == "commit"
+             and e["commit"]["collection"] == "app.bsky.feed.post"}
+    with store.writer() as w:
+        row = w.upsert_account(AccountSnapshot(platform="bluesky", account_id=did,
+                                               handle=None, status=AccountStatus.ACTIVE,
+                                               observed_at=T0), "watch")
+        w.update_account(row["id"], watched=True, watch_uri=f"bluesky:{did}",
+                         next_check="2100-01-01T00:00:00Z")  # no poll in this test
+
+    async def go() -> Collector:
+        async with replay_server(lambda _c, _n: list(lines), hold_open=True) as srv:
+            s = set_value(set_value(Settings({}), "streams.jetstream", "true"),
+                          "streams.jetstream_url", srv.ws)
+            env = {"UNERASED_ALLOW_HOSTS": srv.http}
+            clients = make_streams(s, store.list_accounts(watched_only=True), proxy=None,
+                                   env=env, cursors=store.state_items("stream:"))
+            assert list(clients) == ["jetstream"]
+            ctx = RunContext(store, default_client_factory(), WatchConfig(), env=env)
+            col = Collector(ctx, streams=clients)
+            task = asyncio.create_task(col.run())
+            for _ in range(400):  # until the stream's posts are stored (a real server)
+                await asyncio.sleep(0.05)
+                if store.get_state("stream:jetstream") == str(events[-1]["time_us"]):
+                    break
+            col.stop()
+            await task
+            return col
+
+    col = asyncio.run(go())
+    stored = {p["versions"][-1]["text"] for p in store.iter_posts(account_pk=row["id"])}
+    assert stored == texts and texts
+    assert store.get_state("stream:jetstream") == str(events[-1]["time_us"])
+    st = col.streams["jetstream"]
+    assert st["connected"] is True and st["lag_s"] is not None
+    assert col.stats.errors == 0 and col.stats.checks >= 1
