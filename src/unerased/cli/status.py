@@ -70,7 +70,8 @@ def _show(rep: dict[str, Any]) -> None:
     for col in rep["collectors"]:
         click.echo(f"collector {term(col['collector'])}: {term(col['state'])}, beat "
                    f"{term(col['at'])}, {col['checks'] or 0} checks, {col['errors'] or 0} "
-                   f"errors, last check {term(col['last_check_at'] or 'never')}")
+                   f"errors, {col['on_time'] or 0} of {col['due_checks'] or 0} on time, "
+                   f"last check {term(col['last_check_at'] or 'never')}")
     if not rep["collectors"]:
         click.echo("collectors: none has run on this archive")
     for host, b in sorted(rep["budgets"].items()):

@@ -72,7 +72,8 @@ def status_report(store: Store, now: datetime, *, interval_s: float, heartbeat_s
             "host": beat.get("host"), "pid": beat.get("pid"),
             "last_check_at": beat.get("last_check_at"), "checks": beat.get("checks"),
             "errors": beat.get("errors"), "events": beat.get("events"),
-            "in_flight": beat.get("in_flight"), "last_error": beat.get("last_error")})
+            "in_flight": beat.get("in_flight"), "last_error": beat.get("last_error"),
+            "due_checks": beat.get("due_checks"), "on_time": beat.get("on_time")})
         if state == "alive":
             for host, b in (beat.get("budgets") or {}).items():
                 budgets[host] = b
