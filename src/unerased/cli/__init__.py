@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import alerts, backup, evidence, export, imports, reading, watch, web
+from . import alerts, backup, config, evidence, export, imports, reading, status, watch, web
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -93,6 +93,7 @@ def _register_more() -> None:
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
         backup.backup, backup.restore,
+        config.config, status.status,
         alerts.alert,
         web.serve, web.user,
     ):

@@ -55,18 +55,31 @@ class Context:
                   watch_proxy: str | None = None) -> str | None:
         """The proxy a request goes through (DESIGN.md, :func:`unerased.net.effective_proxy`):
         the watch's own, else the command's ``--proxy``, else the global ``--proxy``, else
-        ``UNERASED_PROXY``; None: direct. UsageError for a value that cannot be used.
-        Under Tor-only mode (:meth:`requires_proxy`) there must be one, ``socks5h://``:
-        UsageError (exit 2, nothing sent) otherwise."""
+        ``UNERASED_PROXY``, else the home's ``proxy`` setting (``unerased config``); None:
+        direct. UsageError for a value that cannot be used. Under Tor-only mode
+        (:meth:`requires_proxy`) there must be one, ``socks5h://``: UsageError (exit 2,
+        nothing sent) otherwise."""
         from ..net import effective_proxy
 
-        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ, None,
-                               require=self.requires_proxy())
+        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ,
+                               self.proxy_settings())
+
+    def proxy_settings(self) -> dict[str, Any]:
+        """The home's ``proxy`` and ``require_proxy`` settings, the global
+        ``--require-proxy`` folded in: what :func:`unerased.net.effective_proxy` reads."""
+        from ..config import load
+
+        got = dict(load(self.home).proxy_mapping())
+        if self.require_proxy:
+            got["require_proxy"] = True
+        return got
 
     def requires_proxy(self) -> bool:
         """Tor-only mode: the global ``--require-proxy``, or the home's ``require_proxy``
         setting."""
-        return self.require_proxy
+        from ..net import requires_proxy
+
+        return requires_proxy(self.proxy_settings())
 
     def close(self) -> None:
         if self._store is not None:
