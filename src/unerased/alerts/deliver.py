@@ -39,7 +39,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnerasedError, exception_line, one_line
+from ..errors import UnerasedError, exception_line, one_line, redact_secrets
 from ..model import utcnow
 from .rules import sign
 
@@ -371,7 +371,7 @@ async def deliver_due(
                 store.mark_delivered(int(row["id"]), t)
                 report.delivered += 1
                 continue
-            error = out.error or "failed"
+            error = redact_secrets(out.error or "failed")  # kept, shown by status
             attempts = int(row["attempts"])
             nxt = None if out.permanent else backoff.next_attempt(attempts, t, rng,
                                                                   out.retry_after)

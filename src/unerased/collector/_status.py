@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import redact_secrets
 from ..model import iso, parse_iso
 from ..store import Store, lease_time
 
@@ -54,8 +55,9 @@ def status_report(store: Store, now: datetime, *, interval_s: float, heartbeat_s
                     key=lambda r: str(r.get("last_check") or ""), reverse=True)
     from ..refs import account_uri
 
-    last_errors = [{"account": account_uri(r["platform"], r.get("handle"), r["account_id"]),
-                    "error": r["check_error"], "at": r.get("last_check")}
+    last_errors = [{"account": redact_secrets(account_uri(r["platform"], r.get("handle"),
+                                                          r["account_id"])),
+                    "error": redact_secrets(str(r["check_error"])), "at": r.get("last_check")}
                    for r in failed[:max(0, errors)]]
     alive_for = timedelta(seconds=max(120.0, 3 * heartbeat_s))
     collectors = []

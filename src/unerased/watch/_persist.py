@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import WriteConflict
+from ..errors import WriteConflict, redact_secrets
 from ..model import (
     AccountCheck,
     AccountSnapshot,
@@ -92,7 +92,9 @@ def label(row: Mapping[str, Any]) -> str:
 
 
 def outcome_for(row: Mapping[str, Any], at: datetime, **kw: Any) -> CheckOutcome:
-    return CheckOutcome(label(row), kw.pop("events", []), account_id=row["account_id"],
+    """A check's outcome; its account shown with any URL credential redacted (a feed
+    URL's ``?access_token=``)."""
+    return CheckOutcome(redact_secrets(label(row)), kw.pop("events", []), account_id=row["account_id"],
                         platform=row["platform"], at=iso(at), **kw)
 
 

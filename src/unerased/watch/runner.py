@@ -28,14 +28,14 @@ import secrets
 import socket
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 
 from .. import net
-from ..errors import SourceError, UnerasedError, one_line
+from ..errors import SourceError, UnerasedError, one_line, redact_secrets
 from ..model import AccountCheck, iso, utcnow
 from ..sources import Recorder, Source
 from ..store import KnownPost, Store
@@ -195,11 +195,13 @@ def default_client_factory(proxy: str | None = None) -> ClientMaker:
 
 
 def describe(e: BaseException) -> tuple[str, str | None]:
-    """An exception as one line (and its traceback when it is not one of ours: a bug)."""
+    """An exception as one line (and its traceback when it is not one of ours: a bug),
+    the credentials of any URL in them redacted: this line is kept as the account's
+    ``check_error`` and shown by ``status``, ``watch list`` and the collector's log."""
     if isinstance(e, UnerasedError):
-        return one_line(str(e)), None
-    return (one_line(f"internal error: {type(e).__name__}: {e}"),
-            "".join(traceback.format_exception(e)))
+        return redact_secrets(one_line(str(e))), None
+    return (redact_secrets(one_line(f"internal error: {type(e).__name__}: {e}")),
+            redact_secrets("".join(traceback.format_exception(e))))
 
 
 # ------------------------------------------------------------------------- watch add
@@ -307,6 +309,10 @@ async def _observe(ctx: RunContext, src: Source, obs: Observation) -> None:
     except SourceError as e:
         obs.check = AccountCheck(None, error=str(e))
         obs.error = one_line(str(e))
+    if obs.check.error:  # kept and shown: a URL's credentials (?access_token=) redacted
+        obs.check = replace(obs.check, error=redact_secrets(obs.check.error))
+    if obs.error:
+        obs.error = redact_secrets(obs.error)
     if obs.check.snapshot is None:
         obs.error = obs.error or one_line(obs.check.error or "no usable answer")
     obs.detection = d.detect(acct, obs.known, obs.check, obs.listing, obs.lookups, now,
