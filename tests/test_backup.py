@@ -191,3 +191,24 @@ def test_cli_backup_prints_the_manifest_digest(tmp_path: Path) -> None:
     want = hashlib.sha256((tmp_path / "bk" / MANIFEST).read_bytes()).hexdigest()
     assert row["manifest_sha256"] == want and row["with_keys"] is False
     assert os.stat(tmp_path / "bk").st_mode & 0o077 == 0
+
+
+def test_settings_travel_without_their_secrets_unless_asked(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    st = Store.open(home)
+    seed(st)
+    st.close()
+    for k, v in (("require_proxy", "true"), ("proxy", "socks5h://tor:Pr0xyPw@127.0.0.1:9050"),
+                 ("smtp.password", "SmtpPw0rd")):
+        assert cli_run(home, None, "config", k, v).exit_code == 0
+    assert cli_run(home, None, "backup", str(tmp_path / "plain")).exit_code == 0
+    assert cli_run(home, None, "backup", str(tmp_path / "keys"), "--with-keys").exit_code == 0
+    plain = (tmp_path / "plain" / "config.toml").read_text()
+    assert "require_proxy = true" in plain and "SmtpPw0rd" not in plain
+    assert "SmtpPw0rd" in (tmp_path / "keys" / "config.toml").read_text()
+    assert all(b"SmtpPw0rd" not in p.read_bytes()
+               for p in (tmp_path / "plain").rglob("*") if p.is_file())
+    # restored: Tor-only mode is still on (a network command without a proxy stops)
+    assert cli_run(tmp_path / "r", None, "restore", str(tmp_path / "plain")).exit_code == 0
+    r = cli_run(tmp_path / "r", None, "config", "require_proxy")
+    assert "true" in r.output
