@@ -350,3 +350,19 @@ def test_hostile_text_inert_on_every_page(web: Web) -> None:
         assert "<script>alert" not in r.text, page
     # the JSON twin keeps the hostile tag value exactly
     assert XSS in [row["value"] for row in c.get("/api/").json()["closures"]["rows"]]
+
+
+def test_a_post_prints_as_an_evidence_page(web: Web) -> None:
+    built = build(web.store)
+    c = web.logged_in()
+    html = c.get(f"/posts/{built.post_pk}").text
+    assert '<link rel="stylesheet" href="/static/print.css" media="print">' in html
+    assert '<body class="page-post">' in html
+    versions = c.get(f"/api/posts/{built.post_pk}").json()["post"]["versions"]
+    for fact in ("Version 1", "Version 2", "Observed " + versions[1]["observed_at"],
+                 built.capture_present, "sha256 " + built.media_sha,
+                 "Latest checkpoint: size", "Printed from the archive"):
+        assert fact in html, fact
+    css = c.get("/static/print.css").text
+    assert re.search(r"header\.site[^{]*\{ display: none", css)
+    assert ".page-post .evidence-downloads" in css and ".page-post .printed-at" in css
