@@ -1,8 +1,10 @@
 """The pages: one module per page (or a few related ones), each naming its
 :class:`~unerased.web.View` list ``VIEWS`` and, when it has forms, its
-:class:`~unerased.web.Action` list ``ACTIONS``. A new page is a new module here, listed
-in :data:`MODULES` (see the package's docstring). A module may also name ``ROUTES``:
-Starlette routes of its own (downloads that are not pages: a post's evidence)."""
+:class:`~unerased.web.Action` list ``ACTIONS``; a route that is neither (an upload
+streamed in, a download) goes in its list ``ROUTES`` of Starlette routes (behind the
+same login, Host check and headers; it checks its role and CSRF token itself, with
+``_app.require_role`` and ``_app.read_form`` or ``_security.csrf_valid``). A new page
+is a new module here, listed in :data:`MODULES` (see the package's docstring)."""
 
 from __future__ import annotations
 
