@@ -366,3 +366,38 @@ def test_a_post_prints_as_an_evidence_page(web: Web) -> None:
     css = c.get("/static/print.css").text
     assert re.search(r"header\.site[^{]*\{ display: none", css)
     assert ".page-post .evidence-downloads" in css and ".page-post .printed-at" in css
+
+
+def test_status_uses_the_collectors_report_when_installed(
+        web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    calls: list[dict[str, Any]] = []
+
+    def status_report(store: Store, now: Any, **kw: Any) -> dict[str, Any]:
+        calls.append({"store": store, "now": now, **kw})
+        return {"at": "2026-03-01T12:00:00Z", "last_check_at": None,
+                "accounts": {"watched": 1, "due": 1, "overdue": 1, "claimed": 0},
+                "errors": [], "collectors": [{"collector": "h:run", "state": "stale"}],
+                "budgets": {"api.x.test": {"spent": 3, "remaining": 7, "limit": 10}},
+                "streams": {}, "alerts": {}}
+
+    fake = types.ModuleType("unerased.collector")
+    fake.status_report = status_report  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "unerased.collector", fake)
+    c = web.logged_in()
+    data = c.get("/api/status").json()
+    assert data["source"] == "collector" and data["report"]["accounts"]["overdue"] == 1
+    assert calls and calls[0]["store"] is web.store and calls[0]["errors"] == 10
+    assert calls[0]["now"] == T0
+    html = c.get("/status").text
+    assert "h:run" in html and "api.x.test" in html
+
+
+def test_evidence_needs_a_login(web: Web) -> None:
+    anon = web.client()
+    for url in (f"/posts/{web.ids['p1']}/receipt.zip", f"/posts/{web.ids['p1']}/captures.warc.gz"):
+        r = anon.get(url)
+        assert r.status_code in (302, 303, 401), url
+        assert r.headers.get("content-disposition") is None
