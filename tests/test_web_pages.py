@@ -282,8 +282,16 @@ def test_search_filters_cursor_and_snippets(web: Web) -> None:
 def test_search_total_is_capped(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     from unerased.web.views import search
 
-    assert web.store.search_total("needle", cap=3) == 3
-    assert web.store.search_total("needle", cap=100) == 5
+    st = web.store
+    assert st.search_total("needle", cap=3) == 3
+    assert st.search_total("needle", cap=100) == 5 == st.search_total("needle")
+    # the capped count keeps the filters, and counts posts (not versions)
+    assert st.search_total("推特", cap=100) == 1 == st.search_total("推特")  # two versions
+    assert st.search_total("needle", cap=100, account_pks=[web.ids["carol"]]) == 5
+    assert st.search_total("needle", cap=100, account_pks=[web.ids["alice"]]) == 0
+    assert st.search_total("needle", cap=100, status="deleted") == 0
+    assert st.search_total("needle", cap=100, since="2026-03-01T10:30:00Z") == 2
+    assert st.search_total("needle", cap=100, until="2026-03-01T10:30:00Z") == 3
     monkeypatch.setattr(search, "TOTAL_CAP", 3)
     c = web.logged_in()
     got = c.get("/api/search?q=needle").json()
