@@ -30,7 +30,8 @@ BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prep
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.ledger.published",
           "unerased.text",
           "unerased.alerts.rules")
-MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
+MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers",
+          "unerased.vault")
 
 
 def _modules() -> dict[str, Path]:
