@@ -52,12 +52,12 @@ from ._engine import (
     migrate,
     prepare_home,
     sqlcipher_key_of,
-    sqlcipher_rekey,
 )
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
+from ._rekey import rotate_keys
 from ._state import StateQueries
 from ._users import ROLES, UserQueries
 from ._verify_queries import LEAFED, ArchiveScan
@@ -98,7 +98,7 @@ __all__ = [
     "Writer",
     "display_proxy",
     "lease_time",
-    "sqlcipher_rekey",
+    "rotate_keys",
 ]
 
 

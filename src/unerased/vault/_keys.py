@@ -216,7 +216,8 @@ def _wrap(key: DataKey, secret: Secret, params: KdfParams) -> bytes:
     """The JSON text of a wrapped-key file for ``key``."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    meta = {"format": _FORMAT, "version": _VERSION, "key_id": key.key_id.hex(),
+    meta: dict[str, Any] = {"format": _FORMAT, "version": _VERSION,
+                            "key_id": key.key_id.hex(),
             "unlock": secret.method, "kdf": _new_kdf(secret, params)}
     nonce = secrets.token_bytes(12)
     wrapped = AESGCM(_kek(secret, meta["kdf"])).encrypt(nonce, key.dek, _aad(meta))
