@@ -30,10 +30,12 @@ __all__ = ["rotate_keys"]
 
 
 def rotate_keys(home: Path, db_url: str | None, secret: object, *,
-                after_blob: Callable[[int], None] | None = None) -> int:
+                step: Callable[[str, int], None] | None = None) -> int:
     """Rotate the data key of the encrypted home at ``home`` (``secret`` unlocks it: a
     :class:`~unerased.vault.Secret`). Returns the number of blobs re-encrypted.
-    ``after_blob(n)`` is called after each (progress; tests kill the process there)."""
+    ``step(what, n)`` is called after each step — ``("pending", 0)``, ``("blob", n)``
+    after the n-th blob, ``("database", 0)`` — for progress (tests kill the process
+    there)."""
     from ..vault import (
         BlobCipher,
         DataKey,
@@ -53,6 +55,8 @@ def rotate_keys(home: Path, db_url: str | None, secret: object, *,
         if new is None:
             new = DataKey.new()
             write_pending(home, new, secret)
+        if step is not None:
+            step("pending", 0)
         both = HomeKeys(keys.current, new)
         blobs = BlobStore(Path(home) / "blobs", BlobCipher(both))
         sealer = BlobCipher(both, seal_with=new)
@@ -62,8 +66,8 @@ def rotate_keys(home: Path, db_url: str | None, secret: object, *,
                 continue  # done before an interruption
             blobs.reseal(digest, sealer)
             n += 1
-            if after_blob is not None:
-                after_blob(n)
+            if step is not None:
+                step("blob", n)
         tmp = Path(home) / "blobs" / "tmp"
         if tmp.is_dir():  # staged files of transactions that died (no process is running)
             for p in tmp.iterdir():
@@ -78,6 +82,8 @@ def rotate_keys(home: Path, db_url: str | None, secret: object, *,
                                     "with its key")
                 if old != new.db_key:
                     sqlcipher_rekey(path, old, new.db_key)
+        if step is not None:
+            step("database", 0)
         promote_pending(home)
         return n
     finally:
