@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cli_proc import SRC, unerased_run
-from encrypt_world import CHEAP, PASS, files_of, init_encrypted, needles_of, open_store, run, scan
+from encrypt_world import PASS, files_of, init_encrypted, needles_of, open_store, run, scan
 from unerased.errors import KeyLocked
 from unerased.store import Store
 from unerased.store._engine import sqlcipher_connect
