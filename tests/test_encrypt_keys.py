@@ -178,13 +178,13 @@ def test_rotation_refuses_while_another_process_has_the_home_open(tmp_path: Path
 
 
 def test_the_default_kdf_parameters(tmp_path: Path) -> None:
-    """The one test of the real cost (Argon2id, 3 passes over 128 MiB, 4 lanes)."""
-    assert (DEFAULT_KDF.iterations, DEFAULT_KDF.memory_kib, DEFAULT_KDF.lanes) == (3, 131072, 4)
+    """The one test of the real cost (Argon2id, 3 passes over 64 MiB, 4 lanes)."""
+    assert (DEFAULT_KDF.iterations, DEFAULT_KDF.memory_kib, DEFAULT_KDF.lanes) == (3, 65536, 4)
     home = tmp_path / "h"
     keys = create_keys(home, Secret(passphrase=PASS))
     kdf = json.loads((home / "keys" / CURRENT_FILE).read_text())["kdf"]
     assert kdf["name"] == "argon2id"
-    assert (kdf["iterations"], kdf["memory_kib"], kdf["lanes"]) == (3, 131072, 4)
+    assert (kdf["iterations"], kdf["memory_kib"], kdf["lanes"]) == (3, 65536, 4)
     assert len(kdf["salt"]) == 24  # 16 random bytes, base64
     assert unlock(home, Secret(passphrase=PASS)).current == keys.current
     with pytest.raises(KeyLocked):

@@ -25,7 +25,7 @@ def _kdf_options(f: click.decorators.FC) -> click.decorators.FC:
                      help="Argon2id passes (default 3).")(f)
     return click.option("--kdf-memory", type=click.IntRange(1, 4 * 1024 * 1024), default=None,
                         metavar="MIB",
-                        help="Argon2id memory in MiB (default 128); lower it only on a "
+                        help="Argon2id memory in MiB (default 64); lower it only on a "
                              "machine short of memory.")(f)
 
 
