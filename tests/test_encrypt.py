@@ -189,3 +189,33 @@ def test_a_plain_home_is_unchanged_by_default(tmp_path: Path) -> None:
     assert (home / "unerased.sqlite").read_bytes()[:16] == b"SQLite format 3\x00"
     r = run(home, "import", "twitter-archive", str(X_ARCHIVE), passphrase=None)
     assert r.exit_code == 0, r.output  # never asks a plain home for a passphrase
+
+
+def test_the_web_ui_serves_an_encrypted_home(tmp_path: Path) -> None:
+    """`serve` opens the store through the same context; here the app itself over an
+    encrypted store: pages, search and a blob download give the plaintext."""
+    import hashlib
+
+    from web_world import PNG, make_web
+
+    home = tmp_path / "enc"
+    init_encrypted(home)
+    web = make_web(home, store=open_store(home))
+    try:
+        c = web.logged_in("admin")
+        r = c.get("/api/search", params={"q": "media"})
+        assert r.status_code == 200 and "with media" in r.text
+        digest = hashlib.sha256(PNG).hexdigest()
+        r = c.get(f"/blobs/{digest}")
+        assert r.status_code == 200 and r.content == PNG
+        raw = web.store.blobs.path(digest).read_bytes()
+        assert PNG not in raw and raw.startswith(b"UNRB\x01")
+    finally:
+        web.close()
+
+
+def test_run_works_on_an_encrypted_home(enc_home: Path) -> None:
+    r = run(enc_home, "run", "--for", "0.5")
+    assert r.exit_code == 0, r.output
+    r = run(enc_home, "run", "--for", "0.5", passphrase="wrong")
+    assert r.exit_code == 1 and "wrong passphrase" in r.stderr
