@@ -85,6 +85,7 @@ class Context:
         if self._store is not None:
             self._store.close()
             self._store = None
+        self._keys = self._secret = None  # not kept beyond the command
 
 
 def ask_secret(key_file: Path | None, env_name: str, *, what: str = "passphrase",

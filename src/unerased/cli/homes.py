@@ -126,6 +126,9 @@ def change_passphrase(c: Context, new_key_file: Path | None, kdf_memory: int | N
     from ..vault import HomeLock, rewrap
 
     keys = _unlocked(c)
+    if keys.pending is not None:  # two files to rewrap: a crash between would split them
+        raise UserError("a key rotation of this archive was interrupted: finish it first "
+                        "(`unerased key rotate`)")
     if new_key_file is not None:
         new = _key_file_secret(c.home, new_key_file)
     else:

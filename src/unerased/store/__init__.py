@@ -133,6 +133,9 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
         if keys is not None and not is_encrypted(home):
             raise StoreError(f"the archive at {home} is not encrypted (`unerased init "
                              "--encrypt` makes an encrypted one)")
+        if keys is not None and keys.pending is not None:
+            log.warning("unerased: warning: a key rotation of the archive at %s was "
+                        "interrupted: run `unerased key rotate` again to finish it", home)
         lock = HomeLock(home) if keys is not None else None
         try:
             return cls._open(home, db_url, create, keys, lock)

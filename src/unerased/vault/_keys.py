@@ -311,14 +311,16 @@ def unlock(home: Path, secret: Secret) -> HomeKeys:
 
 
 def rewrap(home: Path, keys: HomeKeys, secret: Secret, params: KdfParams | None = None) -> None:
-    """Wrap the home's DEK (and a pending one) with a new secret: a passphrase change.
+    """Wrap the home's DEK with a new secret: a passphrase change (not while a rotation
+    is pending).
     The DEK stays, so nothing else is re-encrypted. Each file is replaced atomically.
     ``params`` None: the Argon2id cost the key was made with (else the defaults)."""
     d = keys_dir(home)
     if params is None:
         params = _params_of(d / CURRENT_FILE) or DEFAULT_KDF
     if keys.pending is not None:
-        _write_atomic(d / NEXT_FILE, _wrap(keys.pending, secret, params))
+        raise StoreError("a key rotation was interrupted: finish it first (`unerased key "
+                         "rotate`)")
     _write_atomic(d / CURRENT_FILE, _wrap(keys.current, secret, params))
 
 
