@@ -219,3 +219,16 @@ def test_run_works_on_an_encrypted_home(enc_home: Path) -> None:
     assert r.exit_code == 0, r.output
     r = run(enc_home, "run", "--for", "0.5", passphrase="wrong")
     assert r.exit_code == 1 and "wrong passphrase" in r.stderr
+
+
+def test_without_sqlcipher_init_encrypt_names_the_extra_and_makes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sqlcipher3", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "sqlcipher3.dbapi2", None)
+    home = tmp_path / "h"
+    r = run(home, "init", "--encrypt", passphrase=None)  # not even asked
+    assert r.exit_code == 2
+    assert r.stderr.strip().endswith("pip install 'unerased[encrypt]'")
+    assert not home.exists()

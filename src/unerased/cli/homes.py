@@ -73,7 +73,7 @@ def init(c: Context, encrypt: bool, init_key_file: Path | None, kdf_memory: int 
          kdf_iterations: int | None) -> None:
     """Create a home (plain, or encrypted with --encrypt)."""
     from .._files import private_dir
-    from ..store import Store
+    from ..store import Store, require_sqlcipher
     from ..vault import DEFAULT_KDF, create_keys
 
     home = c.home
@@ -88,15 +88,29 @@ def init(c: Context, encrypt: bool, init_key_file: Path | None, kdf_memory: int 
         Store.open(home, c.db_url, create=True).close()
         click.echo(f"made an archive at {term(home)} (not encrypted)")
         return
+    require_sqlcipher(c.db_url)  # before anything is made or asked
+    if key_file is not None:
+        _outside(home, key_file)
     secret = (_key_file_secret(home, key_file) if key_file is not None
               else c.secret(what="new passphrase", confirm=True))
     params = _params(kdf_memory, kdf_iterations) or DEFAULT_KDF
+    existed = home.exists()
     try:
         private_dir(home)
     except OSError as e:
         raise UserError(f"cannot create the archive home {home}: {e.strerror}") from None
-    keys = create_keys(home, secret, params)
-    Store.open(home, c.db_url, create=True, keys=keys).close()
+    try:
+        keys = create_keys(home, secret, params)
+        Store.open(home, c.db_url, create=True, keys=keys).close()
+    except BaseException:  # nothing half-made stays: the directory was new or empty
+        for p in list(home.iterdir()):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        if not existed:
+            home.rmdir()
+        raise
     how = ("key file" if secret.key_file is not None else
            f"passphrase, Argon2id {params.iterations} passes over {params.memory_kib // 1024} "
            f"MiB")

@@ -52,6 +52,7 @@ from ._engine import (
     migrate,
     prepare_home,
     sqlcipher_key_of,
+    sqlcipher_module,
 )
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._publish_queries import PublishRows
@@ -98,6 +99,7 @@ __all__ = [
     "Writer",
     "display_proxy",
     "lease_time",
+    "require_sqlcipher",
     "rotate_keys",
 ]
 
@@ -280,6 +282,13 @@ def capture_from_row(r: Any, blobs: BlobStore) -> Capture:
 
 _MARKS = {"alembic_version", "accounts", "posts", "ledger_head", "ledger_leaves"}  # any: ours
 _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def require_sqlcipher(db_url: str | None) -> None:
+    """MissingExtra (naming the pip command) when an encrypted home's SQLite database
+    could not be opened here: SQLCipher is not installed. Nothing for PostgreSQL."""
+    if db_url is None:
+        sqlcipher_module()
 
 
 def _db_key(home: Path, db_url: str | None, keys: HomeKeys | None) -> bytes | None:
