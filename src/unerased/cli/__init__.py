@@ -16,7 +16,19 @@ from typing import Any
 
 import click
 
-from . import alerts, backup, config, evidence, export, imports, reading, status, watch, web
+from . import (
+    alerts,
+    backup,
+    config,
+    evidence,
+    export,
+    homes,
+    imports,
+    reading,
+    status,
+    watch,
+    web,
+)
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -75,12 +87,16 @@ class RootGroup(click.Group):
               help="Tor-only mode: nothing leaves the machine but through a socks5h:// "
                    "proxy; a network command without one stops (also the home's "
                    "require_proxy setting).")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="UNERASED_KEY_FILE", default=None,
+              help="Key file unlocking an encrypted home (env UNERASED_KEY_FILE); else the "
+                   "passphrase (env UNERASED_PASSPHRASE, or a prompt).")
 @click.version_option(package_name="unerased")
 @click.pass_context
 def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None,
-        require_proxy: bool) -> None:
+        require_proxy: bool, key_file: Path | None) -> None:
     """unerased keeps what censors erase."""
-    ctx.obj = Context(Path(home), db_url, proxy, require_proxy)
+    ctx.obj = Context(Path(home), db_url, proxy, require_proxy, key_file=key_file)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -96,6 +112,7 @@ def _register_more() -> None:
         config.config, status.status,
         alerts.alert,
         web.serve, web.user,
+        homes.init, homes.key, homes.wipe,
     ):
         cli.add_command(cmd)
 
