@@ -212,3 +212,53 @@ def test_settings_travel_without_their_secrets_unless_asked(tmp_path: Path) -> N
     assert cli_run(tmp_path / "r", None, "restore", str(tmp_path / "plain")).exit_code == 0
     r = cli_run(tmp_path / "r", None, "config", "require_proxy")
     assert "true" in r.output
+
+
+def test_an_encrypted_home_backs_up_encrypted_and_restores(tmp_path: Path) -> None:
+    from encrypt_world import PASS, init_encrypted, needles_of, open_store, run, scan
+
+    home = tmp_path / "enc"
+    init_encrypted(home)
+    st = open_store(home)
+    try:
+        seed(st)
+        with st.writer() as w:
+            row = w.upsert_account(ACC, "test")
+            w.add_capture(Capture("GET", "https://w.example/api/secretpath", utcnow(),
+                                  status=200, body=b"an erased post about censorship"),
+                          row["id"])
+        log.make_checkpoint(st)
+        needles = needles_of(st) | {"an erased post about censorship", "w.example/api"}
+        first = log.tree_size(st)
+    finally:
+        st.close()
+    assert scan(home, needles) == {}
+    r = run(home, "backup", str(tmp_path / "bk"), "--json")
+    assert r.exit_code == 0, r.output
+    row_out = json.loads(r.stdout)
+    assert row_out["damaged_blobs"] == [] and row_out["blobs"] >= 1
+    manifest = json.loads((tmp_path / "bk" / MANIFEST).read_text())
+    assert manifest["encrypted"] is True and "keys/data-key.json" in manifest["files"]
+    assert "keys/ledger.key" not in manifest["files"]
+    assert scan(tmp_path / "bk", needles) == {}  # the backup is no more readable
+    # restored: opens with the passphrase only, verifies, chains
+    r = run(tmp_path / "back", "restore", str(tmp_path / "bk"))
+    assert r.exit_code == 0, r.output
+    assert scan(tmp_path / "back", needles) == {}
+    assert run(tmp_path / "back", "verify", passphrase="wrong horse").exit_code == 1
+    r = run(tmp_path / "back", "verify")
+    assert r.exit_code == 0, r.output
+    r = run(tmp_path / "back", "search", "censorship", "--json")
+    assert r.exit_code == 0 and "censorship" in r.stdout
+    (tmp_path / "back" / "keys" / "ledger.key").write_bytes(
+        (home / "keys" / "ledger.key").read_bytes())
+    back = open_store(tmp_path / "back", passphrase=PASS)
+    try:
+        with back.writer() as w:
+            w.add_posts(w.upsert_account(ACC, "test"),
+                        [PostSnapshot("mastodon", ACC.account_id, "after", "after restore")],
+                        "test")
+        cp = log.make_checkpoint(back)  # refuses unless consistent with the old ones
+        assert cp.size > first
+    finally:
+        back.close()

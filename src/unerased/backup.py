@@ -6,12 +6,16 @@ A backup is a directory (owner-only: 0700, files 0600)::
     database.sqlite         SQLite's online backup of the database (or database.pgdump)
     blobs/ab/cd/<sha256>    every blob, by content address, its digest checked on copy
     keys/ledger.pub         the ledger's public key (not a secret)
+    keys/data-key.json      an encrypted home's data key, wrapped (needs the passphrase)
     config.toml             the home's settings, without secrets unless --with-keys
     keys/ledger.key, web-secret, …   only with --with-keys
 
 The database is copied first, in one read transaction, while the collector keeps
 writing; the blobs after it (blobs are written before the rows naming them commit, so
-every blob the copy names is there). Without ``--with-keys`` no secret leaves the home:
+every blob the copy names is there). An encrypted home's backup stays encrypted: the
+database is copied by SQLCipher into a database keyed the same way, the blobs as sealed
+on disk (each one opened and its digest checked first). Without ``--with-keys`` no
+secret leaves the home:
 the signing key and the web secret are kept apart (copy them separately, to another
 medium). ``restore`` checks every file against the manifest before it writes anything,
 restores into an empty or new home only, and then ``verify`` passes and the next
@@ -50,9 +54,14 @@ FORMAT = "unerased-backup/1"
 MANIFEST = "manifest.json"
 CHUNK = 1 << 20
 PUBLIC_KEY = "keys/ledger.pub"
+ALWAYS_KEYS = (PUBLIC_KEY, "keys/data-key.json", "keys/data-key.next.json")
+"""Always in a backup: the ledger's public key, and an encrypted home's data key as it
+is kept — wrapped by the passphrase or key file, useless without them, and the only way
+to open the encrypted database and blobs."""
+NOT_COPIED = ("keys/lock",)
 SECRET_FILES = ("web-secret",)
-"""Files of the home, beside ``keys/`` (all secret but ``ledger.pub``), copied only with
-``--with-keys``."""
+"""Files of the home, beside ``keys/`` (all secret but :data:`ALWAYS_KEYS`), copied
+only with ``--with-keys``."""
 CONFIG = "config.toml"
 
 Progress = Callable[[int], None]
@@ -77,6 +86,7 @@ class RestoreResult:
     blobs: int
     with_keys: bool
     checkpoint: dict[str, Any] | None
+    encrypted: bool = False
 
 
 def _copy(src: Path, dest: Path) -> tuple[str, int]:
@@ -103,6 +113,17 @@ def _digest(path: Path) -> tuple[str, int]:
             h.update(chunk)
             n += len(chunk)
     return h.hexdigest(), n
+
+
+def _plain_digest(store: Store, digest: str) -> str | None:
+    """The SHA-256 of a sealed blob's plain content (opened and authenticated), None
+    when it cannot be opened (altered, truncated, another key)."""
+    from .errors import StoreError
+
+    try:
+        return store.blobs.hash_file(digest)[0]
+    except StoreError:
+        return None
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -163,11 +184,13 @@ def make_backup(store: Store, out: Path, *, with_keys: bool = False,
         digest, size = _digest(out / db_name)
         files[db_name] = {"sha256": digest, "size": size}
         res = BackupResult(out, db_name, with_keys=with_keys)
+        sealed = store.blobs.cipher is not None
         for d in store.blobs.iter_digests():
             src = store.blobs.path(d)
             rel = f"blobs/{d[:2]}/{d[2:4]}/{d}"
+            plain = _plain_digest(store, d) if sealed else None
             got, size = _copy(src, out / rel)
-            if got != d:  # damaged in the home: kept aside, named, not passed off as good
+            if (plain if sealed else got) != d:  # damaged in the home: kept aside, named
                 os.replace(out / rel, out / rel.replace("blobs/", "damaged/", 1))
                 res.damaged.append(d)
                 continue
@@ -177,10 +200,10 @@ def make_backup(store: Store, out: Path, *, with_keys: bool = False,
             if progress is not None:
                 progress(1)
         home = store.home
-        pub = home / PUBLIC_KEY
-        extra: list[tuple[str, Path]] = [(PUBLIC_KEY, pub)] if pub.is_file() else []
+        extra = [(r, home / r) for r in ALWAYS_KEYS if (home / r).is_file()]
         if with_keys:
-            extra += [(r, p) for r, p in _secret_paths(home) if r != PUBLIC_KEY]
+            extra += [(r, p) for r, p in _secret_paths(home)
+                      if r not in ALWAYS_KEYS and r not in NOT_COPIED]
         for rel, p in extra:
             got, size = _copy(p, out / rel)
             files[rel] = {"sha256": got, "size": size}
@@ -195,6 +218,7 @@ def make_backup(store: Store, out: Path, *, with_keys: bool = False,
         "created": iso(utcnow()),
         "database": db_name,
         "with_keys": with_keys,
+        "encrypted": sealed,
         "checkpoint": None if cp is None else {"size": cp.size, "root": cp.root.hex(),
                                                "note": cp.note},
         "damaged_blobs": res.damaged,
@@ -276,4 +300,5 @@ def restore_backup(src: Path, home: Path, db_url: str | None) -> RestoreResult:
             shutil.rmtree(stage, ignore_errors=True)
     cp = manifest.get("checkpoint")
     return RestoreResult(home, len(manifest["files"]), blobs, bool(manifest.get("with_keys")),
-                         cp if isinstance(cp, dict) else None)
+                         cp if isinstance(cp, dict) else None,
+                         manifest.get("encrypted") is True)

@@ -57,9 +57,13 @@ def restore(c: Context, src: Path, home: Path | None, as_json: bool) -> None:
     res = restore_backup(src, target, c.db_url)
     if as_json:
         emit_json([{"home": str(target), "files": res.files, "blobs": res.blobs,
-                    "with_keys": res.with_keys, "checkpoint": res.checkpoint}])
+                    "with_keys": res.with_keys, "checkpoint": res.checkpoint,
+                    "encrypted": res.encrypted}])
         return
     keys = "" if res.with_keys else "; the backup holds no signing key: copy keys/ledger.key " \
         "back before the next checkpoint"
+    if res.encrypted:
+        keys += "; the home is encrypted: it opens with the passphrase or key file of the " \
+            "home it was backed up from"
     click.echo(f"restored {res.blobs} blobs and the database into {term(target)}{keys}",
                err=True)

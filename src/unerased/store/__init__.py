@@ -247,7 +247,7 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
         (SQLite's online backup API, or ``pg_dump``); returns the file name written."""
         url = self.engine.url.render_as_string(hide_password=False)
         return backup_database(self.engine, None if url.startswith("sqlite") else url,
-                               dest_dir)
+                               dest_dir, self.db_key)
 
     def ledger_size(self) -> int:
         with self.reader() as conn:

@@ -73,9 +73,12 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
         raise StoreError(one_line(f"{what} failed: {lines[0] if lines else done.returncode}"))
 
 
-def backup_database(engine: Engine, db_url: str | None, dest_dir: Path) -> str:
+def backup_database(engine: Engine, db_url: str | None, dest_dir: Path,
+                    db_key: bytes | None = None) -> str:
     """Copy the database into ``dest_dir``; returns the file name written
-    (``database.sqlite`` or ``database.pgdump``). Consistent while others write."""
+    (``database.sqlite`` or ``database.pgdump``). Consistent while others write. An
+    encrypted (SQLCipher) database is copied into a SQLCipher database keyed with the
+    same ``db_key``: it stays encrypted, no page of it is ever written in clear."""
     if engine.dialect.name == "sqlite":
         dest = dest_dir / "database.sqlite"
         if not create_private(dest):
@@ -83,11 +86,22 @@ def backup_database(engine: Engine, db_url: str | None, dest_dir: Path) -> str:
         raw = engine.raw_connection()
         try:
             src = raw.driver_connection
-            if not isinstance(src, sqlite3.Connection):
-                raise StoreError("the SQLite driver has no online backup API")
-            dst = sqlite3.connect(dest)
+            if src is None:
+                raise StoreError("the database connection is closed")
+            if db_key is not None:
+                from ._engine import sqlcipher_connect, sqlcipher_module
+
+                errors: tuple[type[Exception], ...] = (sqlcipher_module().Error,)
+                dst = sqlcipher_connect(dest, db_key)
+            else:
+                if not isinstance(src, sqlite3.Connection):
+                    raise StoreError("the SQLite driver has no online backup API")
+                errors = (sqlite3.Error,)
+                dst = sqlite3.connect(dest)
             try:
                 src.backup(dst)  # pages=-1: one step, one read transaction
+            except errors as e:
+                raise StoreError(one_line(f"cannot copy the database: {e}")) from None
             finally:
                 dst.close()
         except sqlite3.Error as e:
