@@ -289,3 +289,34 @@ def test_network_commands_stop_without_a_proxy(tmp_path: Path, how: str) -> None
                     "poll", env=env)
         assert r.exit_code in (0, 1), r.output
         assert c.hits == 0
+
+
+def test_smtp_through_tor_carries_the_mail_and_hides_the_host_name() -> None:
+    """The working path: a socks5:// proxy upgraded and used, the EHLO name not the
+    machine's (smtplib would send socket.getfqdn())."""
+    from aiosmtpd.controller import Controller
+
+    from net_servers import socks5_proxy
+
+    seen: list[str] = []
+
+    class Inbox:
+        async def handle_DATA(self, server: object, session: object,  # noqa: N802
+                              envelope: object) -> str:
+            seen.append(str(getattr(session, "host_name", "")))
+            return "250 OK"
+
+    port = dead_port()
+    ctl = Controller(Inbox(), hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        with socks5_proxy() as proxy:
+            out = send_mail(SmtpSettings("127.0.0.1", port, starttls=False), "a@b.example",
+                            b"{}", "d3", "k", "s", proxy=f"socks5://127.0.0.1:{proxy.port}",
+                            require_proxy=True)
+            relayed = [(r.host, r.port) for r in proxy.relayed]
+    finally:
+        ctl.stop()
+    assert out.ok, out.error
+    assert relayed == [("127.0.0.1", port)]  # through the proxy
+    assert seen == ["localhost"] and socket.gethostname() not in seen

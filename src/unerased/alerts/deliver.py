@@ -213,7 +213,11 @@ class _ProxiedSMTP(smtplib.SMTP):
                  require_proxy: bool = False) -> None:
         self._proxy = proxy
         self._require_proxy = require_proxy
-        super().__init__(host, port, timeout=timeout)  # connects; STARTTLS checks ``host``
+        # through a proxy the EHLO name must not give the machine away (smtplib's
+        # default is socket.getfqdn(): the host's name, and a local DNS lookup)
+        hidden = "localhost" if proxy is not None or require_proxy else None
+        super().__init__(host, port, local_hostname=hidden,
+                         timeout=timeout)  # connects; STARTTLS checks ``host``
 
     def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
         """The one place an SMTP connection is made: through the proxy; directly only
