@@ -82,7 +82,7 @@ def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[st
     store = c.store
     config = WebConfig(home=c.home, db_url=c.db_url, store=store, host=host, port=port,
                        auth=not no_auth, allow_hosts=tuple(allow_hosts),
-                       extra={"run_context": lambda _store: _run_context(c)})
+                       extra={"run_context": lambda _store: _run_context(c)[0]})
     app = create_app(config)
     sock = _listen(host, port)
     url = base_url(host, port)
