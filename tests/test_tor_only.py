@@ -288,6 +288,21 @@ def test_network_commands_stop_without_a_proxy(tmp_path: Path, how: str) -> None
         r = cli_run(home, None, *pre, "--proxy", f"socks5://127.0.0.1:{dead_port()}",
                     "poll", env=env)
         assert r.exit_code in (0, 1), r.output
+        # the daemon: its checks, its Jetstream and its alerts, all through the dead proxy
+        st = Store.open(home)
+        with st.writer() as w:
+            row = w.upsert_account(AccountSnapshot("bluesky", "did:plc:watched",
+                                                   handle="w.example"), "test")
+            w.update_account(row["id"], watched=True, watch_uri="bluesky:did:plc:watched",
+                             service=f"http://127.0.0.1:{c.port}",
+                             next_check="2000-01-01T00:00:00Z")
+        st.close()
+        for k, v in (("streams.jetstream", "true"),
+                     ("streams.jetstream_url", f"ws://127.0.0.1:{c.port}")):
+            assert cli_run(home, None, "config", k, v).exit_code == 0
+        r = cli_run(home, None, *pre, "--proxy", f"socks5://127.0.0.1:{dead_port()}",
+                    "run", "--for", "1", env=env)
+        assert r.exit_code in (0, 1), r.output
         assert c.hits == 0
 
 
