@@ -335,3 +335,54 @@ def test_smtp_through_tor_carries_the_mail_and_hides_the_host_name() -> None:
     assert out.ok, out.error
     assert relayed == [("127.0.0.1", port)]  # through the proxy
     assert seen == ["localhost"] and socket.gethostname() not in seen
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_the_web_uis_watch_add_under_tor_only_mode(tmp_path: Path, proxied: bool) -> None:
+    """``serve --require-proxy``: adding a watch from the web UI takes the same decision
+    (no proxy: 400, one line; a dead one: 502), and nothing reaches the canary."""
+    import re
+    import time
+
+    import httpx
+
+    from cli_proc import spawn
+
+    home = tmp_path / "h"
+    Store.open(home).close()
+    port = dead_port()
+    with canary() as c:
+        via = ["--proxy", f"socks5://127.0.0.1:{dead_port()}"] if proxied else []
+        proc = spawn(home, None, "--require-proxy", *via, "serve", "--port", str(port),
+                     env=_allow(c.port))
+        try:
+            assert proc.stdout is not None
+            link = proc.stdout.readline().strip()
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, trust_env=False) as web:
+                for _ in range(100):
+                    try:
+                        page = web.get(link.removeprefix(base))
+                        break
+                    except httpx.ConnectError:
+                        time.sleep(0.1)
+                token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+                assert token is not None
+                assert web.post(link.removeprefix(base),
+                                data={"csrf": token.group(1)}).status_code == 303
+                token = re.search(r'name="csrf" value="([^"]+)"', web.get("/accounts").text)
+                assert token is not None
+                r = web.post("/accounts/watch", data={
+                    "csrf": token.group(1), "uri": f"rss:http://127.0.0.1:{c.port}/f.xml"})
+                if proxied:
+                    assert r.status_code == 502, r.text
+                else:
+                    assert r.status_code == 400, r.text
+                    assert "no proxy is configured" in r.text
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            for stream in (proc.stdout, proc.stderr):
+                if stream is not None:
+                    stream.close()
+        assert c.hits == 0
