@@ -144,6 +144,9 @@ def test_restore_refuses_a_home_that_is_not_empty(tmp_path: Path) -> None:
     assert sorted(p.name for p in full.iterdir()) == ["something"]
     err = one_error_line(cli_run(tmp_path / "x", None, "backup", str(tmp_path / "bk")), 1)
     assert "no archive" in err  # a home without an archive is not backed up
+    err = one_error_line(cli_run(tmp_path / "home", None, "backup",
+                                 str(tmp_path / "home" / "bk")), 2)
+    assert "inside the home" in err and not (tmp_path / "home" / "bk").exists()
     st = Store.open(tmp_path / "home")
     try:
         with pytest.raises(Exception, match="not empty"):

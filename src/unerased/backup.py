@@ -171,6 +171,9 @@ def make_backup(store: Store, out: Path, *, with_keys: bool = False,
     from .ledger import log
 
     _empty_or_new(out, "the backup directory")
+    if Path(os.path.abspath(out)).is_relative_to(os.path.abspath(store.home)):
+        raise UsageError(f"the backup directory {out} is inside the home {store.home}: a "
+                         "backup belongs elsewhere (another disk, another place)")
     try:
         private_dir(out)
         os.chmod(out, 0o700)
