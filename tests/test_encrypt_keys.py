@@ -189,6 +189,8 @@ def test_the_default_kdf_parameters(tmp_path: Path) -> None:
     assert kdf["name"] == "argon2id"
     assert (kdf["iterations"], kdf["memory_kib"], kdf["lanes"]) == (3, 65536, 4)
     assert len(kdf["salt"]) == 24  # 16 random bytes, base64
+    assert (home / "keys").stat().st_mode & 0o777 == 0o700  # owner-only
+    assert (home / "keys" / CURRENT_FILE).stat().st_mode & 0o777 == 0o600
     assert unlock(home, Secret(passphrase=PASS)).current == keys.current
     with pytest.raises(KeyLocked):
         unlock(home, Secret(passphrase=PASS + " "))
