@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import alerts, evidence, export, homes, imports, reading, watch, web
+from . import alerts, config, evidence, export, homes, imports, reading, status, watch, web
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -92,6 +92,7 @@ def _register_more() -> None:
         export.export,
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
+        config.config, status.status,
         alerts.alert,
         web.serve, web.user,
         homes.init, homes.key, homes.wipe,

@@ -55,6 +55,7 @@ from ._engine import (
     sqlcipher_module,
 )
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
+from ._pages import PageQueries
 from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
@@ -85,6 +86,7 @@ __all__ = [
     "KnownPost",
     "LeafRow",
     "LedgerTables",
+    "PageQueries",
     "ROLES",
     "PostResult",
     "PublishRows",
@@ -105,7 +107,7 @@ __all__ = [
 
 
 class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
-            WebQueries):
+            WebQueries, PageQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path, *,
                  lock: HomeLock | None = None, db_key: bytes | None = None) -> None:
         self.engine = engine
