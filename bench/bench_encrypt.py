@@ -93,9 +93,11 @@ def main() -> None:
 
         for s in stores.values():
             s.close()
-        t_rot = _median(lambda: rotate_keys(homes["encrypted"], None, SECRET))
-        print(f"key rotate, encrypted: {t_rot:.2f} s (plain verify: {ver['plain']:.2f} s; "
-              f"ratio {t_rot / ver['plain']:.2f})")
+        resealed: list[int] = []
+        t_rot = _median(lambda: resealed.append(rotate_keys(homes["encrypted"], None, SECRET)))
+        print(f"key rotate, encrypted ({resealed[-1]} blobs re-sealed, the database re-keyed): "
+              f"{t_rot:.2f} s (plain verify: {ver['plain']:.2f} s; ratio "
+              f"{t_rot / ver['plain']:.2f})")
 
 
 if __name__ == "__main__":

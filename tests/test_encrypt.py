@@ -118,7 +118,8 @@ def test_every_reading_command_works_on_an_encrypted_home(enc_home: Path, tmp_pa
     assert r.exit_code == 0, r.output
     rows = [json.loads(x) for x in (tmp_path / "e.jsonl").read_text().splitlines()]
     assert post["text"] in {x["text"] for x in rows}
-    for args in (["posts", uri], ["events"], ["watch", "list"]):
+    for args in (["posts", uri], ["events"], ["watch", "list"], ["status"],
+                 ["export", "warc", str(tmp_path / "c.warc.gz")]):
         r = run(enc_home, *args)
         assert r.exit_code == 0, (args, r.output)
 

@@ -189,6 +189,8 @@ def test_the_default_kdf_parameters(tmp_path: Path) -> None:
     assert kdf["name"] == "argon2id"
     assert (kdf["iterations"], kdf["memory_kib"], kdf["lanes"]) == (3, 65536, 4)
     assert len(kdf["salt"]) == 24  # 16 random bytes, base64
+    assert (home / "keys").stat().st_mode & 0o777 == 0o700  # owner-only
+    assert (home / "keys" / CURRENT_FILE).stat().st_mode & 0o777 == 0o600
     assert unlock(home, Secret(passphrase=PASS)).current == keys.current
     with pytest.raises(KeyLocked):
         unlock(home, Secret(passphrase=PASS + " "))
@@ -295,3 +297,32 @@ def test_blobs_are_sealed_on_both_backends(tmp_path: Path, sample: Path, db_url:
     assert _blobs(store) == blobs
     store.close()
     assert run(home, "verify", db=db_url).exit_code == 0
+
+
+def test_a_rotation_killed_at_arbitrary_moments_never_loses_the_home(tmp_path: Path,
+                                                                     sample: Path) -> None:
+    """`unerased key rotate` as a real process, SIGKILLed after a growing delay (inside a
+    blob's write, the re-key's transaction or between steps, wherever it falls): every
+    time the home opens with the passphrase and every blob reads back."""
+    import signal
+    import time
+
+    from cli_proc import spawn
+
+    home = _filled(tmp_path / "h", sample)
+    store = open_store(home)
+    blobs = _blobs(store)
+    store.close()
+    env = {"UNERASED_PASSPHRASE": PASS}
+    for delay in (0.05, 0.2, 0.4, 0.7, 1.0, 1.5):
+        p = spawn(home, None, "key", "rotate", env=env)
+        time.sleep(delay)
+        p.send_signal(signal.SIGKILL)
+        p.communicate(timeout=60)
+        store = open_store(home)
+        assert _blobs(store) == blobs, delay
+        store.close()
+    r = run(home, "key", "rotate")
+    assert r.exit_code == 0, r.output
+    assert not (home / "keys" / NEXT_FILE).exists()
+    assert run(home, "verify").exit_code == 0

@@ -193,11 +193,16 @@ def _kek(secret: Secret, kdf: dict[str, Any]) -> bytes:
         return _hkdf(secret.key_file, b"unerased key-file kek v1", 32, salt)
     if kdf.get("name") != "argon2id":
         raise KeyLocked("this archive is unlocked by a key file (--key-file), not a passphrase")
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
     params = KdfParams(int(kdf["iterations"]), int(kdf["memory_kib"]), int(kdf["lanes"]))
-    return Argon2id(salt=salt, length=32, iterations=params.iterations, lanes=params.lanes,
-                    memory_cost=params.memory_kib).derive((secret.passphrase or "").encode())
+    try:
+        return Argon2id(salt=salt, length=32, iterations=params.iterations, lanes=params.lanes,
+                        memory_cost=params.memory_kib).derive((secret.passphrase or "").encode())
+    except UnsupportedAlgorithm:
+        raise StoreError("this build of the cryptography library has no Argon2id (it needs "
+                         "OpenSSL 3.2 or later): pip install 'cryptography>=44'") from None
 
 
 def _new_kdf(secret: Secret, params: KdfParams) -> dict[str, Any]:

@@ -22,11 +22,17 @@ class HomeLock:
     def __init__(self, home: Path, *, exclusive: bool = False) -> None:
         d = Path(home) / "keys"
         self.path = d / LOCK_FILE
+        self._fd: int | None = None
         try:
             private_dir(d)
-            self._fd: int | None = open_private(self.path, os.O_RDWR | os.O_CREAT)
+            self._fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         except OSError as e:
-            raise StoreError(f"cannot open the key lock {self.path}: {e.strerror}") from None
+            if exclusive:
+                raise StoreError(f"cannot open the key lock {self.path}: {e.strerror}") from None
+            try:  # a home we may only read (read-only media): the lock if it is there
+                self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            except OSError:
+                return  # nothing can rotate a home nobody can write
         op = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
             fcntl.flock(self._fd, op | fcntl.LOCK_NB)

@@ -49,18 +49,23 @@ def synced_by_name(path: Path) -> tuple[Path, str] | None:
     return None
 
 
+_SCAN_CAP = 2000  # entries of one directory looked at for a prefixed marker
+
+
 def _marker_in(d: Path) -> str | None:
-    try:
-        names = os.listdir(d)
+    for marker, service in _MARKERS:
+        if os.path.lexists(d / marker):
+            return service
+    try:  # Nextcloud's and ownCloud's journal: .sync_<hash>.db, ._sync_<hash>.db
+        with os.scandir(d) as it:
+            for k, entry in enumerate(it):
+                if k >= _SCAN_CAP:
+                    break
+                for prefix, service in _MARKER_PREFIXES:
+                    if entry.name.startswith(prefix) and entry.name.endswith(".db"):
+                        return service
     except OSError:
         return None
-    for n in names:
-        for marker, service in _MARKERS:
-            if n == marker:
-                return service
-        for prefix, service in _MARKER_PREFIXES:
-            if n.startswith(prefix) and n.endswith(".db"):
-                return service
     return None
 
 
