@@ -71,8 +71,8 @@ DEFAULT_KDF = KdfParams()
 class Secret:
     """What unlocks a home: a passphrase, or the bytes of a key file."""
 
-    passphrase: str | None = None
-    key_file: bytes | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    key_file: bytes | None = field(default=None, repr=False)
     key_file_name: str = ""
 
     @property
