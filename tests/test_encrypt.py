@@ -151,6 +151,7 @@ def test_init_prompts_twice_and_refuses_a_home_that_exists(tmp_path: Path) -> No
             passphrase=None, input="one\ntwo\none\none\n")
     assert r.exit_code == 0, r.output
     assert "do not match" in r.output.lower() or "match" in r.output.lower()
+    assert "unerased: warning: a passphrase of fewer than 12 characters" in r.stderr
     assert open_store(home, passphrase="one").ledger_size() == 0
     r = run(home, "init", "--encrypt")
     assert r.exit_code == 1 and "there is an archive" in r.stderr
