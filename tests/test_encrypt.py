@@ -105,6 +105,9 @@ def test_every_reading_command_works_on_an_encrypted_home(enc_home: Path, tmp_pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.splitlines()[-1])["leaves"] > 1000
     assert run(enc_home, "checkpoint").exit_code == 0
+    signer = (enc_home / "keys" / "ledger.key").read_bytes()  # sealed; its public key not
+    assert signer.startswith(b"UNRB\x01") and b"PRIVATE+KEY" not in signer
+    assert (enc_home / "keys" / "ledger.pub").read_text().count("+") >= 2
     out = tmp_path / "r.zip"
     r = run(enc_home, "receipt", post["post_id"], str(out))
     assert r.exit_code == 0, r.output
