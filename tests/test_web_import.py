@@ -16,8 +16,7 @@ import pytest
 
 from cli_world import cli_run, one_error_line
 from shared_data import ARCHIVES
-from unerased.web import issue_api_token
-from unerased.web._jobs import MAX_UPLOAD_KEY, detect_kind, jobs_of
+from unerased.web import MAX_UPLOAD_KEY, detect_kind, issue_api_token, jobs_of
 from web_world import Client, Web, make_web
 
 X_SMALL = ARCHIVES / "x-2020-lumeninferius" / "archive.zip"
@@ -230,3 +229,9 @@ def test_unusable_forms_are_400(web: Web) -> None:
     assert r.status_code == 400
     assert c.get("/import/nope").status_code == 404
     assert jobs_of(web.config).recent() == [] and _uploads_left(web) == []
+
+
+def test_serve_max_upload_option(tmp_path: Path) -> None:
+    for bad in ("0", "lots", "5X"):
+        r = cli_run(tmp_path / "home", None, "serve", "--max-upload", bad)
+        assert r.exit_code == 2 and "not a size" in r.output, r.output
