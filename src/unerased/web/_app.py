@@ -244,9 +244,9 @@ def create_app(config: WebConfig) -> Starlette:
                                 name="api:" + v.name))
     for a in actions:
         routes.append(Route(a.path, _action_endpoint(a), methods=["POST"], name=a.name))
-    routes += all_routes()
     routes += _login.routes()
     routes += _downloads.routes()
+    routes += all_routes()
     routes.append(Route("/api/openapi.json", _openapi, methods=["GET"], name="openapi"))
     routes.append(Mount("/static", app=StaticFiles(packages=[("unerased.web", "static")]),
                         name="static"))
