@@ -41,6 +41,8 @@ CLI = [sys.executable, "-c", "from unerased.cli import main; main()"]
 STATIC = "/static/unerased.css"
 RARE = ("蝴蝶", "zephyr")
 TARGETS = {"timeline": 150.0, "search": 200.0}
+DEPTH = 5  # the cursor page measured: the 5th page of the timeline
+TOO_SLOW_S = 3.0  # a page slower than this alone is not loaded by 8 clients (it would take hours)
 
 
 def _env() -> dict[str, str]:
@@ -114,7 +116,7 @@ async def load(base: str, token: str, url: str, clients: int, n: int
     static: list[float] = []
 
     async def one(i: int) -> None:
-        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=60,
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=600,
                                      headers={"Authorization": f"Bearer {token}"}) as c:
             for k in range(n):
                 order = (url, STATIC) if (i + k) % 2 == 0 else (STATIC, url)
@@ -167,13 +169,13 @@ def main() -> None:
             acc = next(a for a in accounts if "sample_user" in (a.get("uri") or ""))
             first = f"/accounts/{acc['id']}"
             cur = cursor_of(c.get("/api" + first).json())
-            for _ in range(20):  # a cursor deep in the timeline (page 20)
+            for _ in range(DEPTH - 2):  # the cursor of page DEPTH
                 nxt = cursor_of(c.get("/api" + first, params={"cursor": cur}).json()) \
                     if cur else None
                 cur = nxt or cur
         pages: list[tuple[str, str, str]] = [("timeline", "timeline, first page", first)]
         if cur:
-            pages.append(("timeline", "timeline, a cursor page (20 deep)",
+            pages.append(("timeline", f"timeline, a cursor page ({DEPTH} deep)",
                           f"{first}?cursor={quote(cur)}"))
         else:
             print("  (this build's account page has no timeline cursor)")
@@ -186,7 +188,13 @@ def main() -> None:
               f"   {'target':>7}")
         missed = []
         for kind, label, url in pages:
-            asyncio.run(load(base, token, url, 2, 2))  # warm
+            asyncio.run(load(base, token, url, 1, 1))  # warm
+            alone, _ = asyncio.run(load(base, token, url, 1, 1))
+            if alone[0] > TOO_SLOW_S * 1000:
+                missed.append(label)
+                print(f"{label:42} {alone[0]:8.0f} ms for one request alone: too slow to "
+                      "load with 8 clients", flush=True)
+                continue
             page, static = asyncio.run(load(base, token, url, args.clients, args.requests))
             p95 = pct(page, 0.95)
             ok = p95 <= TARGETS[kind]
@@ -198,8 +206,13 @@ def main() -> None:
         print("targets met" if not missed else f"targets missed: {', '.join(missed)}")
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # requests still running: no waiting for them
+            proc.kill()
+            proc.wait()
         err = proc.stderr.read().decode() if proc.stderr else ""
+        err = "\n".join(ln for ln in err.splitlines() if not ln.startswith("log in as"))
         if err.strip():
             print("server stderr:", re.sub(r"/login/link/\S+", "/login/link/…", err.strip()))
 
