@@ -148,6 +148,8 @@ def main() -> None:
                     help="Where the archive is made (and kept; reused next time).")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=50, help="Per client and page.")
+    ap.add_argument("--only", choices=("timeline", "search"), default=None,
+                    help="Measure only the timeline or only the search pages.")
     args = ap.parse_args()
     home = args.home or Path(tempfile.mkdtemp(prefix="unerased-bench-web-"))
     print(f"archive: {home} ({args.posts:,} posts)", flush=True)
@@ -188,6 +190,8 @@ def main() -> None:
               f"   {'target':>7}")
         missed = []
         for kind, label, url in pages:
+            if args.only is not None and kind != args.only:
+                continue
             asyncio.run(load(base, token, url, 1, 1))  # warm
             alone, _ = asyncio.run(load(base, token, url, 1, 1))
             if alone[0] > TOO_SLOW_S * 1000:
