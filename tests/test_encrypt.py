@@ -105,6 +105,9 @@ def test_every_reading_command_works_on_an_encrypted_home(enc_home: Path, tmp_pa
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout.splitlines()[-1])["leaves"] > 1000
     assert run(enc_home, "checkpoint").exit_code == 0
+    signer = (enc_home / "keys" / "ledger.key").read_bytes()  # sealed; its public key not
+    assert signer.startswith(b"UNRB\x01") and b"PRIVATE+KEY" not in signer
+    assert (enc_home / "keys" / "ledger.pub").read_text().count("+") >= 2
     out = tmp_path / "r.zip"
     r = run(enc_home, "receipt", post["post_id"], str(out))
     assert r.exit_code == 0, r.output
@@ -151,6 +154,7 @@ def test_init_prompts_twice_and_refuses_a_home_that_exists(tmp_path: Path) -> No
             passphrase=None, input="one\ntwo\none\none\n")
     assert r.exit_code == 0, r.output
     assert "do not match" in r.output.lower() or "match" in r.output.lower()
+    assert "unerased: warning: a passphrase of fewer than 12 characters" in r.stderr
     assert open_store(home, passphrase="one").ledger_size() == 0
     r = run(home, "init", "--encrypt")
     assert r.exit_code == 1 and "there is an archive" in r.stderr

@@ -43,6 +43,8 @@ def _filled(home: Path, sample: Path, db: str | None = None, *extra: str) -> Pat
     r = run(home, "import", "twitter-archive", str(sample), db=db,
             key_file=None if not extra else Path(extra[-1]), passphrase=PASS)
     assert r.exit_code == 0, r.output
+    r = run(home, "checkpoint", db=db)  # the ledger's signing key: sealed too
+    assert r.exit_code == 0, r.output
     return home
 
 
@@ -158,6 +160,9 @@ def test_a_killed_rotation_leaves_a_home_that_opens_and_a_rerun_finishes_it(
     assert {store.blobs.stored_key_id(d) for d in blobs} == {keys.current.key_id}
     assert _blobs(store) == blobs
     store.close()
+    signer = (home / "keys" / "ledger.key").read_bytes()
+    assert signer[5:13] == keys.current.key_id  # re-sealed under the new key
+    assert run(home, "checkpoint").exit_code == 0  # and still signs
     with pytest.raises(Exception, match="not a database"):
         sqlcipher_connect(home / "unerased.sqlite", old_key.db_key)
     assert run(home, "verify").exit_code == 0

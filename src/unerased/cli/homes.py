@@ -48,6 +48,15 @@ def _outside(home: Path, key_file: Path) -> None:
                        "(another disk, a USB key)")
 
 
+_SHORT = 12  # characters: a passphrase shorter than this gets a warning
+
+
+def _warn_if_short(secret: Secret) -> None:
+    if secret.passphrase is not None and len(secret.passphrase) < _SHORT:
+        click.echo(f"unerased: warning: a passphrase of fewer than {_SHORT} characters falls "
+                   "to guessing: prefer several random words", err=True)
+
+
 def _key_file_secret(home: Path, key_file: Path) -> Secret:
     from ..vault import new_key_file, read_key_file
 
@@ -93,6 +102,7 @@ def init(c: Context, encrypt: bool, init_key_file: Path | None, kdf_memory: int 
         _outside(home, key_file)
     secret = (_key_file_secret(home, key_file) if key_file is not None
               else c.secret(what="new passphrase", confirm=True))
+    _warn_if_short(secret)
     params = _params(kdf_memory, kdf_iterations) or DEFAULT_KDF
     existed = home.exists()
     try:
@@ -147,6 +157,7 @@ def change_passphrase(c: Context, new_key_file: Path | None, kdf_memory: int | N
         new = _key_file_secret(c.home, new_key_file)
     else:
         new = ask_secret(None, "UNERASED_NEW_PASSPHRASE", what="new passphrase", confirm=True)
+        _warn_if_short(new)
     lock = HomeLock(c.home)  # not while a rotation runs
     try:
         rewrap(c.home, keys, new, _params(kdf_memory, kdf_iterations))

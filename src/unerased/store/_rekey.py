@@ -7,7 +7,7 @@ The steps, each of which leaves a home that opens with the same passphrase:
    from then on the home is unlocked with both, and a blob or the database opens with
    whichever sealed it;
 2. every blob not yet sealed by the new key is re-encrypted (temp file, fsync, rename:
-   whole under one key or the other);
+   whole under one key or the other), and so is the ledger's signing key;
 3. the SQLite database is re-keyed (``PRAGMA rekey``: one transaction);
 4. the new key replaces the current one (one atomic rename): the old key is gone.
 
@@ -43,6 +43,7 @@ def rotate_keys(home: Path, db_url: str | None, secret: object, *,
         HomeLock,
         Secret,
         promote_pending,
+        reseal_key_file,
         unlock,
         write_pending,
     )
@@ -68,6 +69,8 @@ def rotate_keys(home: Path, db_url: str | None, secret: object, *,
             n += 1
             if step is not None:
                 step("blob", n)
+        opener = BlobCipher(both)
+        reseal_key_file(Path(home) / "keys" / "ledger.key", opener, sealer)
         tmp = Path(home) / "blobs" / "tmp"
         if tmp.is_dir():  # staged files of transactions that died (no process is running)
             for p in tmp.iterdir():

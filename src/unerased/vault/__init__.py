@@ -9,7 +9,7 @@ only the bottom (``errors``, ``_files``) and ``cryptography``.
 
 from __future__ import annotations
 
-from ._blobcipher import OVERHEAD, BlobCipher
+from ._blobcipher import OVERHEAD, BlobCipher, is_sealed
 from ._keys import (
     CURRENT_FILE,
     DEFAULT_KDF,
@@ -24,6 +24,7 @@ from ._keys import (
     new_key_file,
     promote_pending,
     read_key_file,
+    reseal_key_file,
     rewrap,
     unlock,
     write_pending,
@@ -45,9 +46,11 @@ __all__ = [
     "create_keys",
     "destroy_keys",
     "is_encrypted",
+    "is_sealed",
     "new_key_file",
     "promote_pending",
     "read_key_file",
+    "reseal_key_file",
     "rewrap",
     "synced_by_name",
     "synced_folder",

@@ -18,7 +18,7 @@ import secrets
 from ..errors import BlobError
 from ._keys import DataKey, HomeKeys
 
-__all__ = ["HEADER", "OVERHEAD", "BlobCipher"]
+__all__ = ["HEADER", "OVERHEAD", "BlobCipher", "is_sealed"]
 
 MAGIC = b"UNRB\x01"
 HEADER = len(MAGIC) + 8 + 12
@@ -68,6 +68,26 @@ class BlobCipher:
             raise BlobError(f"blob {digest} fails authentication (altered, truncated or "
                             "not this blob)") from None
 
+    def seal_file(self, data: bytes, name: str) -> bytes:
+        """A small file of ``keys/`` (the ledger's signing key) sealed as a blob is, bound
+        to its name instead of a content address."""
+        header = MAGIC + self._seal_key.key_id + secrets.token_bytes(12)
+        aead = self._aead[self._seal_key.key_id]
+        return header + aead.encrypt(header[-12:], data, header + b"file:" + name.encode())
+
+    def open_file(self, data: bytes, name: str) -> bytes:
+        """The plaintext of a file sealed by :meth:`seal_file`; BlobError if it fails."""
+        from cryptography.exceptions import InvalidTag
+
+        aead = self._aead.get(self.key_id_of(data)) if is_sealed(data) else None
+        if aead is None or len(data) < OVERHEAD:
+            raise BlobError(f"{name} is not sealed with a key this archive has")
+        header = data[:HEADER]
+        try:
+            return aead.decrypt(header[-12:], data[HEADER:], header + b"file:" + name.encode())
+        except InvalidTag:
+            raise BlobError(f"{name} fails authentication (altered or damaged)") from None
+
     @staticmethod
     def key_id_of(blob: bytes) -> bytes:
         return blob[len(MAGIC):len(MAGIC) + 8]
@@ -75,3 +95,8 @@ class BlobCipher:
     @staticmethod
     def plain_size(stored_size: int) -> int:
         return max(stored_size - OVERHEAD, 0)
+
+
+def is_sealed(data: bytes) -> bool:
+    """Whether ``data`` is sealed by a :class:`BlobCipher` (by its header)."""
+    return data.startswith(MAGIC)

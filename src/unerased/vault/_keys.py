@@ -40,6 +40,7 @@ __all__ = [
     "is_encrypted",
     "new_key_file",
     "read_key_file",
+    "reseal_key_file",
     "rewrap",
     "unlock",
     "write_pending",
@@ -71,8 +72,8 @@ DEFAULT_KDF = KdfParams()
 class Secret:
     """What unlocks a home: a passphrase, or the bytes of a key file."""
 
-    passphrase: str | None = None
-    key_file: bytes | None = None
+    passphrase: str | None = field(default=None, repr=False)
+    key_file: bytes | None = field(default=None, repr=False)
     key_file_name: str = ""
 
     @property
@@ -346,6 +347,25 @@ def promote_pending(home: Path) -> None:
     except OSError as e:
         raise StoreError(f"cannot write the archive's key {d / CURRENT_FILE}: "
                          f"{os_reason(e)}") from None
+
+
+def reseal_key_file(path: Path, opener: Any, sealer: Any) -> bool:
+    """Re-encrypt a sealed file of ``keys/`` (the ledger's signing key) for a rotation:
+    opened by ``opener``, sealed by ``sealer`` (:class:`~unerased.vault.BlobCipher`),
+    replaced atomically. False when there is nothing to do (no such file, a plain one,
+    or sealed by ``sealer``'s key already)."""
+    from ._blobcipher import BlobCipher, is_sealed
+
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {os_reason(e)}") from None
+    if not is_sealed(data) or BlobCipher.key_id_of(data) == sealer.seal_key_id:
+        return False
+    _write_atomic(path, sealer.seal_file(opener.open_file(data, path.name), path.name))
+    return True
 
 
 def destroy_keys(home: Path) -> list[Path]:
