@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import alerts, evidence, export, imports, reading, watch, web
+from . import alerts, evidence, export, imports, reading, redaction, watch, web
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -87,6 +87,7 @@ def _register_more() -> None:
         export.export,
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
+        redaction.redact, redaction.unredact,
         alerts.alert,
         web.serve, web.user,
     ):

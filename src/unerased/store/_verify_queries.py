@@ -163,6 +163,11 @@ class ArchiveScan:
             text(_SQL_MEDIA + "WHERE version_pk = :v ORDER BY seq"), {"v": version_pk}
         ).mappings())
 
+    def redactions(self) -> list[Any]:
+        """Every redaction (``redactions`` rows, as mappings), oldest first."""
+        return list(self.conn.execute(
+            select(s.redactions).order_by(s.redactions.c.id)).mappings())
+
     def media_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(s.media)).scalar_one())
 
