@@ -72,7 +72,9 @@ def redact(c: Context, ref: str, reason: str, account: bool, yes: bool, as_json:
         return
     click.echo(f"redacted {term(name)}: {done.versions} versions of {done.posts} posts, "
                f"{len(done.leaves)} ledger leaves, {len(done.captures)} raw captures, "
-               f"{done.blobs_removed} files removed; redaction {done.id} at {done.at}")
+               f"{done.blobs_removed} files removed; redaction {done.id} at {done.at} "
+               f"(to allow archiving it again: unerased unredact {term(done.unredact[0])} "
+               "--reason …)")
 
 
 @click.command()

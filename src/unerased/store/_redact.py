@@ -69,12 +69,13 @@ class Redaction:
     versions: int = 0
     blobs: set[str] = field(default_factory=set)  # candidates: removed if no kept row names them
     blobs_removed: int = 0
+    unredact: list[str] = field(default_factory=list)  # what `unerased unredact` takes
 
     def to_json(self) -> dict[str, Any]:
         return {"redaction": self.id, "target": self.target, "reason": self.reason,
                 "at": self.at, "leaves": len(self.leaves), "captures": len(self.captures),
                 "posts": self.posts, "versions": self.versions,
-                "blobs_removed": self.blobs_removed}
+                "blobs_removed": self.blobs_removed, "unredact": list(self.unredact)}
 
 
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -150,6 +151,23 @@ class RedactWrites:
 
     def _leaf(self, kind: str, ref: str | int, record: Mapping[str, Any]) -> None:
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- row ids
+
+    def _id_floor(self, name: str) -> int:
+        """The largest id (``captures.seq``: seq) a redaction removed from table ``name``:
+        ids are never given again, as leaves and other rows named the removed ones."""
+        v = self._connection.execute(
+            select(s.meta.c.value).where(s.meta.c.key == f"id_floor:{name}")).scalar()
+        return int(v) if v is not None else 0
+
+    def _raise_floors(self, removed: Mapping[str, Iterable[int]]) -> None:
+        for name, ids in removed.items():
+            top = max(ids, default=0)
+            if top > self._id_floor(name):
+                key = f"id_floor:{name}"
+                self._connection.execute(delete(s.meta).where(s.meta.c.key == key))
+                self._connection.execute(s.meta.insert().values(key=key, value=str(top)))
 
     # ---------------------------------------------------------------- the filter
 
@@ -334,6 +352,13 @@ class RedactWrites:
         _delete_in(conn, s.account_status, "id", [st["id"] for st in statuses])
         _delete_in(conn, s.captures, "id", [cp["id"] for cp in stored_caps])
         _delete_in(conn, s.posts, "id", [r["id"] for r in posts])
+        self._raise_floors({
+            "media": [m["id"] for m in media], "media_completions": [m["id"] for m in completions],
+            "post_versions": [v["id"] for v in versions], "events": [ev["id"] for ev in events],
+            "account_status": [st["id"] for st in statuses], "posts": [r["id"] for r in posts],
+            "captures.seq": [int(cp["seq"]) for cp in stored_caps],
+            "accounts": [int(account["id"])] if account is not None and target == "account"
+            else []})
         self._drop_alerts(account, post_ids, target)
         for chunk in _chunks(leaves):
             conn.execute(update(s.ledger_leaves).where(s.ledger_leaves.c.idx.in_(chunk))
@@ -354,8 +379,12 @@ class RedactWrites:
             if target == "account":
                 conn.execute(delete(s.accounts).where(s.accounts.c.id == account["id"]))
             self.__dict__.pop("_redacted_cache", None)
-        return Redaction(rid, target, reason, self.now, leaves, cap_ids, len(posts),
+        done = Redaction(rid, target, reason, self.now, leaves, cap_ids, len(posts),
                          len(versions), blobs)
+        if account is not None:
+            done.unredact = ([f"{account['platform']}:{account['account_id']}"]
+                             if target == "account" else list(post_ids))
+        return done
 
     def _leaf_indices(self, refs: Sequence[tuple[str, str]]) -> list[int]:
         lc = s.ledger_leaves.c
@@ -470,16 +499,24 @@ class RedactQueries:
         WAL, ``VACUUM``s the file and truncates the WAL; PostgreSQL rewrites the tables a
         redaction touches (``VACUUM FULL``; the server's WAL and backups are its
         operator's, docs/redaction.md)."""
-        try:
-            with self.engine.connect() as conn:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-                if conn.dialect.name == "sqlite":
-                    conn.exec_driver_sql("PRAGMA secure_delete=ON")
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-                    conn.exec_driver_sql("VACUUM")
-                    conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        sqlite = self.engine.dialect.name == "sqlite"
+        try:  # outside any transaction: the driver's own connection, autocommit
+            raw = self.engine.raw_connection()
+            try:
+                if not sqlite:
+                    raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+                cur = raw.cursor()
+                if sqlite:
+                    for sql in ("PRAGMA secure_delete=ON", "PRAGMA wal_checkpoint(TRUNCATE)",
+                                "VACUUM", "PRAGMA wal_checkpoint(TRUNCATE)"):
+                        cur.execute(sql)
                 else:
-                    conn.exec_driver_sql(f"VACUUM FULL {', '.join(_SCRUB_TABLES)}")
+                    cur.execute(f"VACUUM FULL {', '.join(_SCRUB_TABLES)}")
+                cur.close()
+            finally:
+                if not sqlite:
+                    raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+                raw.close()
         except Exception as e:  # noqa: BLE001 - the driver's, named in one line
             from ._engine import driver_detail
 

@@ -131,7 +131,7 @@ class Writer(LedgerWrites, StateWrites, RedactWrites):
         name = table.name
         if name not in self._next_id:
             cur = self._connection.execute(select(func.max(table.c.id))).scalar()
-            self._next_id[name] = int(cur or 0) + 1
+            self._next_id[name] = max(int(cur or 0), self._id_floor(name)) + 1  # never reused
         n = self._next_id[name]
         self._next_id[name] = n + 1
         return n
@@ -666,7 +666,7 @@ class Writer(LedgerWrites, StateWrites, RedactWrites):
     def alloc_capture_seq(self) -> int:
         if "captures" not in self._next_id:
             cur = self._connection.execute(select(func.max(s.captures.c.seq))).scalar()
-            self._next_id["captures"] = int(cur or 0) + 1
+            self._next_id["captures"] = max(int(cur or 0), self._id_floor("captures.seq")) + 1
         n = self._next_id["captures"]
         self._next_id["captures"] = n + 1
         return n
