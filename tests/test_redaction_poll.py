@@ -8,10 +8,12 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from test_redaction import checkpointed, files_holding
 from test_watch_runner import make_ctx, rounds, watch_alice, world
 from unerased.ledger.verify import verify_archive
-from unerased.store import Store
+from unerased.store import RedactedError, Store
 from unerased.watch.runner import poll
 
 
@@ -44,3 +46,18 @@ def test_poll_does_not_bring_a_redacted_post_back(store: Store, home: Path) -> N
     assert store.search("网络审查 post 5") == [] and store.search("网络审查 post 4")
     if store.engine.dialect.name == "sqlite":  # the file did hold such texts: neighbours
         assert files_holding(home, "第4条：网络审查 post 4".encode()) == ["unerased.sqlite"]
+
+
+def test_watch_add_of_a_redacted_account_is_refused(store: Store) -> None:
+    sim, clock = world()
+    ctx = make_ctx(store, sim, clock)
+    watch_alice(ctx)
+    rounds(ctx, clock)
+    (acc,) = store.list_accounts(watched_only=True)
+    done = store.redact(reason="forget me", account_pk=int(acc["id"]))
+    assert done.target == "account" and store.list_accounts() == []
+    assert verify_archive(store).ok
+    with pytest.raises(RedactedError) as info:
+        watch_alice(ctx)
+    assert "unredact" in str(info.value) and "\n" not in str(info.value)
+    assert store.list_accounts() == []
