@@ -5,6 +5,7 @@ redacted post does not come back from a later import without `unerased unredact`
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -136,7 +137,6 @@ def test_redacted_post_is_gone_and_the_archive_verifies(store: Store, home: Path
     assert {p["post_id"] for p in store.iter_posts()} == {"2", "3"}
     assert store.search(SECRET) == [] and store.search(SECRET2) == []
     assert store.search("keeper")  # the other posts are still found
-    import hashlib
     assert store.blobs.exists(hashlib.sha256(SHARED).hexdigest())  # post 2 still uses it
     assert not store.blobs.exists(hashlib.sha256(OWN).hexdigest())
     with store.reader() as conn:
@@ -234,8 +234,7 @@ def test_redacted_post_does_not_come_back_until_unredacted(
                           "capture:" + again.id)
         assert w.redacted_seen == ["1"] and len(got) == 1
     assert {p["post_id"] for p in store.iter_posts()} == {"2", "3", "4"}
-    assert not store.blobs.exists(again.body_sha256 if hasattr(again, "body_sha256")
-                                  else __import__("hashlib").sha256(again.body).hexdigest())
+    assert not store.blobs.exists(hashlib.sha256(again.body).hexdigest())  # redacted at once
     rep = verify_archive(store)
     assert rep.ok, rep.summary()
     assert [r["target"] for r in rep.redactions] == ["post", "recapture"]
@@ -328,3 +327,21 @@ def test_reimport_does_not_bring_it_back(store: Store, home: Path, db_url: str |
     assert "unredacted account" in r.stdout
     r = invoke(monkeypatch, [*args, "import", "mastodon-archive", str(arc), "--json"])
     assert json.loads(r.stdout)["redacted_seen"] == 1  # the post's own redaction still holds
+
+
+def test_alerts_about_the_post_go_others_stay(store: Store) -> None:
+    from unerased.model import storable_json
+
+    wd = world(store)
+    with store.engine.begin() as conn:
+        for i, pid in enumerate(["1", "2", "12"]):
+            payload = {"type": "post_edited", "post_id": pid, "account_id": "42",
+                       "detail": {"text": f"{SECRET} {pid}"}}
+            conn.execute(schema.alert_outbox.insert().values(
+                delivery_id=f"d{i}", rule_id=1, kind="event",
+                payload=storable_json(payload, sort_keys=True), state="pending",
+                attempts=0, created_at="2026-01-01T00:00:00Z"))
+    store.redact(reason="asked", account_pk=wd.account_pk, post_pk=wd.post1)
+    with store.reader() as conn:
+        left = sorted(conn.execute(select(schema.alert_outbox.c.delivery_id)).scalars())
+    assert left == ["d1", "d2"]

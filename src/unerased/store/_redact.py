@@ -404,7 +404,10 @@ class RedactWrites:
         text in an edit's detail): those about the redacted post or account go."""
         if account is None:
             return
-        marks = [account["account_id"]] if target == "account" else list(post_ids)
+        field_ = "account_id" if target == "account" else "post_id"
+        values = [account["account_id"]] if target == "account" else list(post_ids)
+        marks = {f'"{field_}":{sep}{json.dumps(v, ensure_ascii=asc)}'
+                 for v in values for sep in ("", " ") for asc in (True, False)}
         if not marks:
             return
         o = s.alert_outbox.c
