@@ -202,9 +202,9 @@ class RedactWrites:
         gone = self._redacted_of(account["platform"], account["account_id"])
         if not gone:
             return snaps, prepared
-        keep = [i for i, sn in enumerate(snaps) if None not in gone and sn.post_id not in gone]
-        if len(keep) == len(snaps):
+        if None not in gone and gone.isdisjoint([sn.post_id for sn in snaps]):
             return snaps, prepared
+        keep = [i for i, sn in enumerate(snaps) if None not in gone and sn.post_id not in gone]
         src: set[str] = self.__dict__.setdefault("_recaptured", set())
         words: set[bytes] = self.__dict__.setdefault("_recaptured_words", set())
         kept = set(keep)
