@@ -345,3 +345,23 @@ def test_alerts_about_the_post_go_others_stay(store: Store) -> None:
     with store.reader() as conn:
         left = sorted(conn.execute(select(schema.alert_outbox.c.delivery_id)).scalars())
     assert left == ["d1", "d2"]
+
+
+def test_exports_after_a_redaction_hold_nothing_of_it(
+        store: Store, home: Path, db_url: str | None, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, redacted: tuple[World, Any]) -> None:
+    import gzip
+
+    args = ["--home", str(home), *(["--db", db_url] if db_url else [])]
+    for fmt, out in (("site", tmp_path / "site"), ("jsonl", tmp_path / "j" / "p.jsonl"),
+                     ("warc", tmp_path / "w" / "c.warc.gz")):
+        out.parent.mkdir(exist_ok=True)
+        r = invoke(monkeypatch, [*args, "export", fmt, str(out)])
+        assert r.exit_code == 0, r.output
+        root = out if fmt == "site" else out.parent
+        assert files_holding(root, SECRET.encode()) == [], fmt
+        assert files_holding(root, SECRET2.encode()) == [], fmt
+    assert files_holding(tmp_path / "j", b"keeper two")  # the other posts are exported
+    warc = gzip.decompress((tmp_path / "w" / "c.warc.gz").read_bytes())  # one member each
+    assert b"keeper three" in warc and SECRET.encode() not in warc
+    assert SECRET2.encode() not in warc
