@@ -3,7 +3,8 @@
 - SQL lives only in ``store/``: no other module imports SQLAlchemy or Alembic;
 - no module imports another package's ``_private`` module;
 - nothing imports upward (bottom: pure; middle: store, net, sources, importers; top: the
-  rest, watch and streams among them);
+  rest, watch, streams and alerts among them; above it the collector daemon, then the
+  command line);
 - every package's ``__init__`` names what others may use in ``__all__``, and every name
   there resolves; importing the pure modules or the command line loads neither
   SQLAlchemy nor httpx.
@@ -31,6 +32,8 @@ BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prep
           "unerased.text",
           "unerased.alerts.rules")
 MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
+DAEMON = ("unerased.collector",)  # above watch, streams, alerts: it runs them
+SHELL = ("unerased.cli",)  # the command line, above everything it calls
 
 
 def _modules() -> dict[str, Path]:
@@ -82,6 +85,10 @@ def _layer(name: str) -> int:
         return 0
     if within(MIDDLE):
         return 1
+    if within(DAEMON):
+        return 3
+    if within(SHELL):
+        return 4
     return 2
 
 
@@ -99,6 +106,8 @@ def test_the_scan_sees_the_code() -> None:
     # the web UI is top layer: it reads the store, adds watches through watch
     assert _layer("unerased.web") == _layer("unerased.web.views.accounts") == 2
     assert "unerased.web._app" in MODULES
+    assert _layer("unerased.watch.runner") == 2 < _layer("unerased.collector._daemon") == 3
+    assert _layer("unerased.cli.watch") == 4
 
 
 def test_sql_lives_only_in_the_store() -> None:

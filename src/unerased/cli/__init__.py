@@ -16,7 +16,18 @@ from typing import Any
 
 import click
 
-from . import alerts, evidence, export, imports, reading, redaction, watch, web
+from . import (
+    alerts,
+    config,
+    evidence,
+    export,
+    imports,
+    reading,
+    redaction,
+    status,
+    watch,
+    web,
+)
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -88,6 +99,7 @@ def _register_more() -> None:
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
         redaction.redact, redaction.unredact,
+        config.config, status.status,
         alerts.alert,
         web.serve, web.user,
     ):

@@ -53,10 +53,13 @@ class Context:
                   watch_proxy: str | None = None) -> str | None:
         """The proxy a request goes through (DESIGN.md, :func:`unerased.net.effective_proxy`):
         the watch's own, else the command's ``--proxy``, else the global ``--proxy``, else
-        ``UNERASED_PROXY``; None: direct. UsageError for a value that cannot be used."""
+        ``UNERASED_PROXY``, else the home's ``proxy`` setting (``unerased config``); None:
+        direct. UsageError for a value that cannot be used."""
+        from ..config import load
         from ..net import effective_proxy
 
-        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ, None)
+        return effective_proxy(watch_proxy, command_proxy or self.proxy, os.environ,
+                               load(self.home).proxy_mapping())
 
     def close(self) -> None:
         if self._store is not None:

@@ -31,10 +31,18 @@ _PROXY_HELP = ("Proxy for the watches that have none of their own, e.g. "
 def _run_context(c: Context, proxy: str | None = None) -> Any:
     """The collector's context: the command's proxy (``--proxy``, else the global one)
     checked now (a bad value is a usage error before anything runs); a watch's own proxy
-    comes first, UNERASED_PROXY after (``unerased.net.effective_proxy``)."""
-    from .. import net
-    from ..watch.runner import RunContext, WatchConfig, default_client_factory
+    comes first, UNERASED_PROXY after, the home's ``proxy`` setting last
+    (``unerased.net.effective_proxy``); intervals, leases and confirmations from the
+    home's settings (``unerased config``)."""
+    from datetime import timedelta
 
+    from .. import net
+    from ..config import load
+    from ..watch.detect import DetectConfig
+    from ..watch.runner import RunContext, WatchConfig, default_client_factory
+    from ..watch.schedule import ScheduleConfig
+
+    settings = load(c.home)
     opts: dict[str, dict[str, Any]] = {}
     token = os.environ.get("UNERASED_X_BEARER_TOKEN")
     if token:
@@ -45,11 +53,30 @@ def _run_context(c: Context, proxy: str | None = None) -> Any:
     plc = os.environ.get("UNERASED_PLC_URL")
     if plc:
         opts["bluesky"] = {"plc_url": plc}
-    cfg = WatchConfig(source_options=opts)
+    cfg = WatchConfig(
+        interval=settings.duration("schedule.interval"),
+        recheck_interval=settings.duration("schedule.recheck_interval"),
+        lease=settings.duration("schedule.lease"),
+        per_host_concurrency=int(settings["schedule.per_host_concurrency"]),
+        detect=DetectConfig(
+            confirmations=int(settings["detect.confirmations"]),
+            min_confirm_interval=timedelta(
+                seconds=float(settings["detect.min_confirm_interval"]))),
+        source_options=opts,
+        schedule=ScheduleConfig(
+            base_interval=settings.duration("schedule.interval"),
+            recheck_interval=settings.duration("schedule.recheck_interval"),
+            min_interval=min(settings.duration("schedule.min_interval"),
+                             settings.duration("schedule.max_interval")),
+            max_interval=settings.duration("schedule.max_interval"),
+        ) if settings["schedule.adaptive"] else None)
     command_proxy = proxy if proxy is not None else c.proxy  # checked by the option types
     env = dict(os.environ)
-    net.effective_proxy(None, command_proxy, env, None)  # UNERASED_PROXY checked now too
-    return RunContext(c.store, default_client_factory(), cfg, proxy=command_proxy, env=env)
+    proxy_setting = settings.proxy_mapping()
+    net.effective_proxy(None, command_proxy, env, proxy_setting)  # every level checked now
+    ctx = RunContext(c.store, default_client_factory(), cfg, proxy=command_proxy, env=env,
+                     settings=proxy_setting)
+    return ctx, settings
 
 
 def _debug() -> bool:
@@ -116,7 +143,7 @@ def add(c: Context, uri: str, service: str | None, tags: tuple[str, ...],
             raise UserError(f"--tag must be KEY=VALUE, not {t!r}")
         k, v = t.split("=", 1)
         kv[k.strip()] = v.strip()
-    row = run_async(add_watch(_run_context(c), wu, service=service, tags=kv, proxy=proxy))
+    row = run_async(add_watch(_run_context(c)[0], wu, service=service, tags=kv, proxy=proxy))
     acc = c.store.account_json(c.store.find_accounts(f"row:{row['id']}")[0])
     if as_json:
         emit_json([acc])
@@ -167,7 +194,7 @@ def poll(c: Context, once: bool, proxy: str | None, as_json: bool) -> None:
     from ..watch.runner import poll as run_poll
 
     results = run_async(run_poll(
-        _run_context(c, proxy), once=once, on_result=lambda r: _show_outcome(r, as_json),
+        _run_context(c, proxy)[0], once=once, on_result=lambda r: _show_outcome(r, as_json),
         on_loop_error=lambda r: _show_loop_error(r, as_json)))
     if not results:
         click.echo("nothing due (see `unerased watch list`)", err=True)
@@ -184,17 +211,62 @@ def poll(c: Context, once: bool, proxy: str | None, as_json: bool) -> None:
 @pass_ctx
 @handle_errors
 def run(c: Context, duration: float | None, proxy: str | None, as_json: bool) -> None:
-    """The collector daemon: polls what is due, forever (or --for SECONDS). Every failed
-    check is one line (a JSON line with --json); it stops only when it cannot go on."""
-    from ..watch.runner import run_forever
+    """The collector daemon: checks what is due, forever (or --for SECONDS), within each
+    host's request budget. Every check that failed is one line (a JSON line with --json);
+    SIGTERM or SIGINT stops it gracefully (the checks in flight are stored, the claims
+    not used given back, a checkpoint signed; exit 0)."""
+    ctx, settings = _run_context(c, proxy)
+    run_async(_daemon(ctx, settings, duration, as_json))
 
-    ctx = _run_context(c, proxy)
+
+async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool) -> None:
+    import asyncio
+    import signal
+
+    from ..alerts import smtp_from_settings
+    from ..collector import (
+        AlertPump,
+        Collector,
+        CollectorOptions,
+        budgets_from,
+        daemon_id,
+        make_streams,
+    )
+
+    def log(res: Any) -> None:
+        if as_json:
+            emit_json([res.to_json()])
+        else:
+            click.echo(f"unerased: collector {term(ctx.collector)}: {term(res.outcome)}",
+                       err=True)
+
+    beat_every = settings.duration("heartbeat.interval")
+    ctx.collector = await asyncio.to_thread(
+        daemon_id, ctx.store, ctx.now(), beat_every) or ctx.collector
+    alert_proxy = ctx.proxy_for({})
+    streams = make_streams(
+        settings, await asyncio.to_thread(ctx.store.list_accounts, watched_only=True),
+        proxy=alert_proxy, env=ctx.env, cursors=ctx.store.state_items("stream:"),
+        mastodon_token=ctx.env.get("UNERASED_MASTODON_TOKEN"),
+        mastodon_instance=ctx.env.get("UNERASED_MASTODON_INSTANCE"))
+    col = Collector(
+        ctx, budgets=budgets_from(settings.budgets()), streams=streams,
+        options=CollectorOptions(
+            max_in_flight=int(settings["schedule.max_in_flight"]),
+            heartbeat_every=beat_every),
+        on_result=lambda r: _show_outcome(r, as_json),
+        on_loop_error=lambda r: _show_loop_error(r, as_json), on_log=log)
+    col.alerts = AlertPump(ctx.store, col.writer, ctx.collector, proxy=alert_proxy,
+                           env=ctx.env, smtp=smtp_from_settings(settings.get))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, col.stop)
     try:
-        run_async(run_forever(ctx, duration=duration,
-                              on_result=lambda r: _show_outcome(r, as_json),
-                              on_loop_error=lambda r: _show_loop_error(r, as_json)))
-    except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        await col.run(duration)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
 
 def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
     if not math.isfinite(value) or not 0.5 <= value <= 24 * 60:

@@ -285,6 +285,11 @@ class Source(Protocol):
     """One platform. Constructed as ``Cls(recorder, service=None, **config)``."""
 
     platform: str
+    recorder: Recorder
+    """Where the source's requests go (and are kept). A long-lived source is used for
+    one check through a shallow copy holding that check's recorder
+    (:func:`unerased.watch.runner` / the collector): what it learnt — rate-limit
+    back-off, endpoints — is shared, its captures are the check's own."""
 
     async def resolve(self, ident: str) -> AccountSnapshot:
         """Turn what the user typed (handle, @user@host, URL, username) into an account;

@@ -84,10 +84,11 @@ def _watched(due_only: bool, now: datetime) -> Any:
     return cond
 
 
-def _claimable(collector: str, now: datetime) -> Any:
+def _claimable(collector: str, now: datetime, *, own: bool = True) -> Any:
+    """Not held by a live lease (``own``: or held by ``collector`` itself)."""
     a = s.accounts.c
-    return or_(a.claimed_until.is_(None), a.claimed_until < lease_time(now),
-               a.claimed_by == collector)
+    free = or_(a.claimed_until.is_(None), a.claimed_until < lease_time(now))
+    return or_(free, a.claimed_by == collector) if own else free
 
 
 def _driver_line(e: BaseException) -> str:
@@ -115,35 +116,94 @@ class ClaimQueries:
             raise DatabaseError("the database cannot be written", _driver_line(e)) from None
 
     def claim_accounts(
-        self, collector: str, now: datetime, lease: timedelta, *, due_only: bool
+        self, collector: str, now: datetime, lease: timedelta, *, due_only: bool,
+        limit: int | None = None, report_busy: bool = True,
     ) -> Claimed:
         """Claim, atomically, every watched account (``due_only``: whose ``next_check``
         has come) that no other collector holds a live lease on, until ``now + lease``.
-        Accounts this collector already holds are claimed again (renewed)."""
+        Accounts this collector already holds are claimed again (renewed).
+
+        ``limit``: at most this many, the longest overdue first (a daemon claims only
+        what it can start), and never those it holds already (they are being checked).
+        ``report_busy=False`` skips the query of ``busy`` (the
+        accounts another collector holds): a daemon does not report them."""
         a = s.accounts
         values = {"claimed_by": collector, "claimed_until": lease_time(now + lease)}
         wanted = _watched(due_only, now)
+        claimable = _claimable(collector, now, own=limit is None)
+        order = (a.c.next_check.is_not(None), a.c.next_check, a.c.id)
         with self._claim_transaction() as conn:
             if conn.dialect.name == "postgresql":
-                ids = list(conn.execute(
-                    select(a.c.id).where(wanted, _claimable(collector, now))
-                    .order_by(a.c.id).with_for_update(skip_locked=True)
-                ).scalars())
+                # rows another transaction is claiming right now are skipped, not waited
+                # for: two collectors never block each other, nor hold one account
+                q = select(a.c.id).where(wanted, claimable)
+                q = q.order_by(*order) if limit is not None else q.order_by(a.c.id)
+                if limit is not None:
+                    q = q.limit(max(0, limit))
+                ids = list(conn.execute(q.with_for_update(skip_locked=True)).scalars())
                 rows = [] if not ids else [dict(r) for r in conn.execute(
                     update(a).where(a.c.id.in_(ids)).values(**values).returning(*a.c)
                 ).mappings()]
             else:  # one statement inside BEGIN IMMEDIATE: no other writer in between
+                cond: Any = and_(wanted, claimable)
+                if limit is not None:
+                    cond = a.c.id.in_(select(a.c.id).where(cond).order_by(*order)
+                                      .limit(max(0, limit)).scalar_subquery())
                 rows = [dict(r) for r in conn.execute(
-                    update(a).where(wanted, _claimable(collector, now))
-                    .values(**values).returning(*a.c)
+                    update(a).where(cond).values(**values).returning(*a.c)
                 ).mappings()]
-            busy = [dict(r) for r in conn.execute(
+            busy = [] if not report_busy else [dict(r) for r in conn.execute(
                 select(a).where(wanted, or_(a.c.claimed_by.is_(None),
                                             a.c.claimed_by != collector))
                 .order_by(a.c.id)
             ).mappings()]
-        rows.sort(key=lambda r: int(r["id"]))
+        if limit is None:
+            rows.sort(key=lambda r: int(r["id"]))
+        else:  # the longest overdue first
+            rows.sort(key=lambda r: (r["next_check"] is not None, r["next_check"] or "",
+                                     int(r["id"])))
         return Claimed(rows, busy)
+
+    def next_due(self) -> str | None:
+        """The earliest ``next_check`` of a watched account (ISO 8601; "" for one that
+        was never checked), None when nothing is watched: when a daemon has work."""
+        a = s.accounts
+        with self.snapshot() as conn:
+            if conn.execute(select(a.c.id).where(a.c.watched.is_(True),
+                                                 a.c.next_check.is_(None)).limit(1)).first():
+                return ""
+            got = conn.execute(select(a.c.next_check).where(a.c.watched.is_(True))
+                               .order_by(a.c.next_check).limit(1)).scalar()
+        return None if got is None else str(got)
+
+    def reschedule(self, times: Mapping[int, datetime], now: datetime) -> int:
+        """Set the due time of the accounts of ``times`` that no live claim holds (a
+        restart spreading what fell overdue while nothing ran); the number changed."""
+        if not times:
+            return 0
+        a = s.accounts
+        n = 0
+        with self._claim_transaction() as conn:
+            for pk, when in sorted(times.items()):
+                res = conn.execute(update(a).where(
+                    a.c.id == pk, or_(a.c.claimed_until.is_(None),
+                                      a.c.claimed_until < lease_time(now)))
+                    .values(next_check=iso(when)))
+                n += int(res.rowcount or 0)
+        return n
+
+    def defer_claims(self, collector: str, until: Mapping[int, datetime]) -> None:
+        """Give back this collector's claims on the accounts of ``until`` without
+        checking them, each due again at its time (a host over its request budget, or
+        that asked us to wait: ``Retry-After``)."""
+        if not until:
+            return
+        a = s.accounts
+        with self._claim_transaction() as conn:
+            for pk, when in sorted(until.items()):
+                conn.execute(update(a).where(a.c.id == pk, a.c.claimed_by == collector)
+                             .values(next_check=iso(when), claimed_by=None,
+                                     claimed_until=None))
 
     def renew_claims(self, collector: str, account_pks: Iterable[int], until: datetime) -> int:
         """Extend this collector's leases on ``account_pks`` to ``until`` (a long check);

@@ -47,6 +47,7 @@ from ..model import (
 )
 from ..refs import account_uri
 from . import detect as d
+from . import schedule as sch
 
 if TYPE_CHECKING:
     from ..store import KnownPost, Writer
@@ -113,6 +114,7 @@ class Observation:
     media: dict[str, bytes] = field(default_factory=dict)  # url -> the body fetched
     error: str | None = None
     traceback: str | None = None
+    not_before: datetime | None = None  # the platform asked us to wait until then
     # a check made from a platform's stream (watch/streamcheck.py): the deletions it
     # announced (given to detect), and it is no poll: the poll schedule is left alone
     announced: dict[str, d.Announcement] = field(default_factory=dict)
@@ -268,18 +270,29 @@ def _write_detection(w: Writer, row: Mapping[str, Any], obs: Observation,
 def _finish(ctx: RunContext, w: Writer, row: Mapping[str, Any], obs: Observation,
             det: d.Detection | None) -> None:
     """When to check again, the check's error (or none), the detector's account state;
-    the claim released. A stream check is no poll and holds no claim: it never postpones
-    the next poll (polling is the safety net), only brings it forward when something
-    awaits confirmation, and records an error without clearing a poll's."""
+    the claim released. With ``config.schedule`` the adaptive schedule decides when
+    (``watch/schedule.py``: the account's posting rate, risk tag, fresh posts, a pending
+    confirmation; its state kept in ``schedule_json``), else the fixed interval; never
+    before the time the platform asked us to wait until (``not_before``). A stream check
+    is no poll and holds no claim: it never postpones the next poll (polling is the
+    safety net), only brings it forward when something awaits confirmation, and records
+    an error without clearing a poll's."""
     cfg = ctx.config
     states = {**obs.known, **(det.posts if det else {})}
     pending = any(s.status == PostStatus.MISSING for s in states.values())
     soon = pending or obs.error is not None or det is None or det.account_recheck
-    due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
     values: dict[str, Any] = {}
     if not obs.stream:
-        values = {"last_check": iso(obs.now), "next_check": iso(due), "check_error": obs.error}
+        values = {"last_check": iso(obs.now), "check_error": obs.error}
+        if cfg.schedule is not None:
+            due, values["schedule_json"] = _planned(cfg.schedule, row, obs, soon)
+        else:
+            due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
+        if obs.not_before is not None and obs.not_before > due:  # Retry-After, a reset
+            due = obs.not_before
+        values["next_check"] = iso(due)
     else:
+        due = next_check(obs.now, cfg.recheck_interval if soon else cfg.interval)
         stored = parse_iso(row.get("next_check"))
         if soon and (stored is None or due < stored):
             values["next_check"] = iso(due)
@@ -291,6 +304,22 @@ def _finish(ctx: RunContext, w: Writer, row: Mapping[str, Any], obs: Observation
         w.update_account(row["id"], **values)
     if not obs.stream:  # a stream check holds no claim (a poll of this collector may)
         w.release_claim(row["id"], ctx.collector)
+
+
+def _planned(cfg: sch.ScheduleConfig, row: Mapping[str, Any], obs: Observation,
+             soon: bool) -> tuple[datetime, str]:
+    state = sch.AccountSchedule.from_json(row.get("schedule_json"))
+    if obs.listing is not None:
+        created = [p.created_at for p in obs.listing.posts if p.created_at is not None]
+        state = sch.observe_posts(state, created, obs.now, cfg)
+    try:
+        tags = json.loads(row.get("tags_json") or "{}")
+    except ValueError:
+        tags = {}
+    plan = sch.plan_account(state, str(row["account_id"]), obs.now, cfg,
+                            high_risk=sch.is_high_risk(tags if isinstance(tags, dict) else {}),
+                            pending=soon)
+    return plan.next_due or obs.now, plan.to_json()
 
 
 def next_check(now: datetime, delay: timedelta) -> datetime:

@@ -1,4 +1,6 @@
-"""The collector: runs checks against the platforms and persists what detection decides.
+"""The check of one account against its platform, persisted as detection decides; and
+``poll``'s one pass. The daemon of ``unerased run`` (long-lived sources and clients,
+budgets, one writer thread, graceful stop) is :mod:`unerased.collector`, built on these.
 
 One check of one account = claim it → account check → listing → direct lookups of what
 is absent → :func:`unerased.watch.detect.detect` → one store transaction holding every
@@ -29,7 +31,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -37,7 +38,7 @@ from .. import net
 from ..errors import SourceError, UnerasedError, one_line
 from ..model import AccountCheck, iso, utcnow
 from ..sources import Recorder, Source
-from ..store import Store
+from ..store import KnownPost, Store
 from . import detect as d
 from ._persist import (
     BUSY,
@@ -54,7 +55,9 @@ from ._persist import (
     split_history,
     versions_to_store,
 )
-from ._sources import make_source
+from ._sources import for_check, host_of, make_source
+from ._sources import retry_after as source_retry_after
+from .schedule import ScheduleConfig
 from .uri import WatchUri
 
 __all__ = [
@@ -65,23 +68,31 @@ __all__ = [
     "Clients",
     "Observation",
     "RunContext",
+    "SourceMaker",
     "WatchConfig",
     "add_watch",
     "check_account",
     "default_client_factory",
     "describe",
     "due_accounts",
+    "failed_check",
+    "for_check",
     "host_lock",
+    "host_of",
     "loop_failure",
+    "make_source",
     "new_collector_id",
     "observe",
     "persist",
     "poll",
     "remove_watch",
     "run_forever",
+    "source_retry_after",
 ]
 
 ClientMaker = Callable[[], httpx.AsyncClient]
+SourceMaker = Callable[[Mapping[str, Any], Recorder], Source]
+"""``(account row, the check's recorder) -> Source``."""
 OnOutcome = Callable[[CheckOutcome], None]
 
 
@@ -98,6 +109,7 @@ class WatchConfig:
     checkpoint_every: timedelta = timedelta(hours=1)
     lease: timedelta = timedelta(minutes=10)  # a claim's life; renewed every third of it
     max_backoff: timedelta = timedelta(minutes=5)  # the loop's wait after failures
+    schedule: ScheduleConfig | None = None  # the adaptive schedule; None: fixed intervals
 
 
 def new_collector_id() -> str:
@@ -227,19 +239,23 @@ def remove_watch(store: Store, account_pk: int) -> None:
 
 
 async def observe(
-    ctx: RunContext, row: Mapping[str, Any], clients: Clients | None = None
+    ctx: RunContext, row: Mapping[str, Any], clients: Clients | None = None, *,
+    state: tuple[dict[str, Any] | None, list[KnownPost]] | None = None,
+    source: SourceMaker | None = None,
 ) -> Observation:
     """One check of one watched account, not stored yet (:func:`persist` stores it).
     It starts from the account's state as stored now (one snapshot, with its state
-    version). A failure on the platform's side, and a bug in the check after the first
-    request, are the observation's ``error`` (its captures are kept); UnerasedError
-    before anything is sent (no usable proxy)."""
+    version; ``state``: that snapshot, read by the caller — the collector reads it off
+    the event loop). A failure on the platform's side, and a bug in the check after the
+    first request, are the observation's ``error`` (its captures are kept); UnerasedError
+    before anything is sent (no usable proxy). ``source`` makes the check's source
+    around its recorder (the collector's long-lived sources); default: a new one."""
     if clients is None:
         async with Clients(ctx) as own:
-            return await observe(ctx, row, own)
+            return await observe(ctx, row, own, state=state, source=source)
     now = ctx.now()
     cfg = ctx.config
-    fresh, known = ctx.store.check_state(int(row["id"]))
+    fresh, known = state if state is not None else ctx.store.check_state(int(row["id"]))
     if fresh is None:
         raise SourceError(f"{label(row)} is no longer in the archive")
     proxy = ctx.proxy_for(fresh)
@@ -249,7 +265,8 @@ async def observe(
         rec = Recorder(clients.get(proxy), clock=ctx.now)
         obs.captures = rec.captures
         try:
-            src = make_source(fresh["platform"], rec, fresh["service"], cfg.source_options)
+            src = (source(fresh, rec) if source is not None else
+                   make_source(fresh["platform"], rec, fresh["service"], cfg.source_options))
             await _observe(ctx, src, obs)
         except Exception as e:  # a bug, or a source error escaping: this check's error
             obs.error, obs.traceback = describe(e)
@@ -257,8 +274,9 @@ async def observe(
 
 
 def host_lock(ctx: RunContext, row: Mapping[str, Any]) -> asyncio.Semaphore:
-    """The semaphore that bounds concurrent requests to the account's host."""
-    host = urlsplit(row["service"] or "").netloc or row["platform"]
+    """The semaphore that bounds concurrent requests to the account's host (each
+    Mastodon instance, each feed host its own; not one per platform)."""
+    host = host_of(row)
     return ctx._host_locks.setdefault(host, asyncio.Semaphore(ctx.config.per_host_concurrency))
 
 
@@ -303,8 +321,8 @@ async def check_account(
     return persist(ctx, await observe(ctx, row, clients))
 
 
-def _failed(ctx: RunContext, row: Mapping[str, Any], e: BaseException, at: datetime
-            ) -> CheckOutcome:
+def failed_check(ctx: RunContext, row: Mapping[str, Any], e: BaseException, at: datetime
+                 ) -> CheckOutcome:
     """A check that ended in an exception: one line, recorded on the account (with when
     to try again), its claim released."""
     error, tb = describe(e)
@@ -372,7 +390,7 @@ async def poll(
         try:
             res = await check_account(ctx, r, clients)
         except Exception as e:  # noqa: BLE001 - every failure is this check's outcome
-            res = _failed(ctx, r, e, now)
+            res = failed_check(ctx, r, e, now)
         in_flight.discard(int(r["id"]))
         if on_result:
             on_result(res)
@@ -409,7 +427,9 @@ async def run_forever(
     on_loop_error: OnOutcome | None = None,
     tick: float = 5.0,
 ) -> None:
-    """The daemon loop: poll what is due, sleep, repeat (``duration`` bounds it). Signs a
+    """A simple loop: poll what is due, sleep, repeat (``duration`` bounds it). ``unerased
+    run`` uses :class:`unerased.collector.Collector` (long-lived sources, budgets, one
+    writer thread, graceful stop); this loop stays for callers of one process. Signs a
     ledger checkpoint every ``config.checkpoint_every`` (and once at the end), each only
     after its consistency with the previous one is proven.
 
