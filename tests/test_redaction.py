@@ -249,7 +249,11 @@ def test_redacted_post_does_not_come_back_until_unredacted(
     assert "1" in {p["post_id"] for p in store.iter_posts()}
     assert store.redacted_matching("1") == []
     assert store.redacted_matching("1", lifted=True)[0]["lifted_reason"] == "a judge said so"
-    assert verify_archive(store).ok
+    rep = verify_archive(store)
+    assert rep.ok, rep.summary()
+    assert rep.redactions[0]["lifted"] == [{"at": "2026-01-01T00:00:00Z",
+                                            "reason": "a judge said so"}]
+    assert rep.redactions[1]["lifted"] == []
 
 
 def test_redact_an_account(store: Store, home: Path, tmp_path: Path) -> None:
@@ -325,6 +329,8 @@ def test_reimport_does_not_bring_it_back(store: Store, home: Path, db_url: str |
                              "--reason", "consent"])
     assert r.exit_code == 0, r.output
     assert "unredacted account" in r.stdout
+    r = invoke(monkeypatch, [*args, "verify"])
+    assert r.exit_code == 0 and "lifted at" in r.stdout and "consent" in r.stdout
     r = invoke(monkeypatch, [*args, "import", "mastodon-archive", str(arc), "--json"])
     assert json.loads(r.stdout)["redacted_seen"] == 1  # the post's own redaction still holds
 

@@ -102,6 +102,9 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
             click.echo(f"  redaction {r['id']} at {term(str(r['at']))} ({term(str(r['target']))}): "
                        f"{r['leaves']} leaves redacted, {r['captures']} captures removed: "
                        f"{term(str(r['reason']))}")
+            for u in r["lifted"]:
+                click.echo(f"    lifted at {term(str(u['at']))} (`unredact`): "
+                           f"{term(str(u['reason']))}")
 
 @click.command()
 @click.argument("post_id")

@@ -339,6 +339,9 @@ class _Verifier:
     def _load_redactions(self) -> None:
         """The leaves redactions name: verified as "redacted" (their row and salt are
         gone; their stored hash builds the tree) instead of failing."""
+        lifted: dict[int, list[dict[str, Any]]] = {}
+        for pk, at, why in self.scan.lifted():
+            lifted.setdefault(int(pk), []).append({"at": at, "reason": why})
         for r in self.scan.redactions():
             try:
                 leaves = [int(i) for i in json.loads(r["leaves_json"])]
@@ -357,7 +360,7 @@ class _Verifier:
             self.report.redactions.append({
                 "id": r["id"], "at": r["at"], "reason": r["reason"], "target": r["target"],
                 "leaf": None if own is None else int(own), "leaves": len(leaves),
-                "captures": n_caps})
+                "captures": n_caps, "lifted": lifted.get(int(r["id"]), [])})
 
     def _redacted_leaf(self, idx: int, kind: str, ref: str, salt: bytes) -> None:
         """A redacted leaf: its row and its salt must be gone."""
