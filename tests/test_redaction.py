@@ -371,3 +371,17 @@ def test_exports_after_a_redaction_hold_nothing_of_it(
     warc = gzip.decompress((tmp_path / "w" / "c.warc.gz").read_bytes())  # one member each
     assert b"keeper three" in warc and SECRET.encode() not in warc
     assert SECRET2.encode() not in warc
+
+
+def test_bodies_are_searched_for_the_texts_in_every_form() -> None:
+    from unerased.store._redact import _holds, needles
+
+    words = needles(["a text with \"quotes\" and ü", "short", "abc", "<b>x & y</b>"])
+    assert _holds(json.dumps({"t": 'a text with "quotes" and ü'}).encode(), words)  # \\u00fc
+    assert _holds(json.dumps({"t": 'a text with "quotes" and ü'}, ensure_ascii=False)
+                  .encode(), words)
+    assert _holds(b"<item>&lt;b&gt;x &amp; y&lt;/b&gt;</item>", words)  # a feed
+    assert not _holds(b'{"t":"abc"}', words)  # under 4 characters: not searched for
+    many = words | {f"filler text {i}".encode() for i in range(600)}  # an account's texts
+    assert _holds(json.dumps({"t": "short", "n": 1}).encode(), many)
+    assert not _holds(b'{"t":"shorter"}', many)  # whole strings only, then

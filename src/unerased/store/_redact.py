@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ __all__ = ["RedactQueries", "RedactWrites", "RedactedError", "Redaction"]
 
 _CHUNK = 500
 _MIN_NEEDLE = 4  # shorter texts are not searched for in capture bodies (too common)
+_SUBSTRING_MAX = 500  # more needles than this (an account): JSON strings compared whole
+_JSON_STRING = re.compile(rb'"((?:[^"\\]|\\.)*)"')
 _SCRUB_TABLES = ("posts", "post_versions", "media", "media_completions", "events",
                  "account_status", "accounts", "captures", "post_fts", "ledger_leaves",
                  "alert_outbox")
@@ -126,6 +129,15 @@ def needles(texts: Iterable[str | None]) -> set[bytes]:
                      html.escape(t, quote=False)):
             out.add(form.encode("utf-8", "surrogatepass"))
     return out
+
+
+def _holds(body: bytes, words: set[bytes]) -> bool:
+    """Whether ``body`` holds one of ``words``: as a substring, or — past
+    ``_SUBSTRING_MAX`` words (an account's texts), where that costs too much — as a whole
+    JSON string of the body (a platform's answer gives a post's text as one string)."""
+    if len(words) <= _SUBSTRING_MAX:
+        return any(w in body for w in words)
+    return any(m in words for m in _JSON_STRING.findall(body))
 
 
 def _sources(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -224,7 +236,7 @@ class RedactWrites:
         body holds the post's text, is redacted at once, with its own redaction record."""
         found: set[str] = set(self.__dict__.pop("_recaptured", ()))
         words: set[bytes] = self.__dict__.pop("_recaptured_words", set())
-        found |= {cid for cid, body in bodies.items() if any(n in body for n in words)}
+        found |= {cid for cid, body in bodies.items() if _holds(body, words)}
         if not found:
             return None
         return self._apply(target="recapture", reason="a redacted post was seen again",
@@ -257,6 +269,9 @@ class RedactWrites:
         if post_pk is not None:
             q = q.where(p.id == post_pk)
         posts = [dict(r) for r in conn.execute(q).mappings()]
+        if post_pk is not None and not posts:
+            raise StoreError(f"post row:{post_pk} of account row:{account_pk} is not in the "
+                             "archive")
         post_ids = [r["post_id"] for r in posts]
         versions = _in(conn, s.post_versions, "post_pk", [r["id"] for r in posts])
         vpks = [v["id"] for v in versions]
@@ -314,7 +329,7 @@ class RedactWrites:
                     body = blobs.read(str(body_sha))
                 except BlobError:
                     continue
-                if any(w in body for w in words):
+                if _holds(body, words):
                     yield str(cid)
 
     def _apply(self, *, target: str, reason: str, versions: Sequence[Mapping[str, Any]],
