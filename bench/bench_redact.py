@@ -8,6 +8,8 @@ the same archive in the same run.
 - **redact**: ``Store.redact`` of one post (the transaction: finding the rows, reading
   every capture body for its text, deleting, the redaction record; then the blob removal
   and SQLite's ``VACUUM``), beside the baseline: ``unerased verify`` of the same archive.
+- **account**: ``Store.redact`` of the first account (every post, listing and status)
+  once the filter's posts are stored, beside ``verify`` of the archive after it.
 - **filter**: storing N new posts into an account that has one redacted post (every
   snapshot is checked against the redacted ids) beside the same into an account with
   none, in posts/s: the cost redaction adds to the import path.
@@ -109,6 +111,14 @@ def main() -> None:
         print(f"store {args.posts} posts: into an account with a redacted post "
               f"{args.posts / t_filtered:,.0f} posts/s; with none (baseline) "
               f"{args.posts / t_clean:,.0f} posts/s; ratio {t_filtered / t_clean:.2f}")
+        (acct,) = [a for a in st.list_accounts() if a["account_id"] == "a"]
+        t0 = time.perf_counter()
+        done = st.redact(reason="bench", account_pk=int(acct["id"]))
+        t_acct = time.perf_counter() - t0
+        t_after = _median(lambda: verify_archive(st, check_orphans=False), 1)
+        print(f"redact an account of {done.posts} posts and {args.listings} listings, with "
+              f"{2 * args.posts * 5} other posts stored: {t_acct:.3f} s; verify of the "
+              f"archive after (baseline): {t_after:.3f} s; ratio {t_acct / t_after:.2f}")
         st.close()
 
 
