@@ -31,7 +31,8 @@ BOTTOM = ("unerased.errors", "unerased.model", "unerased._lazy", "unerased._prep
           "unerased.ledger.note", "unerased.ledger.timestamp", "unerased.ledger.published",
           "unerased.text",
           "unerased.alerts.rules")
-MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers")
+MIDDLE = ("unerased.store", "unerased.net", "unerased.sources", "unerased.importers",
+          "unerased.vault")
 DAEMON = ("unerased.collector",)  # above watch, streams, alerts: it runs them
 SHELL = ("unerased.cli",)  # the command line, above everything it calls
 

@@ -6,6 +6,7 @@ not used; a bad proxy value is one line."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def check_once(store: Store, site: Site) -> tuple[str | None, list[Capture]]:
     asyncio.run(add_watch(ctx, parse_uri("mastodon:@alice@social.example"),
                           service=site.base, tags={}))
     (row,) = store.list_accounts(watched_only=True)
-    ctx.now = lambda: now + timedelta(minutes=20)
+    ticks = itertools.count()  # a clock that moves: captures carry its time (Recorder's clock)
+    ctx.now = lambda: now + timedelta(minutes=20, milliseconds=next(ticks))
     outcome = asyncio.run(check_account(ctx, row))
     return outcome.error, [c for c, *_ in store.iter_captures()]
 

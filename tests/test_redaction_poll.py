@@ -61,3 +61,32 @@ def test_watch_add_of_a_redacted_account_is_refused(store: Store) -> None:
         watch_alice(ctx)
     assert "unredact" in str(info.value) and "\n" not in str(info.value)
     assert store.list_accounts() == []
+
+
+def test_redaction_on_an_encrypted_home(tmp_path: Path, db_url: str | None) -> None:
+    """Blobs encrypted at rest: the body search decrypts them, the freed files go, and the
+    archive still verifies with the redaction named; the CLI takes the passphrase."""
+    from encrypt_world import init_encrypted, open_store, run
+    from test_redaction import SECRET, world
+
+    home = tmp_path / "enc"
+    init_encrypted(home, db_url)
+    st = open_store(home, db_url)
+    try:
+        world(st)
+        blobs_before = {p.name for p in (home / "blobs").rglob("*") if p.is_file()}
+    finally:
+        st.close()
+    r = run(home, "redact", "1", "--reason", "asked", "--yes", "--json", db=db_url)
+    assert r.exit_code == 0, r.output
+    assert '"captures": 2' in r.stdout and '"versions": 2' in r.stdout
+    r = run(home, "verify", db=db_url)
+    assert r.exit_code == 0, r.output
+    assert "leaves redacted by 1 redaction" in r.stdout
+    st = open_store(home, db_url)
+    try:
+        assert st.search(SECRET) == [] and {p["post_id"] for p in st.iter_posts()} == {"2", "3"}
+        gone = blobs_before - {p.name for p in (home / "blobs").rglob("*") if p.is_file()}
+        assert len(gone) >= 3  # the post's own picture, the listing's and the lookup's bodies
+    finally:
+        st.close()

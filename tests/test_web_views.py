@@ -66,6 +66,8 @@ def test_every_page_and_its_json_twin(web: Web) -> None:
     seen = 0
     for v in all_views():
         path = v.path.replace("{id}", str(p1) if v.path.startswith("/posts") else fill["{id}"])
+        if "{" in path:  # an import job's page: tests/test_web_import.py
+            continue
         html = c.get(path)
         assert html.status_code == 200, path
         assert html.headers["content-type"].startswith(v.media_type.split(";")[0]), path

@@ -19,6 +19,7 @@ stderr and exit 1 (:class:`UsageError`: exit 2); anything else is a bug.
     │   ├── BlobError              a blob is missing, corrupt, or cannot be written
     │   ├── DatabaseError          the database failed or refused a statement (damaged,
     │   │                          unreachable, full, a constraint); raised by the store only
+    │   ├── KeyLocked              an encrypted home's key cannot be unlocked (wrong passphrase…)
     │   └── WriteConflict          a concurrent writer stored the same row first
     ├── LedgerError                the ledger cannot do what was asked (bad size, no key…)
     │   ├── ReceiptError           a receipt cannot be written or read
@@ -48,6 +49,7 @@ __all__ = [
     "DetectError",
     "ExportError",
     "FetchRefused",
+    "KeyLocked",
     "LedgerError",
     "MerkleError",
     "MissingExtra",
@@ -190,6 +192,11 @@ class DatabaseError(StoreError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (DatabaseError, (self.what, self.detail))
+
+
+class KeyLocked(StoreError):
+    """An encrypted home's key cannot be unlocked: a wrong passphrase or key file, no
+    secret given, or key material that is damaged. Nothing was changed."""
 
 
 class WriteConflict(StoreError):

@@ -129,13 +129,16 @@ def import_archive(
     *,
     progress: ProgressFn | None = None,
     reading: Reading | None = None,
+    counts: ImportCounts | None = None,
 ) -> ImportCounts:
     """Import one archive in one transaction. ``store`` may be a function opening the
     store: it is called once the archive is being read (opening overlaps parsing).
     ``reading`` is what :func:`start_reading` returned, when the caller started the
-    reader process early (before starting threads, so that it can fork)."""
+    reader process early (before starting threads, so that it can fork). ``counts``: an
+    :class:`ImportCounts` to fill as the import goes (another thread may read it: the
+    web's progress page); a new one otherwise."""
     with _bulk_mode():
-        return _import_archive(store, kind, path, progress, reading)
+        return _import_archive(store, kind, path, progress, reading, counts)
 
 
 class Reading:
@@ -176,10 +179,11 @@ def _import_archive(
     path: Path,
     progress: ProgressFn | None,
     reading: Reading | None,
+    counts: ImportCounts | None = None,
 ) -> ImportCounts:
     reading = reading or Reading(kind, path)
     try:
-        return _import_items(store, kind, path, progress, reading)
+        return _import_items(store, kind, path, progress, reading, counts)
     finally:
         reading.close()
 
@@ -190,6 +194,7 @@ def _import_items(
     path: Path,
     progress: ProgressFn | None,
     reading: Reading,
+    counts: ImportCounts | None = None,
 ) -> ImportCounts:
     from .errors import ArchiveError
 
@@ -201,7 +206,7 @@ def _import_items(
     if callable(store):  # open the store now that the archive is being read
         store = store()
     source = f"import:{sha}"
-    counts = ImportCounts()
+    counts = counts if counts is not None else ImportCounts()
     with store.writer() as w:
         account: dict[str, Any] | None = None
         redacted: set[tuple[str, str]] = set()  # accounts kept out (docs/redaction.md)

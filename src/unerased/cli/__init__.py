@@ -21,6 +21,7 @@ from . import (
     config,
     evidence,
     export,
+    homes,
     imports,
     reading,
     redaction,
@@ -82,11 +83,16 @@ class RootGroup(click.Group):
 @click.option("--proxy", type=PROXY_URL, default=None,
               help="Proxy for every request, e.g. socks5h://127.0.0.1:9050; 'env': the "
                    "environment's (else env UNERASED_PROXY).")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="UNERASED_KEY_FILE", default=None,
+              help="Key file unlocking an encrypted home (env UNERASED_KEY_FILE); else the "
+                   "passphrase (env UNERASED_PASSPHRASE, or a prompt).")
 @click.version_option(package_name="unerased")
 @click.pass_context
-def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None) -> None:
+def cli(ctx: click.Context, home: Path, db_url: str | None, proxy: str | None,
+        key_file: Path | None) -> None:
     """unerased keeps what censors erase."""
-    ctx.obj = Context(Path(home), db_url, proxy)
+    ctx.obj = Context(Path(home), db_url, proxy, key_file=key_file)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -102,6 +108,7 @@ def _register_more() -> None:
         config.config, status.status,
         alerts.alert,
         web.serve, web.user,
+        homes.init, homes.key, homes.wipe,
     ):
         cli.add_command(cmd)
 

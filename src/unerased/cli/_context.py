@@ -23,6 +23,7 @@ from ..text.terminal import for_terminal, json_for_terminal
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) loads only when a command needs it: `import`
     from ..store import Store  # forks its archive reader before that, see ingest
+    from ..vault import HomeKeys, Secret
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,17 +38,39 @@ class Context:
     db_url: str | None
     proxy: str | None = None  # the global --proxy (checked), None when not given
     creates: bool = False  # True for a command that makes the archive (@creates_archive)
+    key_file: Path | None = None  # the global --key-file (env UNERASED_KEY_FILE)
     _store: Store | None = None
+    _secret: Secret | None = None
+    _keys: HomeKeys | None = None
 
     @property
     def store(self) -> Store:
         """The archive. Only a command marked :func:`creates_archive` makes one where
-        there is none; every other command stops with ``no archive at HOME``."""
+        there is none; every other command stops with ``no archive at HOME``. An
+        encrypted home is unlocked first (:meth:`unlock`)."""
         if self._store is None:
             from ..store import Store
 
-            self._store = Store.open(self.home, self.db_url, create=self.creates)
+            keys = self.unlock()
+            self._store = Store.open(self.home, self.db_url, create=self.creates, keys=keys)
         return self._store
+
+    def secret(self, *, what: str = "passphrase", confirm: bool = False) -> Secret:
+        """What unlocks the home, asked once per command: the ``--key-file``, else
+        ``UNERASED_PASSPHRASE``, else a hidden prompt (``confirm``: typed twice)."""
+        if self._secret is None:
+            self._secret = ask_secret(self.key_file, "UNERASED_PASSPHRASE", what=what,
+                                      confirm=confirm)
+        return self._secret
+
+    def unlock(self) -> HomeKeys | None:
+        """The keys of an encrypted home, unlocked once per command (None: a plain home).
+        A wrong passphrase or key file is one line (KeyLocked, exit 1)."""
+        from ..vault import is_encrypted, unlock
+
+        if self._keys is None and is_encrypted(self.home):
+            self._keys = unlock(self.home, self.secret())
+        return self._keys
 
     def proxy_for(self, command_proxy: str | None = None, *,
                   watch_proxy: str | None = None) -> str | None:
@@ -65,6 +88,30 @@ class Context:
         if self._store is not None:
             self._store.close()
             self._store = None
+        self._keys = self._secret = None  # not kept beyond the command
+
+
+def ask_secret(key_file: Path | None, env_name: str, *, what: str = "passphrase",
+               confirm: bool = False) -> Secret:
+    """A key file's secret, else the passphrase in the environment variable ``env_name``,
+    else one typed at a hidden prompt. No passphrase at all is a UsageError."""
+    from ..errors import UsageError
+    from ..vault import Secret, read_key_file
+
+    if key_file is not None:
+        return read_key_file(key_file)
+    text = os.environ.get(env_name)
+    if text is None:
+        try:
+            text = click.prompt(f"The archive's {what}", hide_input=True,
+                                confirmation_prompt=confirm, err=True, default="",
+                                show_default=False)
+        except click.Abort:
+            text = ""
+    if not text:
+        raise UsageError(f"no {what} given: type it at the prompt, or set {env_name}, or "
+                         "use --key-file")
+    return Secret(passphrase=text)
 
 
 def creates_archive(f: F) -> F:

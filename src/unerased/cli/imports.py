@@ -39,6 +39,7 @@ def _import_cmd(kind: str, help_text: str) -> None:
         # and parses while the store opens
         reading = start_reading(kind, path)
         try:
+            c.unlock()  # an encrypted home's passphrase asked before the progress bar
             from rich.markup import escape
 
             from .. import _progress

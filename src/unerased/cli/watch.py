@@ -286,17 +286,22 @@ def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
               help="Accounts in the campaign (dealt over the six provinces).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=7, show_default=True,
               help="The campaign's seed (the same seed, the same campaign).")
+@click.option("--serve", "serve_web", is_flag=True,
+              help="Also serve the web UI over the demo's archive on 127.0.0.1 while it runs "
+                   "(a one-time login link is printed).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8321, show_default=True,
+              help="The port of --serve.")
 @json_option
 @pass_ctx
 @handle_errors
 def demo(c: Context, duration: float, hours: float, round_s: float, accounts: int,
-         seed: int, as_json: bool) -> None:
+         seed: int, serve_web: bool, port: int, as_json: bool) -> None:
     """A censorship campaign on a simulated platform, watched live: accounts in six
     provinces, deletions, a sweep closing two provinces, a summary scored against the
     campaign's ground truth.
 
     Its archive goes to HOME/demo (your own archive is not touched), the summary to
-    HOME/demo/summary.json."""
+    HOME/demo/summary.json. With --serve, the web UI shows it as it unfolds."""
     import json
 
     from rich.console import Console
@@ -311,6 +316,7 @@ def demo(c: Context, duration: float, hours: float, round_s: float, accounts: in
 
         shutil.rmtree(home)
     store = Store.open(home)
+    web: _DemoWeb | None = None
     console = Console(stderr=as_json, highlight=False)
     view = LiveView(console, events=not as_json)
 
@@ -323,10 +329,51 @@ def demo(c: Context, duration: float, hours: float, round_s: float, accounts: in
         return outcomes
 
     try:
+        if serve_web:
+            web = _DemoWeb(store, home, port, as_json)
+            web.start()
         result = run_demo(store, seconds=duration, hours=hours, round_seconds=round_s,
                           accounts=accounts, seed=seed, view=view, collect=collect)
     finally:
+        if web is not None:
+            web.stop()
         store.close()
     (home / "summary.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     click.echo(f"the demo archive is in {term(home)}: try `unerased --home {term(home)} "
                "events`", err=True)
+    if web is not None:
+        click.echo(f"the web UI stopped with the demo; to browse the demo's archive again: "
+                   f"`unerased --home {term(home)} serve --port {port}`", err=True)
+
+
+class _DemoWeb:
+    """``demo --serve``: the web UI (``unerased serve``'s app and server, a login
+    required) over the demo's archive, on 127.0.0.1, in a thread of its own while the
+    campaign runs in this one."""
+
+    def __init__(self, store: Any, home: Any, port: int, as_json: bool) -> None:
+        from .web import admin_login_link, base_url, listen, need_web, uvicorn_server
+
+        need_web()
+        from ..web import WebConfig, create_app
+
+        self.sock = listen("127.0.0.1", port)
+        app = create_app(WebConfig(home=home, store=store, host="127.0.0.1", port=port))
+        url = base_url("127.0.0.1", port)
+        admin_login_link(store, url, err=as_json)  # stdout holds --json's events
+        click.echo(f"the web UI of the demo: {url}/ (while the demo runs)", err=True)
+        self.server = uvicorn_server(app)
+        self.thread: Any = None
+
+    def start(self) -> None:
+        import threading
+
+        self.thread = threading.Thread(target=self.server.run, name="unerased-demo-web",
+                                       kwargs={"sockets": [self.sock]}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+        self.sock.close()

@@ -4,7 +4,7 @@ docs/web.md."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,14 +20,15 @@ from ._context import (
     term,
 )
 
-__all__ = ["ROLE_CHOICE", "serve", "user"]
+__all__ = ["ROLE_CHOICE", "SIZE", "ByteSize", "admin_login_link", "base_url", "listen",
+           "need_web", "serve", "user", "uvicorn_server"]
 
 ROLE_CHOICE = click.Choice(["viewer", "editor", "admin"])
 USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 DEFAULT_URL = "http://127.0.0.1:8321"
 
 
-def _need_web() -> None:
+def need_web() -> None:
     """The ``web`` extra, or one line naming the pip command (exit 2)."""
     import importlib.util
 
@@ -53,6 +54,47 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+if TYPE_CHECKING:  # generic only in newer click (the project supports click 8.1)
+    _ParamType = click.ParamType[Any, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class ByteSize(_ParamType):
+    """A size in bytes: ``500M``, ``2G``, ``1048576`` (K, M, G, T: powers of 1024)."""
+
+    name = "size"
+    UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        m = re.fullmatch(r"\s*([0-9]{1,15})\s*([KMGT]?)(?:i?B)?\s*", str(value), re.I)
+        if m is None or int(m.group(1)) == 0:
+            self.fail(f"{value!r} is not a size such as 500M or 2G", param, ctx)
+        return int(m.group(1)) * self.UNITS[m.group(2).upper()]
+
+
+SIZE = ByteSize()
+
+
+def admin_login_link(store: Any, url: str, *, err: bool = False) -> str:
+    """A one-time login link of the first admin (made, named ``admin``, when there is
+    none), printed as ``serve`` prints it (on stdout; on stderr with ``err``)."""
+    from ..model import utcnow
+    from ..web import LINK_LIFETIME_SERVE, issue_login_link
+
+    admins = [u for u in store.list_users() if u["role"] == "admin"]
+    admin = admins[0] if admins else store.add_user("admin", "admin", utcnow())
+    token = issue_login_link(store, admin["id"], utcnow(), LINK_LIFETIME_SERVE)
+    minutes = int(LINK_LIFETIME_SERVE.total_seconds() // 60)
+    click.echo(f"{url}/login/link/{token}", err=err)
+    click.echo(f"log in as {term(admin['name'])} with the link above (once, within "
+               f"{minutes} minutes); `unerased user add` makes more users", err=True)
+    return token
+
+
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (loopback by default).")
@@ -62,56 +104,59 @@ def base_url(host: str, port: int) -> str:
               help="No login (everyone is an admin); refused on any address but loopback.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Another name the Host header may carry (a reverse proxy's; repeatable).")
+@click.option("--max-upload", type=SIZE, default="4G", show_default=True,
+              help="The largest archive an editor may upload at /import (500M, 2G…).")
 @pass_ctx
 @creates_archive
 @handle_errors
-def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[str, ...]) -> None:
+def serve(c: Context, host: str, port: int, no_auth: bool, allow_hosts: tuple[str, ...],
+          max_upload: int) -> None:
     """Serve the web UI and JSON API (a login is required; a one-time link is printed)."""
-    _need_web()
+    need_web()
     from ..web import is_loopback
 
     if no_auth and not is_loopback(host):
         raise BadUsage(f"--no-auth is refused on {host}: only on a loopback address "
                        "(127.0.0.1, ::1, localhost)")
-    import uvicorn
 
-    from ..model import utcnow
-    from ..web import LINK_LIFETIME_SERVE, WebConfig, create_app, issue_login_link
+    from ..web import MAX_UPLOAD_KEY, WebConfig, create_app
     from .watch import _run_context
 
     store = c.store
     config = WebConfig(home=c.home, db_url=c.db_url, store=store, host=host, port=port,
                        auth=not no_auth, allow_hosts=tuple(allow_hosts),
-                       extra={"run_context": lambda _store: _run_context(c)})
+                       extra={"run_context": lambda _store: _run_context(c),
+                              MAX_UPLOAD_KEY: max_upload})
     app = create_app(config)
-    sock = _listen(host, port)
+    sock = listen(host, port)
     url = base_url(host, port)
     if no_auth:
         click.echo(f"serving {url}/ without a login (--no-auth, loopback only)", err=True)
     else:
-        admins = [u for u in store.list_users() if u["role"] == "admin"]
-        admin = admins[0] if admins else store.add_user("admin", "admin", utcnow())
-        token = issue_login_link(store, admin["id"], utcnow(), LINK_LIFETIME_SERVE)
-        minutes = int(LINK_LIFETIME_SERVE.total_seconds() // 60)
-        click.echo(f"{url}/login/link/{token}")
-        click.echo(f"log in as {term(admin['name'])} with the link above (once, within "
-                   f"{minutes} minutes); `unerased user add` makes more users", err=True)
+        admin_login_link(store, url)
     if not is_loopback(host):
         click.echo("unerased: warning: serving beyond loopback over plain HTTP: put a TLS "
                    "reverse proxy in front (docs/web.md)", err=True)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", server_header=False, date_header=False,
-        # a TLS reverse proxy on this machine says https (X-Forwarded-Proto): the
-        # session cookie is then Secure; nobody else is believed
-        proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1",
-        access_log=False, lifespan="on"))
+    server = uvicorn_server(app)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
 
 
-def _listen(host: str, port: int) -> Any:
+def uvicorn_server(app: Any) -> Any:
+    """The uvicorn server ``serve`` (and ``demo --serve``) runs ``app`` with."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(
+        app, log_level="warning", server_header=False, date_header=False,
+        # a TLS reverse proxy on this machine says https (X-Forwarded-Proto): the
+        # session cookie is then Secure; nobody else is believed
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1,::1",
+        access_log=False, lifespan="on"))
+
+
+def listen(host: str, port: int) -> Any:
     """A listening socket on ``host``:``port`` (bound before the link is used, so that
     a port in use is one line and exit 1, not a server's log)."""
     import socket
@@ -149,7 +194,7 @@ def user() -> None:
 @handle_errors
 def user_add(c: Context, name: str, role: str, url: str) -> None:
     """Add a user and print a one-time login link for them."""
-    _need_web()
+    need_web()
     from ..model import utcnow
     from ..web import LINK_LIFETIME_ADD, issue_login_link
 
@@ -200,7 +245,7 @@ def user_remove(c: Context, name: str) -> None:
 @handle_errors
 def user_token(c: Context, name: str) -> None:
     """Make an API token for a user and print it once (`Authorization: Bearer TOKEN`)."""
-    _need_web()
+    need_web()
     from ..model import utcnow
     from ..web import issue_api_token
 

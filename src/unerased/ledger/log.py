@@ -29,10 +29,10 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._files import mkstemp_private, os_reason, private_dir, tighten
-from ..errors import LedgerError, WriteConflict
+from ..errors import BlobError, LedgerError, WriteConflict
 from ..model import iso, utcnow
 from ..store import CheckpointRow, LedgerTables
 from . import merkle, note
@@ -223,18 +223,22 @@ def key_paths(home: Path) -> tuple[Path, Path]:
     return d / KEY_FILE, d / PUB_FILE
 
 
-def _write_new(path: Path, text: str) -> bool:
+def _write_new(path: Path, text: str, cipher: Any = None) -> bool:
     """Create ``path`` (0600, in a 0700 directory) atomically with ``text``, never
     overwriting; False if it exists. An OS error is a one-line LedgerError, and leaves
-    neither the key nor a temporary file."""
+    neither the key nor a temporary file. ``cipher`` (an encrypted home's
+    :class:`~unerased.vault.BlobCipher`): the file is written sealed."""
+    data = text.encode("utf-8")
+    if cipher is not None:
+        data = cipher.seal_file(data, path.name)
     try:
         private_dir(path.parent)
         fd, tmp = mkstemp_private(path.parent, ".tmp-")
     except OSError as e:
         raise LedgerError(f"cannot write the key {path}: {os_reason(e)}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         try:
@@ -254,13 +258,25 @@ def _write_new(path: Path, text: str) -> bool:
             os.unlink(tmp)
 
 
-def _read_key_file(path: Path) -> str | None:
+def _read_key_file(path: Path, cipher: Any = None) -> str | None:
+    """A key file's text; a sealed one (an encrypted home's signing key) is opened with
+    ``cipher``."""
+    from ..vault import is_sealed
+
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        data = path.read_bytes()
+        if is_sealed(data):
+            if cipher is None:
+                raise LedgerError(f"the key {path} is encrypted: this needs the unlocked "
+                                  "archive")
+            data = cipher.open_file(data, path.name)
+        text = data.decode("utf-8").strip()
     except FileNotFoundError:
         return None
     except OSError as e:
         raise LedgerError(f"cannot read the key {path}: {os_reason(e)}") from None
+    except BlobError as e:
+        raise LedgerError(f"cannot read the key {path}: {e}") from None
     except UnicodeDecodeError as e:
         raise LedgerError(f"cannot read the key {path}: {e}") from None
     if not text:
@@ -268,19 +284,20 @@ def _read_key_file(path: Path) -> str | None:
     return text
 
 
-def load_signer(home: Path, *, create_with_name: str | None = None) -> str | None:
+def load_signer(home: Path, *, create_with_name: str | None = None,
+                cipher: Any = None) -> str | None:
     """The signer key string in ``<home>/keys/ledger.key``.
 
     When there is none and ``create_with_name`` is given, a new key with that name is
     made (0600) together with its verifier key ``ledger.pub``. Returns None when there
     is no key and none was to be made."""
     key_path, pub_path = key_paths(home)
-    skey = _read_key_file(key_path)
+    skey = _read_key_file(key_path, cipher)
     if skey is None:
         if create_with_name is None:
             return None
-        _write_new(key_path, note.generate_signer(create_with_name) + "\n")
-        skey = _read_key_file(key_path)  # ours, or the one a concurrent process made
+        _write_new(key_path, note.generate_signer(create_with_name) + "\n", cipher)
+        skey = _read_key_file(key_path, cipher)  # ours, or one a concurrent process made
         assert skey is not None
     try:
         vkey = note.verifier_from_signer(skey)
@@ -352,7 +369,7 @@ def _ensure_identity(store: Store) -> tuple[str, str]:
             if origin is None:
                 origin = _new_origin()
                 w.set_meta(META_ORIGIN, origin)
-    skey = load_signer(store.home, create_with_name=origin)
+    skey = load_signer(store.home, create_with_name=origin, cipher=store.blobs.cipher)
     assert skey is not None
     vkey = note.verifier_from_signer(skey)
     name = note.parse_verifier(vkey).name

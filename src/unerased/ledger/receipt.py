@@ -287,7 +287,7 @@ def write_receipt(
     sizes: dict[str, int] = {}
     for d in digests:
         try:
-            sizes[d] = os.path.getsize(store.blobs.path(d))
+            sizes[d] = store.blobs.size(d)
         except (OSError, BlobError):
             raise ReceiptError(f"blob {d} is missing: run `unerased verify`") from None
     if published:

@@ -567,9 +567,13 @@ class _Verifier:
             self.seen_blobs.add(key)
             try:
                 got, n = self.blobs.hash_file(digest)
-            except BlobError:
-                self.problem("blob_missing", f"blob {digest} is missing ({table} row {row})",
-                             table=table, row=row, blob=digest)
+            except BlobError as e:
+                if self.blobs.exists(digest):  # there, but fails authentication (encrypted)
+                    self.problem("blob_mismatch", f"{e} ({table} row {row})", table=table,
+                                 row=row, blob=digest)
+                else:
+                    self.problem("blob_missing", f"blob {digest} is missing ({table} row "
+                                 f"{row})", table=table, row=row, blob=digest)
                 continue
             self.report.blobs += 1
             self.report.blob_bytes += n

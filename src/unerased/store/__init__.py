@@ -10,40 +10,67 @@ checkpoints, meta), :class:`ArchiveScan` (what ``verify`` reads) and
 reads beyond the public queries). A database failure becomes a
 :class:`~unerased.errors.DatabaseError` (one line: the driver's message, never the
 statement or its parameters) at this package's edge.
+
+An encrypted home (docs/encryption.md) is opened with its unlocked keys
+(``Store.open(..., keys=HomeKeys)``): SQLCipher for the SQLite database, sealed blobs,
+the key lock held shared while the store is open.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .._files import os_reason
-from ..errors import BlobError, DatabaseError, MissingExtra, StoreError, UsageError, WriteConflict
+from ..errors import (
+    BlobError,
+    DatabaseError,
+    KeyLocked,
+    MissingExtra,
+    StoreError,
+    UsageError,
+    WriteConflict,
+)
 from ..ledger.records import capture_record
 from ..model import Capture, parse_iso, utcnow
 from . import _schema as schema
 from ._alerts import AlertBatch, AlertQueries
 from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
-from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
+from ._engine import (
+    SQLITE_FILE,
+    driver_detail,
+    make_engine,
+    migrate,
+    prepare_home,
+    sqlcipher_key_of,
+    sqlcipher_module,
+)
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
 from ._pages import PageQueries
 from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
 from ._redact import RedactedError, Redaction, RedactQueries
+from ._rekey import rotate_keys
 from ._state import StateQueries
 from ._users import ROLES, UserQueries
 from ._verify_queries import LEAFED, ArchiveScan
 from ._web import WebQueries
 from ._writer import PostResult, Writer
+
+if TYPE_CHECKING:
+    from ..vault import HomeKeys, HomeLock
+
+log = logging.getLogger("unerased.store")
 
 __all__ = [
     "LEAFED",
@@ -77,41 +104,77 @@ __all__ = [
     "Writer",
     "display_proxy",
     "lease_time",
+    "require_sqlcipher",
+    "rotate_keys",
 ]
 
 
 class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
             WebQueries, PageQueries, RedactQueries):
-    def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
+    def __init__(self, engine: Engine, blobs: BlobStore, home: Path, *,
+                 lock: HomeLock | None = None, db_key: bytes | None = None) -> None:
         self.engine = engine
         self.blobs = blobs
         self.home = home
+        self.db_key = db_key  # the SQLCipher key in use (None: not encrypted)
+        self._lock = lock
 
     @classmethod
-    def open(cls, home: Path, db_url: str | None = None, *, create: bool = True) -> Store:
+    def open(cls, home: Path, db_url: str | None = None, *, create: bool = True,
+             keys: HomeKeys | None = None) -> Store:
         """The archive at ``home`` (its SQLite file, or the database ``db_url``), migrated
         to the newest schema. ``create`` False: it must exist already — StoreError ``no
-        archive at …`` and nothing created otherwise (for commands that only read)."""
+        archive at …`` and nothing created otherwise (for commands that only read).
+        ``keys``: the unlocked keys of an encrypted home (KeyLocked when it is encrypted
+        and none are given)."""
+        from ..vault import HomeLock, is_encrypted, synced_folder
+
         home = Path(home)
+        synced = synced_folder(home)
+        if synced is not None:
+            log.warning("unerased: warning: the archive home is in a synced folder (%s): "
+                        "its copies leave this machine and escape `unerased wipe`", synced)
+        if is_encrypted(home) and keys is None:
+            raise KeyLocked(f"the archive at {home} is encrypted: give its passphrase (the "
+                            "prompt or UNERASED_PASSPHRASE) or its --key-file")
+        if keys is not None and not is_encrypted(home):
+            raise StoreError(f"the archive at {home} is not encrypted (`unerased init "
+                             "--encrypt` makes an encrypted one)")
+        if keys is not None and keys.pending is not None:
+            log.warning("unerased: warning: a key rotation of the archive at %s was "
+                        "interrupted: run `unerased key rotate` again to finish it", home)
+        lock = HomeLock(home) if keys is not None else None
+        try:
+            return cls._open(home, db_url, create, keys, lock)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    @classmethod
+    def _open(cls, home: Path, db_url: str | None, create: bool, keys: HomeKeys | None,
+              lock: HomeLock | None) -> Store:
         if not create:
-            return cls._open_existing(home, db_url)
+            return cls._open_existing(home, db_url, keys, lock)
         try:
             prepare_home(home, sqlite=db_url is None)  # owner-only, whatever the umask
         except OSError as e:
             raise StoreError(f"cannot create the archive home {home}: {os_reason(e)}") from None
         url = db_url or f"sqlite:///{(home / SQLITE_FILE).resolve()}"
         engine: Engine | None = None
+        db_key = _db_key(home, db_url, keys)
         try:
-            engine = _engine(url)
+            engine = _engine(url, db_key)
             migrate(engine)
         except SQLAlchemyError as e:
             if engine is not None:  # its pooled connections closed now, not by the collector
                 engine.dispose()
             raise StoreError(f"cannot open the database: {_first_line(e)}") from None
-        return cls(engine, BlobStore(home / "blobs"), home)
+        return cls(engine, _blob_store(home, keys), home, lock=lock, db_key=db_key)
 
     @classmethod
-    def _open_existing(cls, home: Path, db_url: str | None) -> Store:
+    def _open_existing(cls, home: Path, db_url: str | None, keys: HomeKeys | None = None,
+                       lock: HomeLock | None = None) -> Store:
         """Open without creating anything: the SQLite file must be there and the
         database must hold unerased's tables (a schema of an older version is migrated)."""
         url = db_url or f"sqlite:///{(home / 'unerased.sqlite').resolve()}"
@@ -124,7 +187,8 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
         if home.is_dir():  # owner-only at every open, not only at creation
             with contextlib.suppress(OSError):
                 prepare_home(home, sqlite=db_url is None)
-        engine = _engine(url)
+        db_key = _db_key(home, db_url, keys)
+        engine = _engine(url, db_key)
         try:
             if not set(inspect(engine).get_table_names()) & _MARKS:  # damaged is not absent
                 engine.dispose()
@@ -133,7 +197,7 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
         except SQLAlchemyError as e:
             engine.dispose()
             raise StoreError(f"cannot open the database: {_first_line(e)}") from None
-        return cls(engine, BlobStore(home / "blobs"), home)
+        return cls(engine, _blob_store(home, keys), home, lock=lock, db_key=db_key)
 
     @contextmanager
     def writer(self) -> Iterator[Writer]:
@@ -208,6 +272,9 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
 
 def capture_from_row(r: Any, blobs: BlobStore) -> Capture:
@@ -227,7 +294,38 @@ _MARKS = {"alembic_version", "accounts", "posts", "ledger_head", "ledger_leaves"
 _EMPTY_SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
-def _engine(url: str) -> Engine:
+def require_sqlcipher(db_url: str | None) -> None:
+    """MissingExtra (naming the pip command) when an encrypted home's SQLite database
+    could not be opened here: SQLCipher is not installed. Nothing for PostgreSQL."""
+    if db_url is None:
+        sqlcipher_module()
+
+
+def _db_key(home: Path, db_url: str | None, keys: HomeKeys | None) -> bytes | None:
+    """The SQLCipher key of an encrypted home's SQLite database: the current data key's,
+    or the pending one's when an interrupted rotation had re-keyed it already."""
+    if keys is None or db_url is not None:
+        return None  # PostgreSQL: its operator protects it (docs/encryption.md)
+    candidates = [k.db_key for k in keys.all()]
+    try:
+        found = sqlcipher_key_of(home / SQLITE_FILE, candidates)
+    except OSError as e:
+        raise StoreError(f"cannot open the database: {os_reason(e)}") from None
+    if found is None:
+        raise KeyLocked(f"the database of the archive at {home} does not open with its key "
+                        "(damaged, or keys/ from another archive)")
+    return found
+
+
+def _blob_store(home: Path, keys: HomeKeys | None) -> BlobStore:
+    if keys is None:
+        return BlobStore(home / "blobs")
+    from ..vault import BlobCipher
+
+    return BlobStore(home / "blobs", BlobCipher(keys))
+
+
+def _engine(url: str, db_key: bytes | None = None) -> Engine:
     """An engine for ``url``: a URL that is not SQLite or PostgreSQL is a UsageError, a
     missing PostgreSQL driver a MissingExtra naming the pip command. The URL is never
     repeated in a message with its password."""
@@ -240,7 +338,7 @@ def _engine(url: str) -> Engine:
         raise UsageError(f"--db (UNERASED_DB): unsupported database {_redacted(url)!r}; use "
                          "sqlite:///PATH or postgresql://USER@HOST/DB")
     try:
-        return make_engine(url)
+        return make_engine(url, db_key)
     except ModuleNotFoundError as e:
         if (e.name or "").split(".")[0] in ("psycopg", "psycopg2", "psycopg_binary"):
             raise MissingExtra("a PostgreSQL database (--db postgresql://…)", "postgres") from None

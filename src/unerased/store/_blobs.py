@@ -13,21 +13,29 @@ Every directory of the tree is 0700 and every file 0600, whatever the umask. An 
 error while writing (a full disk, a file size limit, a directory that refuses writes)
 is a :class:`~unerased.errors.BlobError` of one line naming the blob tree and the
 reason; the staged files of the failed transaction are removed.
+
+In an encrypted home (a :class:`~unerased.vault.BlobCipher` given) every blob is written
+sealed — AES-256-GCM, bound to its name, which stays the sha256 of the plaintext — the
+staged temp files too, and read back authenticated (docs/encryption.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from .._files import mkstemp_private, os_reason, private_dir
 from ..errors import BlobError
+
+if TYPE_CHECKING:
+    from ..vault import BlobCipher
 
 CHUNK = 1 << 20
 
@@ -41,8 +49,9 @@ _IN_FLIGHT = 64  # staged blobs not yet written, at most (bounds the memory they
 
 
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, cipher: BlobCipher | None = None) -> None:
         self.root = root
+        self.cipher = cipher  # None: plain blobs
         self._tmp = root / "tmp"
         self._made: set[Path] = set()  # directories known to exist (saves a mkdir per blob)
 
@@ -81,6 +90,8 @@ class BlobStore:
     def _write_temp(self, data: bytes, digest: str) -> str:
         """A temp file holding ``data``, fsynced; the directory of its final place made.
         Raises OSError (nothing left behind)."""
+        if self.cipher is not None:  # sealed before it touches the disk
+            data = self.cipher.seal(data, digest)
         fd, tmp = self._mkstemp()
         try:
             with os.fdopen(fd, "wb") as f:
@@ -102,18 +113,57 @@ class BlobStore:
 
     def read(self, sha256: str) -> bytes:
         try:
-            return self.path(sha256).read_bytes()
+            data = self.path(sha256).read_bytes()
         except FileNotFoundError:
             raise BlobError(f"blob {sha256} is missing") from None
+        return data if self.cipher is None else self.cipher.open(data, sha256)
 
     def open(self, sha256: str) -> BinaryIO:
+        if self.cipher is not None:
+            return io.BytesIO(self.read(sha256))
         try:
             return self.path(sha256).open("rb")
         except FileNotFoundError:
             raise BlobError(f"blob {sha256} is missing") from None
 
+    def size(self, sha256: str) -> int:
+        """The blob's size in bytes (of its plaintext in an encrypted home)."""
+        try:
+            n = self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise BlobError(f"blob {sha256} is missing") from None
+        except OSError as e:
+            raise BlobError(f"blob {sha256} cannot be read: {os_reason(e)}") from None
+        return n if self.cipher is None else self.cipher.plain_size(n)
+
+    def stored_key_id(self, sha256: str) -> bytes | None:
+        """The id of the data key a blob of an encrypted home is sealed with."""
+        if self.cipher is None:
+            return None
+        with self.path(sha256).open("rb") as f:
+            return self.cipher.key_id_of(f.read(64))
+
+    def reseal(self, sha256: str, new: BlobCipher) -> None:
+        """Re-encrypt one blob with ``new`` (a key rotation): read and authenticated with
+        this store's keys, written sealed by ``new`` to a temp file, fsynced, renamed over
+        the old one — at every moment the blob is whole under one key or the other."""
+        data = self.read(sha256)
+        try:
+            tmp = BlobStore(self.root, new)._write_temp(data, sha256)
+            try:
+                self._place(Path(tmp), sha256)
+            except BaseException:
+                _unlink_quiet(tmp)
+                raise
+        except OSError as e:
+            raise self.write_error(e) from None
+
     def hash_file(self, sha256: str) -> tuple[str, int]:
-        """Recompute a stored blob's digest and size (for verify)."""
+        """Recompute a stored blob's digest and size (for verify). In an encrypted home a
+        blob that fails authentication is a BlobError naming it."""
+        if self.cipher is not None:
+            data = self.read(sha256)
+            return hashlib.sha256(data).hexdigest(), len(data)
         h = hashlib.sha256()
         n = 0
         with self.open(sha256) as f:

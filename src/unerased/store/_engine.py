@@ -73,8 +73,13 @@ def normalise_url(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, db_key: bytes | None = None) -> Engine:
+    """An engine for ``url``. ``db_key``: the SQLite database is a SQLCipher one, opened
+    with that raw 256-bit key (``PRAGMA key`` is the first statement of every
+    connection, before SQLAlchemy or anything else reads the file)."""
     url = normalise_url(url)
+    if url.startswith("sqlite") and db_key is not None:
+        return _sqlcipher_engine(url, db_key)
     if url.startswith("sqlite"):
         path = _sqlite_path(url)
         if path is not None:
@@ -90,6 +95,54 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         return create_engine(url, pool_pre_ping=True)
     raise StoreError(f"unsupported database URL {url!r} (use sqlite:///PATH or postgresql://…)")
+
+
+def sqlcipher_module() -> Any:
+    """SQLCipher's DB-API module (``sqlcipher3``, from the ``encrypt`` extra)."""
+    try:
+        import sqlcipher3.dbapi2 as sqlcipher  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError:
+        from ..errors import MissingExtra
+
+        raise MissingExtra("an encrypted home (SQLCipher)", "encrypt") from None
+    return sqlcipher
+
+
+def sqlcipher_connect(path: Path, db_key: bytes, *, timeout: float = 60.0) -> Any:
+    """A DB-API connection to the SQLCipher database at ``path``, keyed, checked (a wrong
+    key fails here: ``file is not a database``)."""
+    mod = sqlcipher_module()
+    conn = mod.connect(str(path), timeout=timeout, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA cipher_log_level = NONE")  # no wrong-key noise on stderr
+        conn.execute(f"PRAGMA key = \"x'{db_key.hex()}'\"")
+        conn.execute("PRAGMA temp_store = MEMORY")  # no temp files, even encrypted ones
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _sqlcipher_engine(url: str, db_key: bytes) -> Engine:
+    path = _sqlite_path(url)
+    if path is None:
+        raise StoreError("an encrypted home needs its database in a file")
+    mod = sqlcipher_module()
+    try:
+        create_private(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise StoreError(f"cannot create the database {path}: {os_reason(e)}") from None
+    engine = create_engine(url, module=mod)
+
+    @event.listens_for(engine, "do_connect")
+    def _keyed(_dialect: Any, _rec: Any, _cargs: Any, _cparams: Any) -> Any:
+        return sqlcipher_connect(path, db_key)
+
+    _sqlite_setup(engine, path)
+    return engine
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -196,3 +249,35 @@ def migrate(engine: Engine, migrations: Path = MIGRATIONS) -> None:
         cfg.set_main_option("script_location", str(migrations))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def sqlcipher_key_of(path: Path, candidates: list[bytes]) -> bytes | None:
+    """Which of ``candidates`` opens the SQLCipher database at ``path`` (the first for a
+    database not made yet); None when none does."""
+    if not path.exists() or path.stat().st_size == 0:
+        return candidates[0]
+    mod = sqlcipher_module()
+    for key in candidates:
+        try:
+            sqlcipher_connect(path, key, timeout=60.0).close()
+        except mod.DatabaseError as e:
+            if "not a database" in str(e):  # not this key
+                continue
+            raise StoreError(f"cannot open the database: {driver_detail(e)}") from None
+        return key
+    return None
+
+
+def sqlcipher_rekey(path: Path, old_key: bytes, new_key: bytes) -> None:
+    """Re-encrypt the SQLCipher database at ``path`` from ``old_key`` to ``new_key``
+    (``PRAGMA rekey``: one transaction, so a crash leaves it whole under one key or the
+    other), then check that the new key opens it."""
+    conn = sqlcipher_connect(path, old_key)
+    try:
+        conn.isolation_level = None
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    sqlcipher_connect(path, new_key).close()

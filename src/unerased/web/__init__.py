@@ -65,6 +65,7 @@ from ._auth import (
 )
 from ._config import WebConfig, is_loopback
 from ._downloads import INLINE_MEDIA, download_response, media_response
+from ._jobs import DEFAULT_MAX_UPLOAD, MAX_UPLOAD_KEY, ImportJobs, detect_kind, jobs_of
 from ._paging import CursorPage, decode_cursor, encode_cursor, page_of
 from ._registry import Action, Param, Problem, View, ViewRequest
 from ._render import post_html, safe_href, text_html
@@ -72,11 +73,14 @@ from ._security import CSP
 
 __all__ = [
     "CSP",
+    "DEFAULT_MAX_UPLOAD",
     "INLINE_MEDIA",
     "LINK_LIFETIME_ADD",
     "LINK_LIFETIME_SERVE",
+    "MAX_UPLOAD_KEY",
     "Action",
     "CursorPage",
+    "ImportJobs",
     "Param",
     "Problem",
     "View",
@@ -86,12 +90,14 @@ __all__ = [
     "check_password",
     "create_app",
     "decode_cursor",
+    "detect_kind",
     "download_response",
     "encode_cursor",
     "hash_password",
     "is_loopback",
     "issue_api_token",
     "issue_login_link",
+    "jobs_of",
     "load_secret",
     "make_hasher",
     "media_response",

@@ -19,6 +19,7 @@ from . import (
     events,
     evidence,
     feeds,
+    imports,
     overview,
     post,
     search,
@@ -30,6 +31,7 @@ __all__ = ["MODULES", "all_actions", "all_routes", "all_views"]
 
 MODULES: tuple[ModuleType, ...] = (
     overview, accounts, account, post, evidence, events, search, status, feeds, users,
+    imports,
 )
 
 
