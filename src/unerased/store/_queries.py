@@ -450,10 +450,15 @@ class Queries:
             rows = list(conn.execute(select(s.posts).where(s.posts.c.id.in_(list(picked))))
                         .mappings()) if picked else []
             posts = self._post_dicts(conn, rows)
+            v = s.post_versions.c
+            matched = dict(conn.execute(select(v.id, v.text).where(
+                v.id.in_(list(picked.values())))).tuples().all()) if picked else {}
         posts.sort(key=lambda p: -picked[p["id"]])
         for p in posts:
             p["match_version"] = picked[p["id"]]
-        self._snippets(posts, query)
+            # the snippet from the version that matched (known: no need to look for it)
+            p["snippet"] = tokenize.snippet(matched.get(p["match_version"]) or p["text"],
+                                            query)
         return posts
 
     @staticmethod
@@ -493,10 +498,12 @@ class Queries:
                 params["cap"] = cap
                 # matches streamed from the index and joined, stopping at ``cap`` posts
                 # (an IN (subquery) would read every match first)
+                # (without filters, the posts themselves need not be read)
+                posts = ("" if not filters else " JOIN posts p ON p.id = v.post_pk"
+                         + "".join(" AND " + f for f in filters))
                 return int(conn.execute(text(
                     "SELECT count(*) FROM (SELECT DISTINCT v.post_pk FROM (" + sub
-                    + ") m JOIN post_versions v ON v.id = m.vid JOIN posts p ON p.id = "
-                    "v.post_pk" + "".join(" AND " + f for f in filters)
+                    + ") m JOIN post_versions v ON v.id = m.vid" + posts
                     + " LIMIT :cap) capped"), params).scalar_one())
             got = self._search_sql(conn, query, account_pk, status, since, until, account_pks)
             if got is None:
