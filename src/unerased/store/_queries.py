@@ -452,7 +452,7 @@ class Queries:
             posts = self._post_dicts(conn, rows)
             v = s.post_versions.c
             matched = dict(conn.execute(select(v.id, v.text).where(
-                v.id.in_(list(picked.values())))).tuples().all()) if picked else {}
+                v.id.in_(list(picked.values())))).all()) if picked else {}
         posts.sort(key=lambda p: -picked[p["id"]])
         for p in posts:
             p["match_version"] = picked[p["id"]]
