@@ -20,6 +20,7 @@ from unerased.watch.budget import (
     parse_reset,
     parse_retry_after,
 )
+from unerased.watch.schedule import defer
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -186,6 +187,22 @@ def test_B12_the_ietf_ratelimit_reset_in_seconds_or_as_a_unix_time() -> None:
     assert b.take("bsky.social", T0) == pytest.approx(45)
 
 
+def test_B13_what_matters_survives_a_restart_through_json() -> None:
+    b = Budgets(default=HostLimits(limit=100, burst=100, monthly=50))
+    for _ in range(30):
+        b.take(X, T0)
+    b.observe(MASTO, 429, {"retry-after": "600"}, T0)
+    again = Budgets(default=HostLimits(limit=100, burst=100, monthly=50))
+    again.load(json.loads(json.dumps(b.dump())))
+    assert again.snapshot(T0 + M) == b.snapshot(T0 + M)
+    assert again.snapshot(T0)[X]["monthly"]["used"] == 30
+    assert again.take(MASTO, T0 + M) == pytest.approx(540)  # still blocked
+    broken = Budgets()
+    broken.load({X: {"limit": "x"}, MASTO: {**b.dump()[MASTO], "reset": "2026-01-01T00:00"}})
+    assert broken.hosts == {}
+    assert Budgets().snapshot() == {}
+
+
 # --- properties --------------------------------------------------------------------
 
 
@@ -226,3 +243,17 @@ def test_a_wait_is_never_negative_and_following_it_succeeds(statuses: list[int],
             now += timedelta(seconds=w)
             assert b.take(X, now) == 0
         now += timedelta(seconds=gap)
+
+
+def test_a_429_defers_the_hosts_accounts_past_the_block_without_a_burst() -> None:
+    rec = recorded("x/rate_limited_429.json")["response"]
+    b = Budgets(default=HostLimits(limit=300, window=15 * M, penalty=60 * S))
+    b.observe(X, rec["status"], rec["headers"], T0)
+    until = b.not_before(X, T0)
+    assert until == T0 + 60 * S
+    due = {f"acct{k}": T0 - k * S for k in range(30)}
+    out = defer(due, until, per_second=300 / (15 * 60))
+    assert min(out.values()) == until
+    assert max(out.values()) == until + 29 * 3 * S  # one every 3 s: 300 per 15 min
+    for t in sorted(out.values()):
+        assert b.take(X, t) == 0  # each one goes when its time comes

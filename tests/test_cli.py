@@ -4,6 +4,7 @@ one-line errors with no traceback, nothing half-imported."""
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -136,11 +137,41 @@ def test_events_json_is_empty_jsonl(home: Path) -> None:
     assert r.exit_code == 0 and r.stdout == ""
 
 
-def test_demo_runs_and_detects(home: Path) -> None:
-    r = run(home, "demo", "--for", "4", "--round", "0.05", "--json")
+def test_demo_runs_bounded_and_scores_against_the_truth(home: Path) -> None:
+    """``demo --for`` is bounded in wall time; the campaign's sweep closes the accounts of
+    two provinces; the summary's figures agree with the campaign's ground truth."""
+    from datetime import timedelta
+
+    from unerased.sim.campaign import generate_campaign
+
+    t0 = time.monotonic()
+    r = run(home, "demo", "--for", "10", "--hours", "4", "--accounts", "12", "--round", "0.05",
+            "--json")
+    took = time.monotonic() - t0
     assert r.exit_code == 0
-    types = {e["type"] for e in jsonl(r.stdout)}
-    assert {"post_deleted", "post_edited"} <= types
+    assert took < 10 + 20  # the deadline, then one last round and the scoring
+    events = jsonl(r.stdout)
+    summary = json.loads((home / "demo" / "summary.json").read_text())
+    assert summary["events"] == len(events) and summary["accounts"] == 12
+    assert 0 < summary["simulated_s"] <= 4 * 3600 and summary["wall_s"] <= took
+    truth = generate_campaign(7, accounts=12, hours=4, sweep_at_hours=2,
+                              sweep_spread_minutes=30)
+    until = truth.start + timedelta(seconds=summary["simulated_s"])
+    s = summary["score"]
+    assert s["deleted"] == sum(1 for p in truth.posts if p.deleted_at and p.deleted_at <= until)
+    assert s["closed"] == sum(1 for a in truth.closed if a.closed_at and a.closed_at <= until)
+    assert s["false_alarms"] == 0
+    assert s["archived_before_deletion"] <= s["deleted"] and s["detected"] <= s["deleted"]
+    prov = {a.username: a.province for a in truth.accounts}
+    closed = {e["account"].split("@")[0] for e in events if e["type"].startswith("account_")}
+    assert {prov[u] for u in closed} <= {"Chongqing", "Fujian"}
+    assert s["closed_detected"] == len(closed)
+    assert s["detected"] - s["detected_via_closure"] == len(
+        {e["post_id"] for e in events if e["type"] == "post_deleted"})
+    assert summary["simulated_s"] == 4 * 3600  # the last round is at the campaign's end
+    if summary["rounds"] >= 8:  # the machine was not hopelessly loaded: the sweep was seen
+        assert {prov[u] for u in closed} == {"Chongqing", "Fujian"}
+    assert "the demo archive is in" in r.stderr
 
 
 @pytest.mark.parametrize("kind", ["mastodon-archive", "bluesky-car"])

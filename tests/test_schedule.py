@@ -52,10 +52,12 @@ def test_S1_interval_follows_the_posting_rate_by_the_square_root_rule() -> None:
 
 
 def test_S2_first_observation_estimates_the_rate_from_the_spacing_listed() -> None:
-    times = [at(-h) for h in (0.5, 2.5, 4.5, 6.5, 8.5)]  # one post every 2 h: 12 a day
+    times = [at(-h) for h in (2, 4, 6, 8)]  # 4 posts in the last 8 h: 12 a day
     s = observe_posts(AccountSchedule(), times, T0, NOJ)
     assert s.rate(T0, NOJ) == pytest.approx(12.0)
-    assert s.newest == at(-0.5)
+    assert s.newest == at(-2)
+    silent = observe_posts(AccountSchedule(), [at(-240 - h) for h in (2, 4, 6, 8)], T0, NOJ)
+    assert silent.rate(T0, NOJ) == pytest.approx(4 / (248 / 24))  # a silence since counts
     one = observe_posts(AccountSchedule(), [at(-1)], T0, NOJ)
     assert one.rate(T0, NOJ) == pytest.approx(NOJ.prior_rate)
     assert AccountSchedule().rate(T0, NOJ) == NOJ.prior_rate

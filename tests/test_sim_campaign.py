@@ -99,8 +99,10 @@ def test_sweep_closes_two_provinces() -> None:
         posts = c.posts_of(a.username)
         assert posts and all(p.deleted_at is not None and p.deleted_at < a.closed_at
                              for p in posts)
-        assert any(a.closed_at - p.deleted_at <= timedelta(minutes=10)
-                   for p in posts if p.deleted_at)
+        wipes = {p.deleted_at for p in posts if p.wiped}
+        assert len(wipes) == 1  # all at once
+        (at,) = wipes
+        assert at is not None and 1 * H <= a.closed_at - at <= 3 * H
     # other provinces post on after the sweep
     assert any(p.created_at > c.sweep_at + 2 * H for p in c.posts
                if c.account(p.account).province == "Beijing")

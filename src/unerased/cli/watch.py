@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -265,19 +266,41 @@ async def _daemon(ctx: Any, settings: Any, duration: float | None, as_json: bool
             loop.remove_signal_handler(sig)
 
 
+def _hours(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value) or not 0.5 <= value <= 24 * 60:
+        raise click.BadParameter(f"{value!r} is not a number of hours from 0.5 to 1440",
+                                 ctx, param)
+    return value
+
+
 @click.command()
 @click.option("--for", "duration", type=SECONDS, default=30.0, show_default=True,
-              help="Run for this many seconds.")
-@click.option("--round", "round_s", type=SECONDS, default=1.5, show_default=True,
-              help="Wall seconds per round (20 simulated minutes).")
+              help="Run for this many wall seconds (the whole campaign plays in them).")
+@click.option("--hours", type=float, default=12.0, show_default=True, callback=_hours,
+              help="Simulated hours the campaign covers (the sweep comes half-way).")
+@click.option("--round", "round_s", type=SECONDS, default=0.5, show_default=True,
+              help="Wall seconds per round of checks, at most.")
+@click.option("--accounts", type=click.IntRange(6, 1000), default=60, show_default=True,
+              help="Accounts in the campaign (dealt over the six provinces).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=7, show_default=True,
+              help="The campaign's seed (the same seed, the same campaign).")
 @json_option
 @pass_ctx
 @handle_errors
-def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
-    """A simulated platform under a censorship campaign, watched live.
+def demo(c: Context, duration: float, hours: float, round_s: float, accounts: int,
+         seed: int, as_json: bool) -> None:
+    """A censorship campaign on a simulated platform, watched live: accounts in six
+    provinces, deletions, a sweep closing two provinces, a summary scored against the
+    campaign's ground truth.
 
-    Its archive goes to HOME/demo (your own archive is not touched)."""
-    from ..sim.demo import run_demo
+    Its archive goes to HOME/demo (your own archive is not touched), the summary to
+    HOME/demo/summary.json."""
+    import json
+
+    from rich.console import Console
+
+    from ..sim.demo import poll_due, run_demo
+    from ..sim.demo_view import LiveView
     from ..store import Store
 
     home = c.home / "demo"
@@ -286,27 +309,22 @@ def demo(c: Context, duration: float, round_s: float, as_json: bool) -> None:
 
         shutil.rmtree(home)
     store = Store.open(home)
+    console = Console(stderr=as_json, highlight=False)
+    view = LiveView(console, events=not as_json)
 
-    def show(e: dict[str, Any]) -> None:
+    def collect(ctx: Any) -> Any:
+        outcomes = poll_due(ctx)
         if as_json:
-            emit_json([e])
-            return
-        post = f" post {term(e['post_id'])}" if e["post_id"] else ""
-        extra = ""
-        if e["detail"].get("mass_deletion"):
-            m = e["detail"]["mass_deletion"]
-            extra = f"  (mass deletion: {term(m['count'])} of {term(m['of'])})"
-        elif e["detail"].get("reason"):
-            extra = f"  (reason: {term(e['detail']['reason'])})"
-        who = account_uri(e["platform"], e["account"], e["account_id"])
-        click.secho(f"  EVENT {term(e['type']):<20} {term(who)}{post}{extra}",
-                    fg="red" if "deleted" in e["type"] or "suspended" in e["type"]
-                    else "yellow")
+            for o in outcomes:
+                if o.events:
+                    emit_json(o.events)
+        return outcomes
 
-    def say(m: str) -> None:
-        click.echo(m, err=True)
-
-    run_demo(store, seconds=duration, round_seconds=round_s, say=say, on_event=show)
-    store.close()
+    try:
+        result = run_demo(store, seconds=duration, hours=hours, round_seconds=round_s,
+                          accounts=accounts, seed=seed, view=view, collect=collect)
+    finally:
+        store.close()
+    (home / "summary.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
     click.echo(f"the demo archive is in {term(home)}: try `unerased --home {term(home)} "
                "events`", err=True)

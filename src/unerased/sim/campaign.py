@@ -35,9 +35,10 @@ deleted and his account closed; 200,000 other accounts were shut down. Here:
 - **The sweep**: at ``sweep_at_hours`` every account of the ``swept`` provinces (default
   Chongqing and Fujian, the two arrested men's provinces) is closed within the next
   ``sweep_spread_minutes``: ``suspended`` by the platform, or ``deactivated`` under
-  pressure; the first account of each swept province (and any swept account with no post
-  left) has all its posts deleted a few minutes before its closure — "all his tweets were
-  deleted". Posts of a suspended account are hidden, not deleted: their ``deleted_at``
+  pressure; the first account of each swept province has all its posts deleted at once
+  1–3 h before its closure (a third to all of ``min(3 h, sweep_at_hours / 2)``) and posts
+  nothing after — "all his tweets were deleted": a mass deletion a collector sees if it
+  looks in between. Posts of a suspended account are hidden, not deleted: their ``deleted_at``
   stays None, the closure is the event.
 - **Edits**: a few posts (``edit_share``) are edited once, 10 min–6 h after posting.
 
@@ -254,6 +255,8 @@ def generate_campaign(
                                     display_name=f"{sur.capitalize()} ({_ZH[prov]})"))
     # closures first: they bound what can still be posted and deleted
     first_of: set[str] = set()
+    wipe: dict[str, datetime] = {}  # the wiped accounts: when all their posts go
+    lead_max = min(180.0, sweep_at_hours * 60 / 2)  # never before half-way to the sweep
     for acc in accs:
         if acc.province in swept:
             closed_at = sweep_at + timedelta(minutes=rng.uniform(0, sweep_spread_minutes))
@@ -264,11 +267,13 @@ def generate_campaign(
             if acc.province not in first_of:
                 first_of.add(acc.province)
                 acc.wiped = True
+                lead = rng.uniform(lead_max / 3, lead_max)
+                wipe[acc.username] = closed_at - timedelta(minutes=lead)
     seq = 0
     posts: list[CampaignPost] = []
     for acc in accs:
         n = 0
-        stop = min(end, acc.closed_at) if acc.closed_at else end
+        stop = min(end, wipe.get(acc.username) or acc.closed_at or end)
         own: list[CampaignPost] = []
         for k in range(backlog):
             at = start - timedelta(days=rng.uniform(1, 30), seconds=k)
@@ -295,15 +300,11 @@ def generate_campaign(
                 if at < (post.deleted_at or stop):
                     post.edits.append((at, _EDIT_PREFIX + post.text))
             own.append(post)
-        if acc.closed_at is not None:
-            live = [p for p in own if p.deleted_at is None or p.deleted_at >= acc.closed_at]
-            if acc.wiped or not live:
-                acc.wiped = True
-                wipe_at = acc.closed_at - timedelta(minutes=rng.uniform(2, 10))
-                for p in live:
-                    if p.created_at < wipe_at:
-                        p.deleted_at, p.wiped = wipe_at, True
-                        p.edits = [e for e in p.edits if e[0] < wipe_at]
+        wipe_at = wipe.get(acc.username)
+        if wipe_at is not None:  # every post still there goes at once; it posts no more
+            for p in own:
+                if p.deleted_at is None:
+                    p.deleted_at, p.wiped = wipe_at, True
         posts.extend(own)
     posts.sort(key=lambda p: (p.created_at, p.post_id))
     return Campaign(seed, start, end, sweep_at, tuple(swept), accs, posts)

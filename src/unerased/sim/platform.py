@@ -71,6 +71,7 @@ class SimPlatform:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.accounts: dict[str, SimAccount] = {}
         self.statuses: dict[str, SimStatus] = {}
+        self._of: dict[str, list[SimStatus]] = {}  # account id -> its statuses
         self._next = 110000000000000000
         self.requests = 0
 
@@ -86,10 +87,12 @@ class SimPlatform:
         return acc
 
     def post(self, acc: SimAccount, text: str, *, at: datetime | None = None,
-             media: bytes | None = None) -> SimStatus:
-        st = SimStatus(self._id(), acc.id, text, at or self.clock(), media=media)
+             media: bytes | None = None, id: str | None = None) -> SimStatus:
+        """A new status (``id``: the one to serve, e.g. a campaign's snowflake)."""
+        st = SimStatus(id or self._id(), acc.id, text, at or self.clock(), media=media)
         st.history.append((text, st.created_at))
         self.statuses[st.id] = st
+        self._of.setdefault(acc.id, []).append(st)
         return st
 
     def edit(self, st: SimStatus, text: str) -> None:
@@ -107,8 +110,7 @@ class SimPlatform:
         return next(a for a in self.accounts.values() if a.username == username)
 
     def live_statuses(self, acc: SimAccount) -> list[SimStatus]:
-        return sorted((s for s in self.statuses.values()
-                       if s.account_id == acc.id and not s.deleted),
+        return sorted((s for s in self._of.get(acc.id, ()) if not s.deleted),
                       key=lambda s: int(s.id), reverse=True)
 
     # -------------------------------------------------------------- API shapes

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -62,8 +62,10 @@ class Recorder:
         *,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         max_body: int = DEFAULT_MAX_BODY,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.client = client
+        self.clock = clock  # when each capture started (a simulated clock in the demo)
         self.captures: list[Capture] = []
         self.max_redirects = max(0, max_redirects)
         self.max_body = max_body
@@ -95,7 +97,7 @@ class Recorder:
             if k.lower() in _SECRET_HEADERS and v:
                 self._secrets.add(v)
                 self._secrets.update(p for p in v.split() if len(p) >= 8)
-        started = utcnow()
+        started = self.clock()
         target = parse_target(str(url))
         if isinstance(target, str):
             return None, self._failed(method, str(url), started, {}, b"",
@@ -120,7 +122,7 @@ class Recorder:
                 self.captures[-1] = cap
                 return resp, cap
             hops += 1
-            started = utcnow()
+            started = self.clock()
             nxt = self._next_hop(req, resp)
             if isinstance(nxt, str):
                 return None, self._failed(req.method, resp.headers.get("location", ""),

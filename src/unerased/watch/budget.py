@@ -257,12 +257,13 @@ class Budgets:
         """The earliest time one request of ``host`` may go (for :func:`schedule.defer`)."""
         return now + timedelta(seconds=self.host(host, now).wait(now, 1))
 
-    def snapshot(self, now: datetime) -> dict[str, Any]:
-        """Every host's budget as JSON-able data (``unerased status``) (B10)."""
+    def snapshot(self, now: datetime | None = None) -> dict[str, Any]:
+        """Every host's budget as JSON-able data (``unerased status``) (B10): as of ``now``,
+        or without ``now`` as of the last time each host was used (no clock is read)."""
         out: dict[str, Any] = {}
         for key in sorted(self.hosts):
             b = self.hosts[key]
-            b.roll(now)
+            b.roll(now or b.paced_at)
             d: dict[str, Any] = {
                 "limit": b.limit, "window_s": b.limits.window.total_seconds(),
                 "spent": b.spent, "remaining": int(b.remaining),
@@ -275,3 +276,47 @@ class Budgets:
                                 "resets": _add_month(b.month, 1).isoformat()}
             out[key] = d
         return out
+
+    def dump(self) -> dict[str, Any]:
+        """What must survive a restart, JSON-able (a monthly quota's count above all;
+        the collector keeps it in ``collector_state``) (B13)."""
+        return {key: {
+            "limit": b.limit, "remaining": b.remaining, "reset": b.reset.isoformat(),
+            "tokens": b.tokens, "paced_at": b.paced_at.isoformat(), "spent": b.spent,
+            "blocked_until": b.blocked_until.isoformat() if b.blocked_until else None,
+            "strikes": b.strikes, "month": b.month.isoformat() if b.month else None,
+            "monthly_used": b.monthly_used, "stated": b.stated,
+        } for key, b in sorted(self.hosts.items())}
+
+    def load(self, data: Mapping[str, Any]) -> None:
+        """Take back what :meth:`dump` gave (limits stay those configured); an entry that
+        does not parse is dropped, the host then starts afresh (B13)."""
+        for key, d in data.items():
+            try:
+                limits = self.limits.get(key.lower(), self.default)
+                month = _when(d.get("month"))
+                b = HostBudget(
+                    limits=limits, limit=int(d["limit"]), remaining=float(d["remaining"]),
+                    reset=_need(d["reset"]), tokens=float(d["tokens"]),
+                    paced_at=_need(d["paced_at"]), spent=int(d["spent"]),
+                    blocked_until=_when(d.get("blocked_until")),
+                    strikes=int(d.get("strikes", 0)),
+                    month=month if limits.monthly else None,
+                    monthly_used=int(d.get("monthly_used", 0)), stated=bool(d.get("stated")))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+            if b.limit > 0:
+                self.hosts[key.lower()] = b
+
+
+def _when(v: object) -> datetime | None:
+    return None if v is None else _need(v)
+
+
+def _need(v: object) -> datetime:
+    if not isinstance(v, str):
+        raise TypeError(v)
+    t = datetime.fromisoformat(v)
+    if t.tzinfo is None:
+        raise ValueError("naive time")
+    return t

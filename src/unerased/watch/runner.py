@@ -211,7 +211,7 @@ async def add_watch(
                  if r["watch_uri"] == str(uri) and r["proxy"]), None)
     use = ctx.proxy_for({"proxy": proxy or kept})
     async with Clients(ctx) as clients:
-        rec = Recorder(clients.get(use))
+        rec = Recorder(clients.get(use), clock=ctx.now)
         src = make_source(uri.platform, rec, service, ctx.config.source_options)
         snap = await src.resolve(uri.ident)
     with ctx.store.writer() as w:
@@ -262,7 +262,7 @@ async def observe(
     lock = host_lock(ctx, fresh)
     obs = Observation(fresh, now, [], AccountCheck(None), known=known_states(known))
     async with lock:
-        rec = Recorder(clients.get(proxy))
+        rec = Recorder(clients.get(proxy), clock=ctx.now)
         obs.captures = rec.captures
         try:
             src = (source(fresh, rec) if source is not None else

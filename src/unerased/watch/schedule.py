@@ -175,15 +175,16 @@ def observe_posts(state: AccountSchedule, created: Iterable[datetime], now: date
     """Fold the creation times one check saw into the rate (S2, S3).
 
     Only posts younger than the youngest already counted are new (a listing repeats what
-    the last one showed). The first observation estimates the rate from the spacing of the
-    posts listed (a listing shows a window, not a history) when there are at least two.
+    the last one showed). The first observation estimates the rate from the posts listed
+    over the time from the oldest of them to now (a listing shows a window, not a history;
+    a silence since the newest counts), when there are at least two.
     """
     tau = _tau(cfg)
     times = sorted(t for t in created if t <= now)
     if state.mass is None or state.at is None:
-        if len(times) >= 2 and times[-1] > times[0]:
-            span = (times[-1] - times[0]).total_seconds() / DAY
-            rate = (len(times) - 1) / max(span, 1 / 24)
+        if len(times) >= 2:  # the posts listed over the window they cover, up to now
+            span = (now - times[0]).total_seconds() / DAY
+            rate = len(times) / max(span, 1 / 24)
         else:
             rate = cfg.prior_rate
         newest = times[-1] if times else state.newest
