@@ -62,14 +62,15 @@ def rss_rows(store: Store, n: int, port: int = 9) -> list[dict[str, Any]]:
 
 def test_the_writer_thread_runs_functions_in_order_and_finishes_a_started_one() -> None:
     order: list[int] = []
-    gate = threading.Event()
+    gate, started = threading.Event(), threading.Event()
 
     async def go() -> list[Any]:
         async with WriteThread() as wt:
-            first = asyncio.ensure_future(wt.run(lambda: (gate.wait(5), order.append(1))))
+            first = asyncio.ensure_future(wt.run(
+                lambda: (started.set(), gate.wait(5), order.append(1))))
             await asyncio.sleep(0)
             second = asyncio.ensure_future(wt.run(lambda: order.append(2)))
-            await asyncio.sleep(0.05)
+            assert await asyncio.to_thread(started.wait, 5)
             first.cancel()  # already running: it runs to its end all the same
             gate.set()
             res = await asyncio.gather(first, second, return_exceptions=True)

@@ -33,7 +33,7 @@ from unerased.watch.runner import (
 from unerased.watch.uri import parse_uri
 
 CHECK_KEYS = {"account", "account_id", "platform", "outcome", "error", "events", "requests",
-              "at"}
+              "at", "redacted_seen"}
 
 
 @pytest.fixture(autouse=True)

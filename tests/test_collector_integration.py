@@ -217,3 +217,30 @@ def test_run_follows_jetstream_when_the_config_turns_it_on(store: Store) -> None
     st = col.streams["jetstream"]
     assert st["connected"] is True and st["lag_s"] is not None
     assert col.stats.errors == 0 and col.stats.checks >= 1
+
+
+def test_a_failed_delivery_is_one_line_of_the_log(store: Store) -> None:
+    receiver = Site("127.0.0.1")
+    receiver.routes["/hook"] = lambda _seen: json_answer(503, {"error": "down"})
+    with sites(receiver):
+        store.add_alert_rule(receiver.url("/hook"), secret="5e" * 32, now=T0,
+                             on_types=["heartbeat"], within_s=900)
+        clock = Clock(T0)
+        ctx = RunContext(store, default_client_factory(), WatchConfig(), now=clock, env=ALLOW)
+        col = Collector(ctx)
+        col.alerts = AlertPump(store, col.writer, ctx.collector, proxy=None, env=ALLOW,
+                               clock=clock)
+        lines: list[Any] = []
+        col.on_log = lines.append
+
+        async def go() -> None:
+            await col.alerts_once()
+            col.writer.close()
+
+        asyncio.run(go())
+    (line,) = lines
+    assert line.outcome == "alert_failed" and line.account is None
+    assert line.error.startswith("alert ") and "503" in line.error and "\n" not in line.error
+    assert set(line.to_json()) == {"account", "account_id", "platform", "outcome", "error",
+                                   "events", "requests", "at"}
+    assert store.outbox_counts()["pending"] == 1  # kept, to be retried

@@ -120,7 +120,7 @@ def test_clean_archive_verifies(store: Store) -> None:
     n = log.tree_size(store)
     assert rep.leaves == n == 18
     assert rep.rows == {"account_status": 2, "post_versions": 12, "captures": 2, "imports": 1,
-                        "events": 1, "media_completions": 0}
+                        "events": 1, "media_completions": 0, "redactions": 0}
     assert rep.checkpoints == 2
     assert rep.blobs == 4  # media, two response bodies, one request body
     assert rep.media == 1

@@ -68,6 +68,7 @@ class ImportCounts:
     account_uris: list[str] = field(default_factory=list)  # each one's canonical form
     notices: list[ImportNotice] = field(default_factory=list)  # what the summary must tell
     media_completed: int = 0  # media files attached to versions stored without them
+    redacted_seen: int = 0  # posts of redacted posts or accounts, not stored (redaction.md)
 
     @property
     def account(self) -> str | None:
@@ -208,6 +209,7 @@ def _import_items(
     counts = counts if counts is not None else ImportCounts()
     with store.writer() as w:
         account: dict[str, Any] | None = None
+        redacted: set[tuple[str, str]] = set()  # accounts kept out (docs/redaction.md)
         batch: list[PostSnapshot] = []
         preps: list[Prepared] = []
 
@@ -228,6 +230,9 @@ def _import_items(
             if isinstance(item, AccountSnapshot):
                 if batch:
                     flush()
+                if w.account_redacted(item.platform, item.account_id):
+                    redacted.add((item.platform, item.account_id))
+                    continue
                 account = w.upsert_account(item, source)
                 counts.accounts.append(item.handle or item.account_id)
                 counts.account_uris.append(
@@ -236,6 +241,11 @@ def _import_items(
             if not isinstance(item, PostSnapshot):
                 if isinstance(item, ImportNotice):
                     counts.notices.append(item)
+                continue
+            if (item.platform, item.account_id) in redacted or w.account_redacted(
+                    item.platform, item.account_id):
+                redacted.add((item.platform, item.account_id))
+                counts.redacted_seen += 1
                 continue
             if account is None or account["account_id"] != item.account_id:
                 if batch:
@@ -254,10 +264,16 @@ def _import_items(
                 flush()
         if batch:
             flush()
-        if account is None:
+        if account is None and not redacted:
             raise ArchiveError(str(path), "no account and no posts found in the archive")
         counts.media_completed = w.media_completed
-        w.add_import(kind, path.name, sha, size, account["id"], counts.as_dict())
+        counts.redacted_seen += len(w.redacted_seen)
+        if counts.redacted_seen:
+            counts.notices.append(ImportNotice(
+                "redacted_seen", f"{counts.redacted_seen} posts of redacted posts or accounts "
+                "were in the archive and were not stored (`unerased unredact` allows it)"))
+        w.add_import(kind, path.name, sha, size, None if account is None else account["id"],
+                     counts.as_dict())
     return counts
 
 

@@ -67,6 +67,9 @@ def _verify_receipt(path: Path, as_json: bool) -> None:
             click.echo(f"  {term(line)}")
         for w in rep.withheld:
             click.echo(f"  withheld: {w['count']} {term(w['kind'])} ({term(w['reason'])})")
+        for r in rep.redacted:
+            click.echo(f"  evidence redacted: capture {r['capture'][:12]} (redaction "
+                       f"{r['redaction']} at {term(str(r['at']))}: {term(str(r['reason']))})")
 
 
 @click.command()
@@ -94,6 +97,14 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
         rep = verify_archive(c.store, progress=progress, verifier_key=vkey,
                              check_orphans=not no_orphans)
     _report(rep, as_json)
+    if not as_json:
+        for r in rep.redactions:
+            click.echo(f"  redaction {r['id']} at {term(str(r['at']))} ({term(str(r['target']))}): "
+                       f"{r['leaves']} leaves redacted, {r['captures']} captures removed: "
+                       f"{term(str(r['reason']))}")
+            for u in r["lifted"]:
+                click.echo(f"    lifted at {term(str(u['at']))} (`unredact`): "
+                           f"{term(str(u['reason']))}")
 
 @click.command()
 @click.argument("post_id")
@@ -107,9 +118,9 @@ def verify(c: Context, receipt: Path | None, key_file: Path | None, no_orphans: 
 def receipt(c: Context, post_id: str, out: Path, published: bool, as_json: bool) -> None:
     """Write an evidence bundle for one post (POST_ID: its platform id, its URL, an
     at:// URI, or row:N), verifiable offline with `unerased verify --receipt OUT`."""
-    from ..ledger.receipt import write_receipt
+    from ..ledger.receipt import resolve_receipt_post, write_receipt
 
-    post = c.store.resolve_post(post_id)
+    post = resolve_receipt_post(c.store, post_id)
     s = write_receipt(c.store, f"row:{post['id']}", out, published=published)
     if as_json:
         got = {"path": str(s.path), "post_id": s.post_id,

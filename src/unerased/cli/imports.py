@@ -53,6 +53,7 @@ def _import_cmd(kind: str, help_text: str) -> None:
         uris = counts.account_uris
         summary = {"archive": str(path), "kind": kind, "account": counts.account,
                    "accounts": counts.accounts, "account_uris": uris, **counts.as_dict(),
+                   "redacted_seen": counts.redacted_seen,
                    "notices": [n.to_json() for n in counts.notices]}
         if as_json:
             emit_json([summary])

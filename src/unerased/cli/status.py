@@ -83,6 +83,7 @@ def _show(rep: dict[str, Any]) -> None:
         click.echo(f"stream {term(name)}: {'connected' if st.get('connected') else 'not connected'}"
                    f"{'' if lag is None else f', lag {lag:.0f}s'}")
     if rep["alerts"] is not None:
-        click.echo("alerts: " + ", ".join(f"{k} {v}" for k, v in sorted(rep["alerts"].items())))
+        click.echo("alerts: " + ", ".join(f"{k} {term(v)}" for k, v in sorted(rep["alerts"].items())
+                                          if v is not None))
     for e in rep["errors"]:
         click.echo(f"error {term(e['at'] or '')} {term(e['account'])}: {term(e['error'])}")

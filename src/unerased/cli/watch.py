@@ -94,8 +94,10 @@ def _show_outcome(res: Any, as_json: bool) -> None:
     elif res.outcome != "busy":
         status = {"ok": "ok", "stale": "stale (a more recent check was stored first)"}.get(
             res.outcome, f"error: {term(res.error or '')}")
+        seen = (f", {res.redacted_seen} redacted posts seen again (not stored)"
+                if getattr(res, "redacted_seen", 0) else "")
         click.echo(f"{term(res.account)}: {status}; {len(res.events)} events, "
-                   f"{res.captures} requests", err=True)
+                   f"{res.captures} requests{seen}", err=True)
         for e in res.events:
             post = f" {term(e['post_id'])}" if e["post_id"] else ""
             click.echo(f"  {term(e['type'])}{post}")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._files import mkstemp_private, os_reason, private_dir
-from ..errors import ArchiveError, BlobError, ReceiptError
+from ..errors import ArchiveError, BlobError, NotFound, ReceiptError
 from ..importers.safezip import SafeZip
 from ..model import canonical_json
 from ..refs import account_uri
@@ -44,6 +44,7 @@ __all__ = [
     "ReceiptReport",
     "ReceiptSummary",
     "ledger_status",
+    "resolve_receipt_post",
     "verify_receipt",
     "write_receipt",
 ]
@@ -64,6 +65,7 @@ MAX_RECEIPT = 16 << 30  # everything decompressed
 _KIND_TABLE = {
     "post_version": "post_versions", "account_status": "account_status", "capture": "captures",
     "import": "imports", "event": "events", "media_completion": "media_completions",
+    "redaction": "redactions",
 }
 _README_TEXT = (
     "This is an unerased receipt: evidence about one social-media post, verifiable offline.\n"
@@ -105,7 +107,20 @@ def _ids_from_sources(sources: Iterable[str | None], prefix: str) -> list[str]:
     return [src[len(prefix):] for src in sources if src and src.startswith(prefix)]
 
 
-def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
+def resolve_receipt_post(store: Store, post_ref: str) -> dict[str, Any]:
+    """The post ``post_ref`` names (``Store.resolve_post``); a redacted post is refused
+    in one line naming the redaction (docs/redaction.md)."""
+    try:
+        return store.resolve_post(post_ref)
+    except NotFound:
+        gone = store.redacted_matching(post_ref)
+        if gone:
+            raise ReceiptError(f"post {post_ref!r} was redacted at {gone[0]['at']} "
+                               f"({gone[0]['reason']}): no receipt can be made") from None
+        raise
+
+
+def _collect(conn: Connection, post: Any, *, redactions: bool = True) -> list[tuple[str, str]]:
     """(table, ref) of every leafed row the receipt of ``post`` covers."""
     out: list[tuple[str, str]] = []
     sources: list[str | None] = []
@@ -126,8 +141,12 @@ def _collect(conn: Connection, post: Any) -> list[tuple[str, str]]:
     state = _json_or_empty(post["state_json"])
     evidence += _str_list(state.get("seen_evidence")) + _str_list(state.get("evidence"))
     captures = list(dict.fromkeys(_ids_from_sources(sources, "capture:") + evidence))
-    for cid in rows.existing_captures(captures):
+    stored = rows.existing_captures(captures)
+    for cid in stored:
         out.append(("captures", cid))
+    if redactions and len(stored) < len(captures):  # say which evidence was redacted
+        out += [("redactions", str(r)) for r in rows.redactions_naming(
+            sorted(set(captures) - set(stored)))]
     shas = list(dict.fromkeys(_ids_from_sources(sources, "import:")))
     for iid in rows.imports_with_sha256(shas):
         out.append(("imports", str(iid)))
@@ -220,11 +239,11 @@ def write_receipt(
     False: fail instead). ``published``: a published receipt, with only what concerns
     the post itself (:mod:`unerased.ledger.published`)."""
     out_path = Path(out_path)
-    pk = store.resolve_post(post_ref)["id"]
+    pk = resolve_receipt_post(store, post_ref)["id"]
     withheld: list[dict[str, Any]] = []
     with store.reader() as conn:
         post = _find_post(conn, pk)
-        refs = _collect(conn, post)
+        refs = _collect(conn, post, redactions=not published)
         if published:
             refs, withheld = _published_refs(conn, refs, post_ref)
         max_idx = _max_leaf(conn, refs)
@@ -379,6 +398,7 @@ class ReceiptReport:
     warning: str = KEY_WARNING
     published: bool = False
     withheld: list[dict[str, Any]] = field(default_factory=list)
+    redacted: list[dict[str, Any]] = field(default_factory=list)  # evidence redacted since
 
     @property
     def ok(self) -> bool:
@@ -395,6 +415,9 @@ class ReceiptReport:
         held = sum(int(w.get("count", 0)) for w in self.withheld)
         if self.published:
             ts += f"; {held} leaves withheld (they concern more than this post)"
+        if self.redacted:
+            ts += (f"; {len(self.redacted)} evidence captures were redacted "
+                   f"(redaction records included)")
         return (
             f"{kind} verified: {p.get('platform')} post {p.get('post_id')} of account "
             f"{self._account_uri()}: {self.leaves} leaves and {self.blobs} blobs included in "
@@ -417,6 +440,7 @@ class ReceiptReport:
             "key_id": self.key_id, "leaves": self.leaves, "blobs": self.blobs,
             "timestamp": self.timestamp, "story": list(self.story), "warning": self.warning,
             "published": self.published, "withheld": [dict(w) for w in self.withheld],
+            "redacted": [dict(r) for r in self.redacted],
         }
 
 
@@ -518,6 +542,11 @@ def _check_record(r: Any, post: Mapping[str, str], blobs: set[str], used: set[st
                 used.add(d)
     elif kind == "media_completion":
         _check_completion(r, post, blobs, used)
+    elif kind == "redaction":
+        if (not isinstance(r.get("leaves"), list) or not all(_is_int(i) for i in r["leaves"])
+                or not isinstance(r.get("captures"), list)
+                or not all(_is_hex(c, 64) for c in r["captures"])):
+            raise _Bad("malformed redaction record")
     elif kind == "capture":
         inner = r.get("record")
         if not isinstance(inner, dict):
@@ -565,6 +594,9 @@ def _story(leaves: Sequence[Mapping[str, Any]]) -> list[str]:
             out.append(f"{r.get('at')}  media completed ({r.get('source')}): media "
                        f"{r.get('seq')} of version {r.get('version')} is {r.get('filename')} "
                        f"sha256 {r.get('sha256')}")
+        elif k == "redaction":
+            out.append(f"{r.get('at')}  redaction {r.get('id')}: {len(r['leaves'])} leaves "
+                       f"and {len(r['captures'])} captures removed ({r.get('reason')})")
         elif k == "import":
             out.append(f"{r.get('at')}  archive import {r.get('import_kind')} {r.get('filename')} "
                        f"sha256 {r.get('sha256')}")
@@ -709,6 +741,26 @@ def _verify(z: _Members, report: ReceiptReport) -> None:
         report.timestamp = _check_timestamp(z.read(TSR, 1 << 20), z.read(NOTE, 1 << 20))
     report.post = dict(m["post"])
     report.story = _story(records)
+    report.redacted = _redacted_evidence(records)
+
+
+def _redacted_evidence(records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The captures the receipt's records name (a version's source, an event's evidence)
+    that a redaction record of the receipt says were removed."""
+    held = {r["id"] for r in records if r["kind"] == "capture"}
+    named: list[str] = []
+    for r in records:
+        src = r.get("source")
+        if isinstance(src, str) and src.startswith("capture:"):
+            named.append(src[8:])
+        if r["kind"] == "event" and isinstance(r.get("evidence"), list):
+            named += [str(c) for c in r["evidence"]]
+    out = []
+    for red in (r for r in records if r["kind"] == "redaction"):
+        out += [{"capture": c, "redaction": red["id"], "at": red.get("at"),
+                 "reason": red.get("reason")}
+                for c in dict.fromkeys(named) if c not in held and c in red["captures"]]
+    return out
 
 
 def _check_timestamp(tsr: bytes, note_bytes: bytes) -> dict[str, Any]:

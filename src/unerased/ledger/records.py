@@ -206,3 +206,19 @@ def media_completion_record(
         "at": row["at"],
         "source": row["source"],
     }
+
+
+def redaction_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Content removed on request (docs/redaction.md): which leaves were redacted (their
+    rows and salts are gone, their hashes stay) and which raw captures were removed, when
+    and why. Never the content itself, nor the post or account it was."""
+    return {
+        "f": FORMAT,
+        "kind": "redaction",
+        "id": row["id"],
+        "at": row["at"],
+        "reason": row["reason"],
+        "target": row["target"],
+        "leaves": _j(row["leaves_json"]),
+        "captures": _j(row["captures_json"]),
+    }

@@ -26,6 +26,7 @@ digest, checkpoint size); checking goes on up to ``max_problems``.
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -86,6 +87,8 @@ class VerifyReport:
     checkpoints: int = 0
     seconds: float = 0.0
     truncated: bool = False  # stopped after max_problems
+    redacted: list[dict[str, Any]] = field(default_factory=list)  # leaves, docs/redaction.md
+    redactions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -101,10 +104,16 @@ class VerifyReport:
             tail = f" (and {more}{'+' if self.truncated else ''} more)" if more else ""
             return f"{self.problems[0]}{tail}"
         orphans = f"; {self.orphan_blobs} unreferenced blobs (harmless)" if self.orphan_blobs else ""
+        redacted = ""
+        if self.redactions:
+            last = self.redactions[-1]
+            redacted = (f"; {len(self.redacted)} leaves redacted by {len(self.redactions)} "
+                        f"redaction{'s' if len(self.redactions) != 1 else ''} (the last "
+                        f"{last['at']}: {last['reason']})")
         return (
             f"archive verified: {self.leaves} leaves, {sum(self.rows.values())} rows, "
             f"{self.nodes} tree nodes, {self.blobs} blobs ({self.blob_bytes} bytes), "
-            f"{self.checkpoints} checkpoints in {self.seconds:.1f}s{orphans}"
+            f"{self.checkpoints} checkpoints in {self.seconds:.1f}s{orphans}{redacted}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -115,6 +124,7 @@ class VerifyReport:
             "seconds": round(self.seconds, 3), "truncated": self.truncated,
             "first_problem": None if self.first is None else self.first.to_json(),
             "problems": [p.to_json() for p in self.problems],
+            "redacted": list(self.redacted), "redactions": list(self.redactions),
         }
 
 
@@ -142,6 +152,8 @@ def _record_of(kind: str, row: Mapping[str, Any], media: Sequence[Mapping[str, A
         return rec.event_record(row)
     if kind == "media_completions":
         return rec.media_completion_record(row, row, row)
+    if kind == "redactions":
+        return rec.redaction_record(row)
     raise KeyError(kind)
 
 
@@ -241,6 +253,7 @@ class _Verifier:
         self.tree_ok = True
         self.keep: set[tuple[int, int]] = set()  # nodes the checkpoints need
         self.kept: dict[tuple[int, int], bytes] = {}
+        self.redacted: dict[int, Mapping[str, Any]] = {}  # leaf index -> its redaction
 
     # -- problems
 
@@ -259,6 +272,7 @@ class _Verifier:
         checkpoints = log.list_checkpoints(conn)
         self._plan_checkpoints(checkpoints, size)
         try:
+            self._load_redactions()
             self._leaves(size)
             self._rest(size)
             self._checkpoints(checkpoints, size)
@@ -322,9 +336,57 @@ class _Verifier:
         self.problem("leaf_missing", f"ledger leaf {span} is missing (a leaf row was deleted)",
                      leaf=expected)
 
+    def _load_redactions(self) -> None:
+        """The leaves redactions name: verified as "redacted" (their row and salt are
+        gone; their stored hash builds the tree) instead of failing."""
+        lifted: dict[int, list[dict[str, Any]]] = {}
+        for pk, at, why in self.scan.lifted():
+            lifted.setdefault(int(pk), []).append({"at": at, "reason": why})
+        for r in self.scan.redactions():
+            try:
+                leaves = [int(i) for i in json.loads(r["leaves_json"])]
+                n_caps = len(json.loads(r["captures_json"]))
+            except (ValueError, TypeError):
+                self.problem("redaction_malformed", f"redactions row {r['id']} cannot be read",
+                             table="redactions", row=str(r["id"]))
+                continue
+            own = self.scan.leaf_index("redactions", str(r["id"]))
+            for i in leaves:
+                if own is not None and i >= int(own):
+                    self.problem("redaction_order", f"redactions row {r['id']} (leaf {own}) "
+                                 f"names leaf {i}, which is not before it",
+                                 table="redactions", row=str(r["id"]), leaf=i)
+                self.redacted.setdefault(i, r)
+            self.report.redactions.append({
+                "id": r["id"], "at": r["at"], "reason": r["reason"], "target": r["target"],
+                "leaf": None if own is None else int(own), "leaves": len(leaves),
+                "captures": n_caps, "lifted": lifted.get(int(r["id"]), [])})
+
+    def _redacted_leaf(self, idx: int, kind: str, ref: str, salt: bytes) -> None:
+        """A redacted leaf: its row and its salt must be gone."""
+        r = self.redacted[idx]
+        self.report.redacted.append({"leaf": idx, "table": kind, "row": ref,
+                                     "redaction": r["id"], "at": r["at"],
+                                     "reason": r["reason"]})
+        cur = self.cursors.get(kind)
+        row = None if cur is None else cur.peek()
+        if cur is not None and row is not None and (
+                row["id"] == ref if kind == "captures" else str(row["id"]) == ref):
+            cur.pop()
+            self.problem("redaction_incomplete", f"ledger leaf {idx} was redacted (redaction "
+                         f"{r['id']}) but {kind} row {ref} is still there", table=kind,
+                         row=ref, leaf=idx)
+        elif salt:
+            self.problem("redaction_incomplete", f"ledger leaf {idx} was redacted (redaction "
+                         f"{r['id']}) but its salt is still there", table=kind, row=ref,
+                         leaf=idx)
+
     def _leaf(self, idx: int, kind: str, ref: str, salt: bytes) -> bytes | None:
         """Match leaf ``idx`` with its row; returns the recomputed leaf hash (None if the
-        row cannot be found)."""
+        row cannot be found, or was redacted)."""
+        if idx in self.redacted:
+            self._redacted_leaf(idx, kind, ref, salt)
+            return None
         cur = self.cursors.get(kind)
         if cur is None:
             self.problem("leaf_bad_kind", f"ledger leaf {idx} names an unknown table {kind!r}",

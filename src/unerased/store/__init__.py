@@ -60,6 +60,7 @@ from ._pages import PageQueries
 from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
+from ._redact import RedactedError, Redaction, RedactQueries
 from ._rekey import rotate_keys
 from ._state import StateQueries
 from ._users import ROLES, UserQueries
@@ -94,6 +95,8 @@ __all__ = [
     "PublishRows",
     "Queries",
     "ReceiptRows",
+    "RedactedError",
+    "Redaction",
     "StateQueries",
     "Store",
     "StoreError",
@@ -111,7 +114,7 @@ __all__ = [
 
 
 class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
-            WebQueries, PageQueries):
+            WebQueries, PageQueries, RedactQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path, *,
                  lock: HomeLock | None = None, db_key: bytes | None = None) -> None:
         self.engine = engine
@@ -215,6 +218,11 @@ class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
                     raise
         except SQLAlchemyError as e:
             raise DatabaseError("the database cannot be written", _first_line(e)) from None
+        if w.redactions_done:  # committed: the files only they named go (docs/redaction.md)
+            freed = [r for r in w.redactions_done if r.blobs]
+            if freed:
+                removed = self.remove_blobs(set().union(*(r.blobs for r in freed)))
+                freed[-1].blobs_removed = removed
 
     @contextmanager
     def reader(self) -> Iterator[Connection]:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DatabaseError
@@ -178,19 +178,19 @@ class ClaimQueries:
 
     def reschedule(self, times: Mapping[int, datetime], now: datetime) -> int:
         """Set the due time of the accounts of ``times`` that no live claim holds (a
-        restart spreading what fell overdue while nothing ran); the number changed."""
+        restart spreading what fell overdue while nothing ran); the number changed.
+        One statement executed for every account (executemany), in one transaction."""
         if not times:
             return 0
         a = s.accounts
-        n = 0
+        stmt = update(a).where(
+            a.c.id == bindparam("b_pk"),
+            or_(a.c.claimed_until.is_(None), a.c.claimed_until < lease_time(now)),
+        ).values(next_check=bindparam("b_due"))
+        rows = [{"b_pk": pk, "b_due": iso(when)} for pk, when in sorted(times.items())]
         with self._claim_transaction() as conn:
-            for pk, when in sorted(times.items()):
-                res = conn.execute(update(a).where(
-                    a.c.id == pk, or_(a.c.claimed_until.is_(None),
-                                      a.c.claimed_until < lease_time(now)))
-                    .values(next_check=iso(when)))
-                n += int(res.rowcount or 0)
-        return n
+            res = conn.execute(stmt, rows)
+        return max(0, int(res.rowcount or 0))
 
     def defer_claims(self, collector: str, until: Mapping[int, datetime]) -> None:
         """Give back this collector's claims on the accounts of ``until`` without
@@ -199,11 +199,12 @@ class ClaimQueries:
         if not until:
             return
         a = s.accounts
+        stmt = update(a).where(a.c.id == bindparam("b_pk"), a.c.claimed_by == collector
+                               ).values(next_check=bindparam("b_due"), claimed_by=None,
+                                        claimed_until=None)
+        rows = [{"b_pk": pk, "b_due": iso(when)} for pk, when in sorted(until.items())]
         with self._claim_transaction() as conn:
-            for pk, when in sorted(until.items()):
-                conn.execute(update(a).where(a.c.id == pk, a.c.claimed_by == collector)
-                             .values(next_check=iso(when), claimed_by=None,
-                                     claimed_until=None))
+            conn.execute(stmt, rows)
 
     def renew_claims(self, collector: str, account_pks: Iterable[int], until: datetime) -> int:
         """Extend this collector's leases on ``account_pks`` to ``until`` (a long check);

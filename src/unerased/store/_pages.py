@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, Select, and_, func, or_, select, tuple_
 
 from ..errors import BlobError
 from ..model import Capture
@@ -87,17 +87,30 @@ class PageQueries:
         reason and the ``last_seen``/``first_missing`` bounds of the deletion (from
         its ``post_deleted`` event, else from the post row)."""
         p, v = s.posts.c, s.post_versions.c
-        created = func.coalesce(p.created_at, "")
-        q = (select(s.posts, created.label("sort_at"), v.text.label("latest_text"))
-             .join_from(s.posts, s.post_versions,
-                        and_(v.post_pk == p.id, v.seq == p.n_versions), isouter=True)
-             .where(p.account_pk == account_pk)
-             .order_by(created.desc(), p.id.desc()).limit(limit))
-        if before is not None:
-            q = q.where(or_(created < before[0], and_(created == before[0], p.id < before[1])))
+        base = (select(s.posts, v.text.label("latest_text"))
+                .join_from(s.posts, s.post_versions,
+                           and_(v.post_pk == p.id, v.seq == p.n_versions), isouter=True)
+                .where(p.account_pk == account_pk))
+        # The dated posts straight from the index (account_pk, created_at) — ordering by
+        # coalesce(created_at, '') would sort every post of the account — then the
+        # undated ones (no date, or ""), by row id: the same order as that coalesce.
+        dated: Select[Any] | None = base.where(p.created_at > "").order_by(
+            p.created_at.desc(), p.id.desc())
+        undated = base.where(or_(p.created_at.is_(None), p.created_at == "")).order_by(
+            p.id.desc())
+        if before is not None and before[0]:  # a row value: the index seeks to it
+            dated = base.where(p.created_at > "", tuple_(p.created_at, p.id)
+                               < tuple_(before[0], before[1])).order_by(
+                p.created_at.desc(), p.id.desc())
+        elif before is not None:  # among the undated already
+            dated = None
+            undated = undated.where(p.id < before[1])
         e = s.events.c
         with self.reader() as conn:
-            rows = conn.execute(q).mappings().all()
+            rows = [] if dated is None else list(
+                conn.execute(dated.limit(limit)).mappings().all())
+            if len(rows) < limit:
+                rows += conn.execute(undated.limit(limit - len(rows))).mappings().all()
             pks = [r["id"] for r in rows]
             deletions: dict[int, dict[str, Any]] = {}
             for i in range(0, len(pks), _CHUNK):
@@ -111,7 +124,7 @@ class PageQueries:
             d = deletions.get(r["id"], {})
             out.append({
                 "id": r["id"], "post_id": r["post_id"], "url": r["url"],
-                "created_at": r["created_at"], "sort_at": r["sort_at"], "kind": r["kind"],
+                "created_at": r["created_at"], "sort_at": r["created_at"] or "", "kind": r["kind"],
                 "status": r["status"], "text": r["latest_text"] or "",
                 "versions": r["n_versions"], "edited": r["n_versions"] > 1,
                 "first_seen": r["first_seen"],

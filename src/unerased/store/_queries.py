@@ -17,6 +17,7 @@ from ._search import matching_versions_sql
 
 PAGE = 500
 FIND_LIMIT = 50  # candidates an account or post argument may name (an error lists 10)
+COUNTS_KEPT = 4096  # accounts whose post counts a Store keeps (account_counts)
 
 
 def _account_cond(m: AccountMatch) -> Any:
@@ -123,15 +124,37 @@ class Queries:
         with self.reader() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
-    def account_json(self, row: dict[str, Any]) -> dict[str, Any]:
+    def account_counts(self, row: Mapping[str, Any]) -> tuple[int, int]:
+        """The account's posts and deleted posts. Counting them reads every post row of
+        the account (no index on ``(account_pk, status)``: seconds at a million), so the
+        counts are kept per Store and reused while nothing they depend on has changed:
+        the account's ``state_version`` (every check that stores its result bumps it,
+        post statuses included), the newest ledger leaf (every import, version, event,
+        status row adds one) and the newest post row. All three are cheap to read (the
+        row given, the last entry of two primary keys)."""
+        cache: dict[int, tuple[Any, tuple[int, int]]] = self.__dict__.setdefault(
+            "_account_counts", {})
         with self.reader() as conn:
-            n_posts = conn.execute(
+            version = (row.get("state_version"),
+                       conn.execute(text("SELECT max(idx) FROM ledger_leaves")).scalar(),
+                       conn.execute(text("SELECT max(id) FROM posts")).scalar())
+            got = cache.get(row["id"])
+            if got is not None and got[0] == version:
+                return got[1]
+            n_posts = int(conn.execute(
                 text("SELECT count(*) FROM posts WHERE account_pk = :a"), {"a": row["id"]}
-            ).scalar_one()
-            n_deleted = conn.execute(
+            ).scalar_one())
+            n_deleted = int(conn.execute(
                 text("SELECT count(*) FROM posts WHERE account_pk = :a AND status = 'deleted'"),
                 {"a": row["id"]},
-            ).scalar_one()
+            ).scalar_one())
+        if len(cache) >= COUNTS_KEPT:
+            cache.clear()
+        cache[row["id"]] = (version, (n_posts, n_deleted))
+        return n_posts, n_deleted
+
+    def account_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        n_posts, n_deleted = self.account_counts(row)
         return {
             "id": row["id"],
             "platform": row["platform"],
@@ -354,6 +377,11 @@ class Queries:
                    + " ORDER BY coalesce(p.created_at, '') DESC, p.id DESC LIMIT :lim")
             rows = list(conn.execute(text(sql), params).mappings())
             posts = self._post_dicts(conn, rows)
+        self._snippets(posts, query)
+        return posts
+
+    @staticmethod
+    def _snippets(posts: list[dict[str, Any]], query: str) -> None:
         for p in posts:
             # the snippet comes from the version that matches (any version, not only the last)
             best = next(
@@ -361,7 +389,96 @@ class Queries:
                 p["text"],
             )
             p["snippet"] = tokenize.snippet(best, query)
+
+    def search_order(self, query: str, exact_up_to: int) -> str:
+        """The order a search's first page should take: ``"created"`` (newest
+        ``created_at`` first, as :meth:`search` sorts) when at most ``exact_up_to``
+        versions match, else ``"archived"`` (:meth:`search_archived`): sorting a
+        hundred thousand matches costs a second, the index gives them newest stored
+        first at once. Counted in the full-text index alone, stopping there."""
+        with self.reader() as conn:
+            frag = matching_versions_sql(conn, query)
+            if frag is None:
+                return "created"
+            sub, params = frag
+            params["cap"] = exact_up_to + 1
+            n = conn.execute(text("SELECT count(*) FROM (" + sub + " LIMIT :cap) m"),
+                             params).scalar_one()
+        return "created" if int(n) <= exact_up_to else "archived"
+
+    def search_archived(
+        self,
+        query: str,
+        *,
+        account_pk: int | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 50,
+        before: int | None = None,
+        account_pks: Sequence[int] | None = None,
+    ) -> list[dict[str, Any]]:
+        """At most ``limit`` matching posts, the one with the newest matching version
+        (as stored: version row id) first, each once, with its snippet and
+        ``match_version`` (that version's row id, the key of the next page: ``before``
+        gives the posts whose newest matching version is older). Read from the
+        full-text index in its own order, batch after batch, stopping when the page is
+        full: its cost does not grow with the number of matches."""
+        with self.reader() as conn:
+            parts = self._search_parts(conn, query, account_pk, status, since, until,
+                                       account_pks)
+            if parts is None:
+                return []
+            sub, filters, params = parts
+            cond = "".join(" AND " + f for f in filters)
+            bound = before
+            batch = max(2 * limit, 64)
+            picked: dict[int, int] = {}  # post row id -> its newest matching version
+            while len(picked) < limit:
+                vids = [int(x) for x in conn.execute(text(
+                    "SELECT vid FROM (" + sub + ") m"
+                    + ("" if bound is None else " WHERE vid < :bound")
+                    + " ORDER BY vid DESC LIMIT :n"),
+                    {**params, "bound": bound, "n": batch}).scalars()]
+                if not vids:
+                    break
+                hits = conn.execute(text(
+                    "SELECT v.id AS vid, p.id AS pk, p.n_versions AS nv FROM post_versions v "
+                    "JOIN posts p ON p.id = v.post_pk" + cond + " WHERE v.id IN ("
+                    + ",".join(str(x) for x in vids) + ")"), params).all()
+                newer = self._matched_at_or_after(conn, sub, params, before,
+                                                  [h.pk for h in hits if h.nv > 1])
+                for h in sorted(hits, key=lambda h: -int(h.vid)):
+                    if h.pk not in picked and h.pk not in newer and len(picked) < limit:
+                        picked[int(h.pk)] = int(h.vid)
+                bound = vids[-1]
+                batch = min(batch * 4, 20_000)
+            rows = list(conn.execute(select(s.posts).where(s.posts.c.id.in_(list(picked))))
+                        .mappings()) if picked else []
+            posts = self._post_dicts(conn, rows)
+            v = s.post_versions.c
+            matched = dict(conn.execute(select(v.id, v.text).where(
+                v.id.in_(list(picked.values())))).all()) if picked else {}
+        posts.sort(key=lambda p: -picked[p["id"]])
+        for p in posts:
+            p["match_version"] = picked[p["id"]]
+            # the snippet from the version that matched (known: no need to look for it)
+            p["snippet"] = tokenize.snippet(matched.get(p["match_version"]) or p["text"],
+                                            query)
         return posts
+
+    @staticmethod
+    def _matched_at_or_after(conn: Connection, sub: str, params: dict[str, Any],
+                             bound: int | None, pks: list[int]) -> set[int]:
+        """Those of the posts ``pks`` with a matching version at or after ``bound``:
+        listed on an earlier page of :meth:`search_archived`."""
+        if bound is None or not pks:
+            return set()
+        return {int(x) for x in conn.execute(text(
+            "SELECT DISTINCT v.post_pk FROM post_versions v WHERE v.post_pk IN ("
+            + ",".join(str(int(x)) for x in pks) + ") AND v.id >= :bound AND v.id IN ("
+            "SELECT vid FROM (" + sub + ") m WHERE vid >= :bound)"),
+            {**params, "bound": bound}).scalars()}
 
     def search_total(
         self,
@@ -387,10 +504,12 @@ class Queries:
                 params["cap"] = cap
                 # matches streamed from the index and joined, stopping at ``cap`` posts
                 # (an IN (subquery) would read every match first)
+                # (without filters, the posts themselves need not be read)
+                posts = ("" if not filters else " JOIN posts p ON p.id = v.post_pk"
+                         + "".join(" AND " + f for f in filters))
                 return int(conn.execute(text(
                     "SELECT count(*) FROM (SELECT DISTINCT v.post_pk FROM (" + sub
-                    + ") m JOIN post_versions v ON v.id = m.vid JOIN posts p ON p.id = "
-                    "v.post_pk" + "".join(" AND " + f for f in filters)
+                    + ") m JOIN post_versions v ON v.id = m.vid" + posts
                     + " LIMIT :cap) capped"), params).scalar_one())
             got = self._search_sql(conn, query, account_pk, status, since, until, account_pks)
             if got is None:

@@ -8,6 +8,7 @@ captures and imports they name);
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,13 @@ class ReceiptRows:
             out += [str(r.id) for r in self.conn.execute(
                 select(c.id).where(c.id.in_(ids[i : i + 500])))]
         return out
+
+    def redactions_naming(self, capture_ids: Sequence[str]) -> list[int]:
+        """Ids of the redactions that removed any of these captures."""
+        want = set(capture_ids)
+        return [int(r.id) for r in self.conn.execute(
+            select(s.redactions.c.id, s.redactions.c.captures_json).order_by(s.redactions.c.id))
+            if want & set(json.loads(r.captures_json))]
 
     def imports_with_sha256(self, shas: Sequence[str]) -> list[int]:
         """Row ids of the imports of archives with these sha256 digests."""

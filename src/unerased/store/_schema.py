@@ -215,6 +215,30 @@ events = Table(  # leafed
     Index("ix_events_type_at", "type", "at"),
 )
 
+redactions = Table(  # leafed (migration 0008): content removed on request, docs/redaction.md
+    "redactions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("at", TS, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("target", String(16), nullable=False),  # "post" or "account"
+    Column("leaves_json", Text, nullable=False),  # the leaf indices redacted, ascending
+    Column("captures_json", Text, nullable=False),  # the capture ids removed, sorted
+)
+
+redacted_ids = Table(  # what a redaction keeps out of the archive until a visible decision
+    "redacted_ids",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=False),
+    Column("redaction_pk", BigInteger, nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("account_id", String(512), nullable=False),
+    Column("post_id", String(512)),  # None: the whole account
+    Column("lifted_at", TS),  # `unerased unredact`: archiving it is allowed again
+    Column("lifted_reason", Text),
+    Index("ix_redacted_ids_account", "platform", "account_id"),
+)
+
 # --- ledger (RFC 9162 Merkle log) ---
 
 ledger_leaves = Table(
@@ -351,4 +375,4 @@ web_login_links = Table(  # one-time login links: the SHA-256 of the token, sing
 )
 
 LEAFED = ("account_status", "post_versions", "captures", "imports", "events",
-          "media_completions")
+          "media_completions", "redactions")

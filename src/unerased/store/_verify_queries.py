@@ -163,6 +163,18 @@ class ArchiveScan:
             text(_SQL_MEDIA + "WHERE version_pk = :v ORDER BY seq"), {"v": version_pk}
         ).mappings())
 
+    def redactions(self) -> list[Any]:
+        """Every redaction (``redactions`` rows, as mappings), oldest first."""
+        return list(self.conn.execute(
+            select(s.redactions).order_by(s.redactions.c.id)).mappings())
+
+    def lifted(self) -> list[Any]:
+        """``(redaction_pk, lifted_at, lifted_reason)`` of every ``unredact`` decision."""
+        r = s.redacted_ids.c
+        return list(self.conn.execute(
+            select(r.redaction_pk, r.lifted_at, r.lifted_reason)
+            .where(r.lifted_at.is_not(None)).order_by(r.id)))
+
     def media_count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(s.media)).scalar_one())
 

@@ -35,6 +35,7 @@ from . import _claims
 from . import _schema as s
 from ._bulk import BulkInserter, execute_rows
 from ._ledger import LedgerWrites
+from ._redact import RedactedError, Redaction, RedactWrites
 from ._search import index_sql
 from ._state import StateWrites
 
@@ -62,7 +63,7 @@ class PostResult:
     seq: int
 
 
-class Writer(LedgerWrites, StateWrites):
+class Writer(LedgerWrites, StateWrites, RedactWrites):
     def __init__(self, store: Store, conn: Connection) -> None:
         self.store = store
         self._conn = conn
@@ -97,6 +98,8 @@ class Writer(LedgerWrites, StateWrites):
         self._salts, self._salt_at = b"", 0
         self.blobs = store.blobs.staging()  # blobs written, made durable in finish()
         self.media_completed = 0  # media files attached to stored versions (see _complete)
+        self._capture_bodies: dict[str, bytes] = {}  # this transaction's (see _redact.py)
+        self.redactions_done: list[Redaction] = []  # their blobs go after the commit
 
     @property
     def _connection(self) -> Connection:
@@ -128,7 +131,7 @@ class Writer(LedgerWrites, StateWrites):
         name = table.name
         if name not in self._next_id:
             cur = self._connection.execute(select(func.max(table.c.id))).scalar()
-            self._next_id[name] = int(cur or 0) + 1
+            self._next_id[name] = max(int(cur or 0), self._id_floor(name)) + 1  # never reused
         n = self._next_id[name]
         self._next_id[name] = n + 1
         return n
@@ -218,6 +221,8 @@ class Writer(LedgerWrites, StateWrites):
         }
 
     def finish(self) -> None:
+        if (done := self._redact_recaptured(self._capture_bodies)) is not None:
+            self.redactions_done.append(done)
         self.flush()
         self.blobs.commit()  # durable before the rows commit
         if self._bulk is not None:
@@ -251,6 +256,9 @@ class Writer(LedgerWrites, StateWrites):
     ) -> dict[str, Any]:
         """Insert or update an account; a change of status, handle, name or profile is
         appended to its status history (a leaf). Returns the current row."""
+        if self.account_redacted(snap.platform, snap.account_id):
+            raise RedactedError(f"{snap.platform} account {snap.account_id} was redacted: "
+                                "`unerased unredact` it first (docs/redaction.md)")
         at = at or iso(snap.observed_at) or self.now
         profile_json = _dumps(dict(snap.profile))
         row = self.account_row(snap.platform, snap.account_id)
@@ -364,6 +372,7 @@ class Writer(LedgerWrites, StateWrites):
         is known, or whose content equals the latest version, changes nothing (but
         refreshes ``last_seen``); otherwise it becomes a new version. ``prepared``, when
         given, is :func:`prepare` of each snapshot (``raw`` may then be None)."""
+        snaps, prepared = self._keep_unredacted(account, snaps, prepared, source)
         ids = self._maybe_stored(account["id"], {sn.post_id for sn in snaps})
         if ids and self._pg:
             self._fresh_stats()
@@ -629,6 +638,7 @@ class Writer(LedgerWrites, StateWrites):
         ).first():
             return cid
         self._capture_ids.add(cid)
+        self._capture_bodies[cid] = cap.body
         body_sha = self.blobs.add(cap.body)
         if cap.request_body:
             self.blobs.add(cap.request_body)
@@ -656,7 +666,7 @@ class Writer(LedgerWrites, StateWrites):
     def alloc_capture_seq(self) -> int:
         if "captures" not in self._next_id:
             cur = self._connection.execute(select(func.max(s.captures.c.seq))).scalar()
-            self._next_id["captures"] = int(cur or 0) + 1
+            self._next_id["captures"] = max(int(cur or 0), self._id_floor("captures.seq")) + 1
         n = self._next_id["captures"]
         self._next_id["captures"] = n + 1
         return n

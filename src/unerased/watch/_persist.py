@@ -75,6 +75,7 @@ class CheckOutcome:
     platform: str | None = None
     at: str | None = None
     traceback: str | None = None  # an unexpected exception's, for UNERASED_DEBUG; not JSON
+    redacted_seen: int = 0  # posts of redacted posts seen again, not stored (redaction.md)
 
     def __post_init__(self) -> None:
         if self.error is not None and self.outcome == OK:
@@ -83,7 +84,8 @@ class CheckOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"account": self.account, "account_id": self.account_id,
                 "platform": self.platform, "outcome": self.outcome, "error": self.error,
-                "events": self.events, "requests": self.captures, "at": self.at}
+                "events": self.events, "requests": self.captures, "at": self.at,
+                "redacted_seen": self.redacted_seen}
 
 
 def label(row: Mapping[str, Any]) -> str:
@@ -226,8 +228,9 @@ def persist_observation(ctx: RunContext, obs: Observation) -> CheckOutcome:
                 raise WriteConflict(f"{label(row)}: its state changed during the write")
         events = [] if det is None else _write_detection(w, row, obs, det)
         _finish(ctx, w, row, obs, det)
+        seen = len(w.redacted_seen)
     return outcome_for(row, obs.now, events=events, error=obs.error,
-                       captures=len(obs.captures), traceback=obs.traceback)
+                       captures=len(obs.captures), traceback=obs.traceback, redacted_seen=seen)
 
 
 def _write_detection(w: Writer, row: Mapping[str, Any], obs: Observation,

@@ -30,23 +30,39 @@ STATUSES = [s.value for s in PostStatus]
 
 def search(r: ViewRequest) -> dict[str, Any]:
     q = (r.params["q"] or "").strip()
-    empty = {"q": q, "results": [], "next": None, "total": 0, "total_capped": False,
-             "statuses": STATUSES}
+    empty = {"q": q, "results": [], "next": None, "order": "created", "total": 0,
+             "total_capped": False, "statuses": STATUSES}
     if not q:
         return empty
-    before = key_of(decode_cursor(r.params["cursor"]))
+    cursor = decode_cursor(r.params["cursor"])
     filters: dict[str, Any] = {"account_pks": account_pks(r), "status": r.params["status"],
                                "since": iso_param(r, "since"), "until": iso_param(r, "until")}
     limit = r.params["limit"]
     try:
-        found = r.store.search(q, limit=limit + 1, before=before, **filters)
+        # a page goes on in the order of the first (its cursor says which)
+        if cursor is None:
+            order = r.store.search_order(q, TOTAL_CAP)
+        else:
+            order = "archived" if len(cursor) == 1 else "created"
+        if order == "archived":
+            if cursor is not None and type(cursor[0]) is not int:
+                raise Problem(400, "cursor: not a cursor of this page")
+            found = r.store.search_archived(q, limit=limit + 1,
+                                            before=None if cursor is None else cursor[0],
+                                            **filters)
+        else:
+            found = r.store.search(q, limit=limit + 1, before=key_of(cursor), **filters)
         total = r.store.search_total(q, cap=TOTAL_CAP + 1, **filters)
     except UnerasedError as e:
         raise Problem(400, str(e)) from None
-    page = page_of(found, limit, lambda p: [p["created_at"] or "", p["id"]])
+    if order == "archived":
+        page = page_of(found, limit, lambda p: [p["match_version"]])
+    else:
+        page = page_of(found, limit, lambda p: [p["created_at"] or "", p["id"]])
     for p in page.items:
+        p.pop("match_version", None)
         p["snippet_marked"] = [list(x) for x in snippet_pieces(p.get("snippet") or "")]
-    return {**empty, "results": page.items, "next": page.next,
+    return {**empty, "results": page.items, "next": page.next, "order": order,
             "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP}
 
 
@@ -64,6 +80,11 @@ VIEWS = [View(
             SINCE_PARAM, UNTIL_PARAM),
     schema=obj(("q", "results", "next", "total", "total_capped"), q={"type": "string"},
                results={"type": "array", "items": _RESULT}, next=NULLABLE_STRING,
+               order={"type": "string", "enum": ["created", "archived"],
+                      "description": "`created`: newest `created_at` first (when at most "
+                      f"{TOTAL_CAP} versions match); `archived`: the post with the newest "
+                      "stored matching version first (more match: sorting them all would "
+                      "cost seconds). Later pages keep the first page's order."},
                total={"type": "integer", "description": f"at most {TOTAL_CAP}"},
                total_capped={"type": "boolean", "description": "more than `total` match"},
                statuses={"type": "array", "items": {"type": "string"}}),
