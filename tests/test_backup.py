@@ -265,3 +265,21 @@ def test_an_encrypted_home_backs_up_encrypted_and_restores(tmp_path: Path) -> No
         assert cp.size > first
     finally:
         back.close()
+
+
+def test_a_redacted_archive_backs_up_restores_and_verifies(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    st = Store.open(home)
+    seed(st)
+    log.make_checkpoint(st)
+    st.close()
+    r = cli_run(home, None, "redact", "x:alice", "--account", "--reason",
+                "asked to be forgotten", "--yes")
+    assert r.exit_code == 0, r.output
+    assert cli_run(home, None, "backup", str(tmp_path / "bk")).exit_code == 0
+    assert all(b"alice says hello" not in p.read_bytes()
+               for p in (tmp_path / "bk").rglob("*") if p.is_file())
+    assert cli_run(tmp_path / "r", None, "restore", str(tmp_path / "bk")).exit_code == 0
+    r = cli_run(tmp_path / "r", None, "verify", "--json")
+    assert r.exit_code == 0, r.output
+    assert "redact" in r.stdout
