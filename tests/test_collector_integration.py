@@ -242,5 +242,5 @@ def test_a_failed_delivery_is_one_line_of_the_log(store: Store) -> None:
     assert line.outcome == "alert_failed" and line.account is None
     assert line.error.startswith("alert ") and "503" in line.error and "\n" not in line.error
     assert set(line.to_json()) == {"account", "account_id", "platform", "outcome", "error",
-                                   "events", "requests", "at"}
+                                   "events", "requests", "at", "redacted_seen"}
     assert store.outbox_counts()["pending"] == 1  # kept, to be retried
