@@ -14,11 +14,11 @@ requests go to.
 
 from __future__ import annotations
 
+from ..health import last_checked, status_report
 from ._alerts import AlertPump, ViaWriter
 from ._daemon import HEARTBEAT_PREFIX, Collector, CollectorOptions, Stats, daemon_id
 from ._pool import Pool, host_of
 from ._spend import budgets_from
-from ._status import last_checked, status_report
 from ._streams import StreamPump, make_streams
 from ._writer import WriteThread
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import redact_secrets
-from ..model import iso, parse_iso
-from ..store import Store, lease_time
+from .errors import redact_secrets
+from .model import iso, parse_iso
+from .store import Store, lease_time
 
 __all__ = ["last_checked", "status_report"]
 
@@ -53,7 +53,7 @@ def status_report(store: Store, now: datetime, *, interval_s: float, heartbeat_s
             claimed += 1
     failed = sorted((r for r in rows if r.get("check_error")),
                     key=lambda r: str(r.get("last_check") or ""), reverse=True)
-    from ..refs import account_uri
+    from .refs import account_uri
 
     last_errors = [{"account": redact_secrets(account_uri(r["platform"], r.get("handle"),
                                                           r["account_id"])),
