@@ -44,8 +44,8 @@ class Duration(_ParamType):
 def status(c: Context, stale_after: float | None, n_errors: int, as_json: bool) -> None:
     """The collector's health: accounts watched, due and overdue, the latest errors,
     collectors alive or stale, budgets per host, streams, the alert outbox. Reads only."""
-    from ..health import last_checked, status_report
     from ..config import format_duration, load
+    from ..health import last_checked, status_report
     from ..model import iso, utcnow
 
     settings = load(c.home)
