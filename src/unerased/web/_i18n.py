@@ -281,10 +281,12 @@ class I18n:
         text = t.gettext(message)
         if not args:
             return text
-        try:
-            return text % args
-        except (KeyError, ValueError, TypeError):
-            return message % args
+        for candidate in (text, message):
+            try:
+                return candidate % args
+            except (KeyError, ValueError, TypeError):
+                continue
+        return message
 
     def zone_options(self, lang: str) -> list[dict[str, str]]:
         """The zones a reader may choose (``Region/City`` and UTC), each with its place
