@@ -25,7 +25,7 @@ from ._auth import load_secret, make_hasher
 from ._config import WebConfig
 from ._i18n import LANGUAGE_NAMES, LOCALES, I18n, Preferences, prefs_of
 from ._openapi import openapi_document
-from ._registry import ROLE_RANK, Action, N_, Problem, View, ViewRequest, parse_params
+from ._registry import N_, ROLE_RANK, Action, Problem, View, ViewRequest, parse_params
 from ._render import json_body
 from ._security import (
     CSP,

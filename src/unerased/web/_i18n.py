@@ -31,6 +31,7 @@ from typing import Any
 
 from babel import negotiate_locale
 from babel.dates import format_datetime, get_timezone_location
+from babel.numbers import format_decimal
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -61,7 +62,7 @@ _MAX_TAGS = 16  # of an Accept-Language header: more are ignored
 
 
 # Values of the archive shown as words: event types, account and post statuses,
-# deletion reasons, roles (``|label`` in templates; other values are shown as they are).
+# deletion reasons, post and media kinds, collector states, roles (``|label`` in templates; other values are shown as they are).
 LABELS: dict[str, str] = {
     "post_deleted": N_("post deleted"),
     "post_edited": N_("post edited"),
@@ -84,6 +85,19 @@ LABELS: dict[str, str] = {
     "unavailable": N_("unavailable"),
     "user_deleted": N_("deleted by its author"),
     "platform_removed": N_("removed by the platform"),
+    "post": N_("post"),
+    "reply": N_("reply"),
+    "repost": N_("repost"),
+    "quote": N_("quote"),
+    "image": N_("image"),
+    "video": N_("video"),
+    "gif": N_("GIF"),
+    "audio": N_("audio"),
+    "other": N_("other"),
+    "file": N_("file"),
+    "alive": N_("running"),
+    "stale": N_("silent"),
+    "stopped": N_("stopped"),
     "viewer": N_("viewer"),
     "editor": N_("editor"),
     "admin": N_("admin"),
@@ -315,8 +329,20 @@ def _environment(lang: str, translations: Translations,
             return translations.gettext(LABELS[value])
         return "" if value is None else str(value)
 
+    def label_keys(value: Any) -> dict[str, Any]:
+        """A mapping with its keys as :func:`label` shows them (a chart's series)."""
+        return {label(k): v for k, v in value.items()} if isinstance(value, dict) else {}
+
+    def number(value: Any) -> str:
+        """A count as the page's language writes it (``12,345``)."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return format_decimal(value, locale=babel_locale(lang))
+        return "" if value is None else str(value)
+
     env.filters["when"] = when
+    env.filters["number"] = number
     env.filters["label"] = label
+    env.filters["label_keys"] = label_keys
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     return env
 
