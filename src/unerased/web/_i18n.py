@@ -31,9 +31,9 @@ from typing import Any
 
 from babel import negotiate_locale
 from babel.dates import format_datetime, get_timezone_location
-from babel.numbers import format_decimal
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
