@@ -34,7 +34,7 @@ from babel.dates import format_datetime, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -47,7 +47,7 @@ from ._render import environment
 
 __all__ = ["DEFAULT_TZ", "LABELS", "LANGUAGE_NAMES", "LANG_COOKIE", "LOCALES", "PREFS_KEY",
            "TZ_COOKIE", "I18n", "N_", "Preferences", "Prefs", "babel_locale",
-           "cookie_header", "format_when", "load_translations", "match_language",
+           "cookie_header", "format_when", "install_language", "load_translations", "match_language",
            "negotiate", "parse_when", "prefs_of"]
 
 LOCALES = ("en", "zh-Hans", "zh-Hant")  # BCP 47: <html lang>, ?lang=, the lang cookie
@@ -282,7 +282,10 @@ class I18n:
     @classmethod
     def load(cls, globals_: dict[str, Any] | None = None) -> I18n:
         translations = {lang: load_translations(lang) for lang in LOCALES}
-        envs = {lang: _environment(lang, t, globals_) for lang, t in translations.items()}
+        envs = {}
+        for lang, t in translations.items():
+            envs[lang] = environment(globals_)
+            install_language(envs[lang], lang, t)
         return cls(translations, envs)
 
     def env(self, lang: str) -> Environment:
@@ -313,9 +316,11 @@ class I18n:
         return self._labels[lang]
 
 
-def _environment(lang: str, translations: Translations,
-                 globals_: dict[str, Any] | None) -> Environment:
-    env = environment(globals_)
+def install_language(env: Environment, lang: str,
+                     translations: Translations | NullTranslations) -> None:
+    """Makes ``env`` speak ``lang``: gettext (newstyle: values escaped) with
+    ``translations``, and the filters ``|when``, ``|label``, ``|label_keys``,
+    ``|number``."""
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
 
     @pass_context
@@ -344,5 +349,4 @@ def _environment(lang: str, translations: Translations,
     env.filters["label"] = label
     env.filters["label_keys"] = label_keys
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
-    return env
 
