@@ -120,9 +120,7 @@ def test_the_time_zone_setting_changes_the_times_shown(web: Web) -> None:
     assert any(h.startswith("tz=Asia/Shanghai;") for h in r.headers.get_list("set-cookie"))
     r = c.get("/")
     assert deleted_at in r.text  # the machine-readable time stays UTC
-    assert re.search(deleted_at + r'[^>]*>March 1, 2026, 9:00:00\WPM GMT\+8</time>', r.text) \
-        or re.search(deleted_at + r'[^>]*>March 1, 2026, 9:00:00\WPM \+0800</time>', r.text), \
-        r.text[-3000:]
+    assert re.search(deleted_at + r'[^>]*>March 1, 2026, 9:00:00\WPM \+0800</time>', r.text)
     assert "Times in Asia/Shanghai" in r.text
     r = c.get("/", headers={"Accept-Language": "zh-CN"})  # lang=en was saved: English stays
     assert html_lang(r.text) == "en"

@@ -62,7 +62,7 @@ _MAX_TAGS = 16  # of an Accept-Language header: more are ignored
 
 
 # Values of the archive shown as words: event types, account and post statuses,
-# deletion reasons, post and media kinds, collector states, roles (``|label`` in templates; other values are shown as they are).
+# deletion reasons, post and media kinds, collector states, ledger leaf kinds, roles (``|label`` in templates; other values are shown as they are).
 LABELS: dict[str, str] = {
     "post_deleted": N_("post deleted"),
     "post_edited": N_("post edited"),
@@ -98,6 +98,12 @@ LABELS: dict[str, str] = {
     "alive": N_("running"),
     "stale": N_("silent"),
     "stopped": N_("stopped"),
+    "account_status": N_("account status"),
+    "post_versions": N_("post version"),
+    "captures": N_("raw capture"),
+    "imports": N_("import"),
+    "events": N_("event"),
+    "media_completions": N_("media download"),
     "viewer": N_("viewer"),
     "editor": N_("editor"),
     "admin": N_("admin"),
