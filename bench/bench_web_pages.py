@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_web_pages.py [--posts 30000] [--events 20000]
 
 Builds an archive of one account with POSTS posts that all match the word ``needle``
-and EVENTS events over 30 days, then prints medians (5 runs), side by side:
+and EVENTS events over 30 days, then prints medians (9 runs), side by side:
 
 1. the search page's total counted up to 10,001 (``search_total(cap=…)``), beside the
    baseline measured in the same run: the full count (``search_total()``);
@@ -46,7 +46,7 @@ def build(store: Store, posts: int, events: int) -> None:
                               None), acct["id"])
 
 
-def median_ms(fn: Callable[[], Any], runs: int = 5) -> float:
+def median_ms(fn: Callable[[], Any], runs: int = 9) -> float:
     times = []
     for _ in range(runs):
         t = time.perf_counter()
