@@ -275,8 +275,12 @@ def test_search_filters_cursor_and_snippets(web: Web) -> None:
     assert c.get("/api/search?q=删&tag=region=fujian").json()["total"] == 1
     assert c.get("/api/search?q=gone&status=deleted").json()["total"] == 1
     assert c.get("/api/search?q=needle&since=yesterday").status_code == 400
+    assert got["results"][0]["snippet_marked"][0] == ["mark", "needle"]
     html = c.get("/search?q=needle&limit=2").text
     assert "5 posts match" in html and 'rel="next"' in html
+    assert "<mark>needle</mark> 0" in html
+    hostile = c.get("/search", params={"q": "推特"}).text
+    assert "<mark>推特</mark>" in hostile and _active(hostile) == []
 
 
 def test_search_total_is_capped(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
