@@ -183,3 +183,19 @@ def test_hostile_text_stays_escaped_inside_translated_sentences(web: Web) -> Non
     assert r.status_code == 400
     assert "標籤必須是 鍵=值 的形式，而不是 &#39;&lt;script&gt;alert(1)" in r.text
     assert "<script>" not in r.text
+
+
+def test_the_atom_feed_follows_the_language_and_stays_valid(web: Web) -> None:
+    import xml.etree.ElementTree as ET
+
+    c = web.logged_in()
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    for lang, feed_title, entry in (
+            ("zh-CN", "unerased：已删除的帖子", "bluesky:alice.test：帖子 p1 已被删除"),
+            ("zh-TW", "unerased：已刪除的貼文", "bluesky:alice.test：貼文 p1 已被刪除"),
+            (None, "unerased: deleted posts", "bluesky:alice.test: post p1 deleted")):
+        r = c.get("/feeds/deletions.atom", headers={"Accept-Language": lang} if lang else {})
+        root = ET.fromstring(r.content)  # still well-formed with the hostile reason in it
+        assert root.findtext("a:title", namespaces=ns) == feed_title
+        assert root.findtext("a:entry/a:title", namespaces=ns) == entry
+        assert root.findtext("a:entry/a:summary", namespaces=ns) == XSS  # as it is, escaped
