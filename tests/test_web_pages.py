@@ -94,7 +94,7 @@ def test_overview_charts_events_by_type_and_closures_by_tag(web: Web) -> None:
     assert len(charts) == 2
     bars = re.findall(r"<rect class=\"bar\"[^>]*><title>([^<]*)</title>", charts[1])
     assert "广东: 2" in bars and "福建: 1" in bars and len(bars) == 3
-    assert "<circle" in charts[0] and "account_suspended" in charts[0]
+    assert "<circle" in charts[0] and "account suspended" in charts[0]  # |label
     # another tag key, and days
     got = c.get("/api/?by=group&days=7").json()
     assert got["closures"]["rows"] == [{"value": "g", "total": 4, "by_type": {
@@ -138,7 +138,7 @@ def test_account_timeline_marks_deletions_and_edits(web: Web) -> None:
     html = c.get(f"/accounts/{web.ids['carol']}?limit=500").text
     gone = re.search(r'<li class="post status-deleted">.*?</li>', html, re.S)
     assert gone is not None
-    assert "platform_removed" in gone.group(0)
+    assert "removed by the platform" in gone.group(0)  # platform_removed, |label
     assert "2026-02-27T08:00:00Z" in gone.group(0) and "2026-02-28T09:00:00Z" in gone.group(0)
     assert "edited (2 versions)" in html
     alice = c.get(f"/api/accounts/{web.ids['alice']}").json()
@@ -371,7 +371,7 @@ def test_a_post_prints_as_an_evidence_page(web: Web) -> None:
     assert '<link rel="stylesheet" href="/static/print.css" media="print">' in html
     assert '<body class="page-post">' in html
     versions = c.get(f"/api/posts/{built.post_pk}").json()["post"]["versions"]
-    for fact in ("Version 1", "Version 2", "Observed " + versions[1]["observed_at"],
+    for fact in ("Version 1", "Version 2", 'Observed <time datetime="' + versions[1]["observed_at"],
                  built.capture_present, "sha256 " + built.media_sha,
                  "Latest checkpoint: size", "Printed from the archive"):
         assert fact in html, fact

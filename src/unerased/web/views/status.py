@@ -10,7 +10,7 @@ from typing import Any
 from ... import config
 from ...errors import UnerasedError
 from ...health import status_report
-from .._registry import View, ViewRequest
+from .._registry import N_, View, ViewRequest
 from ._schemas import NULLABLE_STRING, obj
 
 __all__ = ["VIEWS", "report"]
@@ -53,7 +53,7 @@ REPORT = obj(("at", "accounts", "errors", "collectors"), at={"type": "string"},
              alerts={"type": "object"})
 
 VIEWS = [View(
-    "/status", "status", report, "status.html", summary="Status",
+    "/status", "status", report, "status.html", summary=N_("Status"),
     schema=obj(("report", "source", "ledger_size"), report=REPORT,
                source={"type": "string", "enum": ["collector", "store"]},
                ledger_size={"type": "integer"}),
