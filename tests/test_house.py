@@ -96,6 +96,9 @@ def test_the_scan_sees_the_code() -> None:
     # streams are top layer, beside watch: above net (ws_connect) and sources (parsers)
     assert _layer("unerased.streams.firehose") == _layer("unerased.watch.detect") == 2
     assert _layer("unerased.alerts.rules") == 0 and _layer("unerased.alerts.deliver") == 2
+    # the web UI is top layer: it reads the store, adds watches through watch
+    assert _layer("unerased.web") == _layer("unerased.web.views.accounts") == 2
+    assert "unerased.web._app" in MODULES
 
 
 def test_sql_lives_only_in_the_store() -> None:

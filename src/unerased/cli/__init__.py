@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from . import alerts, evidence, export, imports, reading, watch
+from . import alerts, evidence, export, imports, reading, watch, web
 from ._context import (
     PROXY_URL,
     BadUsage,
@@ -88,6 +88,7 @@ def _register_more() -> None:
         watch.watch, watch.poll, watch.run, watch.demo,
         evidence.verify, evidence.receipt, evidence.checkpoint,
         alerts.alert,
+        web.serve, web.user,
     ):
         cli.add_command(cmd)
 

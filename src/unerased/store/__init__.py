@@ -38,7 +38,9 @@ from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
 from ._state import StateQueries
+from ._users import ROLES, UserQueries
 from ._verify_queries import LEAFED, ArchiveScan
+from ._web import WebQueries
 from ._writer import PostResult, Writer
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "KnownPost",
     "LeafRow",
     "LedgerTables",
+    "ROLES",
     "PostResult",
     "PublishRows",
     "Queries",
@@ -63,6 +66,8 @@ __all__ = [
     "StateQueries",
     "Store",
     "StoreError",
+    "UserQueries",
+    "WebQueries",
     "WriteConflict",
     "Writer",
     "display_proxy",
@@ -70,7 +75,8 @@ __all__ = [
 ]
 
 
-class Store(Queries, ClaimQueries, StateQueries, AlertQueries):
+class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
+            WebQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

@@ -309,5 +309,46 @@ collector_state = Table(  # a collector's key/value state across restarts (JSON 
     Column("updated_at", TS, nullable=False),
 )
 
+web_users = Table(  # people who may use the web UI (`unerased user add`, docs/web.md)
+    "web_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),  # viewer, editor, admin
+    Column("password_hash", Text),  # Argon2id (PHC string); None: only login links so far
+    Column("created_at", TS, nullable=False),
+    # ids never reused: sessions, tokens and links name their user by id
+    sqlite_autoincrement=True,
+)
+
+web_sessions = Table(  # a signed-in browser: the cookie holds the id, this its SHA-256
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+)
+
+web_api_tokens = Table(  # `unerased user token NAME`: the SHA-256 of the token only
+    "web_api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("last_used", TS),
+)
+
+web_login_links = Table(  # one-time login links: the SHA-256 of the token, single use
+    "web_login_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Integer, nullable=False, index=True),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("used_at", TS),
+)
+
 LEAFED = ("account_status", "post_versions", "captures", "imports", "events",
           "media_completions")

@@ -1,0 +1,28 @@
+"""The pages: one module per page (or a few related ones), each naming its
+:class:`~unerased.web.View` list ``VIEWS`` and, when it has forms, its
+:class:`~unerased.web.Action` list ``ACTIONS``. A new page is a new module here, listed
+in :data:`MODULES` (see the package's docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import ModuleType
+
+from .._registry import Action, View
+from . import account, accounts, events, feeds, overview, post, search, status, users
+
+__all__ = ["MODULES", "all_actions", "all_views"]
+
+MODULES: tuple[ModuleType, ...] = (
+    overview, accounts, account, post, events, search, status, feeds, users,
+)
+
+
+def all_views() -> Iterator[View]:
+    for m in MODULES:
+        yield from m.VIEWS
+
+
+def all_actions() -> Iterator[Action]:
+    for m in MODULES:
+        yield from getattr(m, "ACTIONS", ())
