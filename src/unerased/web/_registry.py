@@ -60,6 +60,7 @@ class Param:
             out["maximum"] = self.maximum
         if self.kind == "string" and self.enum is None:
             out["maxLength"] = self.max_length
+            out["pattern"] = "^[^\\x00]*$"  # a NUL is refused (parse)
         if self.default is not None:
             out["default"] = self.default
         return out
