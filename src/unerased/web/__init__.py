@@ -42,6 +42,9 @@ under ``web/views/`` and list it in ``views.MODULES``::
   form's fields after the CSRF token was checked (every form carries
   ``<input type="hidden" name="csrf" value="{{ csrf_token }}">``) and returns where
   to redirect, or a dict its ``template`` shows;
+- a route that is neither a page nor a form (an upload streamed in): the module's
+  ``ROUTES`` (Starlette routes, behind the same layers; they check role and CSRF
+  themselves with ``_app.require_role`` and ``_app.read_form``/``_security.csrf_valid``);
 - pagination is by cursor (``_paging``: ``decode_cursor``, ``page_of``);
 - captured bodies and media go out only through ``_downloads`` (``/blobs/{sha256}``
   always a download; ``/media/{sha256}`` inline only for plain image/video/audio).

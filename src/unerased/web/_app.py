@@ -228,7 +228,7 @@ def create_app(config: WebConfig) -> Starlette:
     from ..errors import UnerasedError
     from ..store import Store
     from . import _downloads, _login
-    from .views import all_actions, all_views
+    from .views import all_actions, all_routes, all_views
 
     owns = config.store is None
     store = config.store or Store.open(config.home, config.db_url, create=False)
@@ -246,6 +246,7 @@ def create_app(config: WebConfig) -> Starlette:
         routes.append(Route(a.path, _action_endpoint(a), methods=["POST"], name=a.name))
     routes += _login.routes()
     routes += _downloads.routes()
+    routes += all_routes()
     routes.append(Route("/api/openapi.json", _openapi, methods=["GET"], name="openapi"))
     routes.append(Mount("/static", app=StaticFiles(packages=[("unerased.web", "static")]),
                         name="static"))
