@@ -118,7 +118,10 @@ def test_a_cross_site_origin_is_refused(web: Web) -> None:
 
 class _Active(HTMLParser):
     """What in a page could run: script elements (inline or not), event-handler
-    attributes, and javascript:/data: URLs in href/src/action."""
+    attributes, and javascript:/data: URLs in href/src/action. The pages' own inline
+    SVG charts (``<svg class="chart">``, drawn by web/_charts.py) and images of the
+    archive's own safe media (``/media/SHA256``) are allowed; anything able to load
+    or run something inside an SVG is not."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -126,8 +129,11 @@ class _Active(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         src = dict(attrs).get("src") or ""
-        if tag in ("script", "iframe", "object", "embed", "svg", "img", "style") and not (
-                tag == "script" and src.startswith("/static/")):
+        ours = (tag == "script" and src.startswith("/static/")) or (
+            tag == "svg" and dict(attrs).get("class") == "chart") or (
+            tag == "img" and re.fullmatch(r"/media/[0-9a-f]{64}", src) is not None)
+        if tag in ("script", "iframe", "object", "embed", "svg", "img", "style",
+                   "foreignobject", "use", "image", "animate", "set") and not ours:
             self.found.append(tag)
         for k, v in attrs:
             if k.startswith("on"):

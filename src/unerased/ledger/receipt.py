@@ -43,6 +43,7 @@ __all__ = [
     "ReceiptError",
     "ReceiptReport",
     "ReceiptSummary",
+    "ledger_status",
     "verify_receipt",
     "write_receipt",
 ]
@@ -314,6 +315,27 @@ def write_receipt(
     return ReceiptSummary(out_path, str(post["post_id"]), len(leaves),
                           sum(lf.kind == "captures" for lf in leaves), len(digests), cp.size,
                           sum(w["count"] for w in withheld))
+
+
+def ledger_status(store: Store, post_pk: int) -> dict[str, Any]:
+    """What the ledger holds about the post row ``post_pk``: the leaves its receipt
+    would carry (``kind``, ``ref``, leaf ``index``, ``included`` in the latest
+    checkpoint), that checkpoint's ``size`` and time (None before the first), and
+    whether every leaf is in it; rows without a leaf are listed with index None."""
+    with store.reader() as conn:
+        refs = _collect(conn, _find_post(conn, post_pk))
+        found = LedgerTables(conn).leaves_of(refs)
+        cp = log.latest_checkpoint(conn)
+    size = cp.size if cp is not None else 0
+    leaves = []
+    for kind, ref in refs:
+        r = found.get((kind, ref))
+        leaves.append({"kind": kind, "ref": ref, "index": None if r is None else r.idx,
+                       "included": r is not None and r.idx < size})
+    leaves.sort(key=lambda x: (x["index"] is None, x["index"] or 0))
+    return {"leaves": leaves,
+            "checkpoint": None if cp is None else {"size": cp.size, "at": cp.at},
+            "all_included": bool(leaves) and all(x["included"] for x in leaves)}
 
 
 def _published_refs(conn: Connection, refs: Sequence[tuple[str, str]], post_ref: str

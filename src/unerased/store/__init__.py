@@ -34,6 +34,7 @@ from ._blobs import BlobStore
 from ._claims import Claimed, ClaimQueries, KnownPost, display_proxy, lease_time
 from ._engine import SQLITE_FILE, driver_detail, make_engine, migrate, prepare_home
 from ._ledger import CheckpointRow, LeafRow, LedgerTables
+from ._pages import PageQueries
 from ._publish_queries import PublishRows
 from ._queries import Queries
 from ._receipt_queries import ReceiptRows
@@ -58,6 +59,7 @@ __all__ = [
     "KnownPost",
     "LeafRow",
     "LedgerTables",
+    "PageQueries",
     "ROLES",
     "PostResult",
     "PublishRows",
@@ -76,7 +78,7 @@ __all__ = [
 
 
 class Store(Queries, ClaimQueries, StateQueries, AlertQueries, UserQueries,
-            WebQueries):
+            WebQueries, PageQueries):
     def __init__(self, engine: Engine, blobs: BlobStore, home: Path) -> None:
         self.engine = engine
         self.blobs = blobs

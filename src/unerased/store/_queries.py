@@ -277,18 +277,22 @@ class Queries:
 
     def _search_sql(
         self, conn: Connection, query: str, account_pk: int | None, status: str | None,
-        since: str | None, until: str | None,
+        since: str | None, until: str | None, account_pks: Sequence[int] | None = None,
     ) -> tuple[str, dict[str, Any]] | None:
         """The WHERE clause over ``posts p`` of a search, with its parameters; None when
         the query can match nothing."""
         frag = matching_versions_sql(conn, query)
-        if frag is None:
+        if frag is None or (account_pks is not None and not account_pks):
             return None
         sub, params = frag
         where = ["p.id IN (SELECT v.post_pk FROM post_versions v WHERE v.id IN (" + sub + "))"]
         if account_pk is not None:
             where.append("p.account_pk = :acc")
             params["acc"] = account_pk
+        if account_pks is not None:
+            names = [f"acc{i}" for i in range(len(account_pks))]
+            where.append("p.account_pk IN (" + ", ".join(":" + n for n in names) + ")")
+            params.update(zip(names, (int(pk) for pk in account_pks), strict=True))
         if status:
             where.append("p.status = :st")
             params["st"] = status
@@ -309,16 +313,25 @@ class Queries:
         since: str | None = None,
         until: str | None = None,
         limit: int = 50,
+        before: tuple[str, int] | None = None,
+        account_pks: Sequence[int] | None = None,
     ) -> list[dict[str, Any]]:
-        """At most ``limit`` matching posts, newest first (with their matching snippet)."""
+        """At most ``limit`` matching posts, newest first (with their matching snippet).
+        ``before``: only posts after ``(created_at or "", id)`` in that order (the
+        key of the last post of a page); ``account_pks``: only posts of these
+        accounts."""
         with self.reader() as conn:
-            got = self._search_sql(conn, query, account_pk, status, since, until)
+            got = self._search_sql(conn, query, account_pk, status, since, until, account_pks)
             if got is None:
                 return []
             where, params = got
             params["lim"] = limit
+            if before is not None:
+                where += (" AND (coalesce(p.created_at, '') < :bat OR "
+                          "(coalesce(p.created_at, '') = :bat AND p.id < :bid))")
+                params["bat"], params["bid"] = before
             sql = ("SELECT p.* FROM posts p WHERE " + where
-                   + " ORDER BY p.created_at DESC, p.id DESC LIMIT :lim")
+                   + " ORDER BY coalesce(p.created_at, '') DESC, p.id DESC LIMIT :lim")
             rows = list(conn.execute(text(sql), params).mappings())
             posts = self._post_dicts(conn, rows)
         for p in posts:
@@ -338,15 +351,24 @@ class Queries:
         status: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        account_pks: Sequence[int] | None = None,
+        cap: int | None = None,
     ) -> int:
-        """How many posts match (what :meth:`search` would give without a limit)."""
+        """How many posts match (what :meth:`search` would give without a limit);
+        with ``cap``, counting stops there (a result of ``cap`` means "that many or
+        more": a count of millions costs what reading them does)."""
         with self.reader() as conn:
-            got = self._search_sql(conn, query, account_pk, status, since, until)
+            got = self._search_sql(conn, query, account_pk, status, since, until, account_pks)
             if got is None:
                 return 0
             where, params = got
-            return int(conn.execute(
-                text("SELECT count(*) FROM posts p WHERE " + where), params).scalar_one())
+            if cap is None:
+                return int(conn.execute(
+                    text("SELECT count(*) FROM posts p WHERE " + where), params).scalar_one())
+            params["cap"] = cap
+            return int(conn.execute(text(
+                "SELECT count(*) FROM (SELECT 1 FROM posts p WHERE " + where
+                + " LIMIT :cap) AS capped"), params).scalar_one())
 
     # ------------------------------------------------------------- events
 

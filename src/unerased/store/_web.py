@@ -50,9 +50,10 @@ class WebQueries:
                 "events": sum(events.values()), "events_by_type": events}
 
     def accounts_page(self, *, after: int | None, limit: int, watched_only: bool = False,
-                      status: str | None = None) -> list[dict[str, Any]]:
+                      status: str | None = None,
+                      account_pks: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` accounts in id order after the id ``after``, each with its
-        count of deleted posts."""
+        count of deleted posts. ``account_pks``: only these accounts."""
         a, p = s.accounts.c, s.posts.c
         deleted = (select(func.count()).where(p.account_pk == a.id, p.status == "deleted")
                    .scalar_subquery().label("deleted_posts"))
@@ -63,6 +64,8 @@ class WebQueries:
             q = q.where(a.watched.is_(True))
         if status:
             q = q.where(a.status == status)
+        if account_pks is not None:
+            q = q.where(a.id.in_(list(account_pks)))
         with self.reader() as conn:
             rows = conn.execute(q).mappings().all()
         return [{**_account_row(r), "deleted_posts": r["deleted_posts"]} for r in rows]
@@ -81,11 +84,12 @@ class WebQueries:
 
     def events_page(self, *, before: tuple[str, int] | None, limit: int,
                     type: str | None = None, account_pk: int | None = None,
-                    account_pks: Sequence[int] | None = None) -> list[dict[str, Any]]:
+                    account_pks: Sequence[int] | None = None,
+                    since: str | None = None) -> list[dict[str, Any]]:
         """Up to ``limit`` events, newest first, older than the ``(at, id)`` ``before``;
         each with its row ``id`` (the cursor's key), ``account_pk`` and ``post_pk``
         (row ids, for links) beside DESIGN.md's event JSON. ``account_pks``: only
-        events of these accounts."""
+        events of these accounts; ``since``: only events at that time or later."""
         e, a = s.events.c, s.accounts.c
         q = (select(s.events, a.platform.label("acc_platform"), a.handle.label("acc_handle"),
                     a.account_id.label("acc_account_id"))
@@ -99,6 +103,8 @@ class WebQueries:
             q = q.where(e.account_pk == account_pk)
         if account_pks is not None:
             q = q.where(e.account_pk.in_(list(account_pks)))
+        if since:
+            q = q.where(e.at >= since)
         with self.reader() as conn:
             rows = conn.execute(q).mappings().all()
         return [{"id": r["id"], "account_pk": r["account_pk"], "post_pk": r["post_pk"],

@@ -20,6 +20,9 @@ import orjson
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from ._charts import bar_chart, line_chart
+from ._diff import diff_html
+
 __all__ = ["HTML_TAGS", "environment", "json_body", "post_html", "safe_href", "text_html",
            "url_with"]
 
@@ -89,6 +92,9 @@ def environment(globals_: dict[str, Any] | None = None) -> Environment:
     env.filters["text"] = text_html
     env.filters["href"] = safe_href
     env.globals["url_with"] = url_with
+    env.globals["bar_chart"] = bar_chart
+    env.globals["line_chart"] = line_chart
+    env.globals["diff_html"] = diff_html
     env.install_gettext_callables(  # type: ignore[attr-defined]
         _gettext, lambda s, p, n, **kw: _gettext(s if n == 1 else p, n=n, **kw), newstyle=True)
     env.globals.update(globals_ or {})

@@ -13,18 +13,29 @@ from types import ModuleType
 from typing import Any
 
 from .._registry import Action, View
-from . import account, accounts, events, feeds, overview, post, search, status, users
+from . import (
+    account,
+    accounts,
+    events,
+    evidence,
+    feeds,
+    overview,
+    post,
+    search,
+    status,
+    users,
+)
 
 __all__ = ["MODULES", "all_actions", "all_routes", "all_views"]
 
 MODULES: tuple[ModuleType, ...] = (
-    overview, accounts, account, post, events, search, status, feeds, users,
+    overview, accounts, account, post, evidence, events, search, status, feeds, users,
 )
 
 
 def all_views() -> Iterator[View]:
     for m in MODULES:
-        yield from m.VIEWS
+        yield from getattr(m, "VIEWS", ())
 
 
 def all_actions() -> Iterator[Action]:

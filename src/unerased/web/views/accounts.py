@@ -6,12 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import UnerasedError
+from ...model import AccountStatus
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
 from .._registry import Action, Param, Problem, View, ViewRequest
-from ._schemas import ACCOUNT, obj
+from ._filters import TAG_PARAM, account_pks
+from ._schemas import ACCOUNT, NULLABLE_STRING, obj
 from ._schemas import page_of as page_schema
 
-__all__ = ["ACTIONS", "VIEWS", "watch_context"]
+__all__ = ["ACTIONS", "STATUSES", "VIEWS", "watch_context"]
+
+STATUSES = [s.value for s in AccountStatus]
 
 
 def accounts(r: ViewRequest) -> dict[str, Any]:
@@ -20,10 +24,13 @@ def accounts(r: ViewRequest) -> dict[str, Any]:
     if key is not None and after is None:
         raise Problem(400, "cursor: not a cursor of this page")
     limit = r.params["limit"]
+    pks = account_pks(r)
     rows = r.store.accounts_page(after=after, limit=limit + 1,
-                                 watched_only=r.params["watched"], status=r.params["status"])
+                                 watched_only=r.params["watched"], status=r.params["status"],
+                                 account_pks=pks)
     page = page_of(rows, limit, lambda a: [a["id"]])
-    return {**page.as_dict(), "can_edit": r.user["role"] in ("editor", "admin")}
+    return {**page.as_dict(), "can_edit": r.user["role"] in ("editor", "admin"),
+            "statuses": STATUSES, "tag_keys": r.store.tag_keys()}
 
 
 def watch_context(r: ViewRequest) -> Any:
@@ -74,14 +81,18 @@ def remove_watch(r: ViewRequest, form: dict[str, str]) -> str:
 
 _ROW = obj(tuple(ACCOUNT["required"]), **ACCOUNT["properties"],
            deleted_posts={"type": "integer"})
+_ROW["properties"].update(last_check=NULLABLE_STRING, check_error=NULLABLE_STRING)
 _SCHEMA = obj(("items", "next", "can_edit"), **page_schema(_ROW)["properties"],
-              can_edit={"type": "boolean"})
+              can_edit={"type": "boolean"},
+              statuses={"type": "array", "items": {"type": "string"}},
+              tag_keys={"type": "array", "items": {"type": "string"}})
 
 VIEWS = [View(
     "/accounts", "accounts", accounts, "accounts.html", summary="Accounts",
     params=(CURSOR_PARAM, LIMIT_PARAM,
             Param("watched", "boolean", "Only watched accounts.", default=False),
-            Param("status", description="Only accounts of this status.", max_length=32)),
+            Param("status", description="Only accounts of this status.", max_length=32),
+            TAG_PARAM),
     schema=_SCHEMA,
 )]
 ACTIONS = [

@@ -1,32 +1,64 @@
-"""``/search?q=``: posts matching a query, as ``unerased search`` finds them."""
+"""``/search?q=``: posts matching a query, as ``unerased search`` finds them; by
+account, tag, status and creation time; a cursor page at a time, with the total
+(counted up to :data:`TOTAL_CAP`: beyond, "10,000+")."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ...errors import UnerasedError
+from ...model import PostStatus
+from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
 from .._registry import Param, Problem, View, ViewRequest
-from ._schemas import POST, obj
+from ._filters import (
+    ACCOUNT_PARAM,
+    SINCE_PARAM,
+    TAG_PARAM,
+    UNTIL_PARAM,
+    account_pks,
+    iso_param,
+    key_of,
+)
+from ._schemas import NULLABLE_STRING, POST, obj
 
-__all__ = ["VIEWS"]
+__all__ = ["TOTAL_CAP", "VIEWS"]
+
+TOTAL_CAP = 10_000
+STATUSES = [s.value for s in PostStatus]
 
 
 def search(r: ViewRequest) -> dict[str, Any]:
     q = (r.params["q"] or "").strip()
+    empty = {"q": q, "results": [], "next": None, "total": 0, "total_capped": False,
+             "statuses": STATUSES}
     if not q:
-        return {"q": "", "results": []}
+        return empty
+    before = key_of(decode_cursor(r.params["cursor"]))
+    filters: dict[str, Any] = {"account_pks": account_pks(r), "status": r.params["status"],
+                               "since": iso_param(r, "since"), "until": iso_param(r, "until")}
+    limit = r.params["limit"]
     try:
-        found = r.store.search(q, limit=r.params["limit"])
+        found = r.store.search(q, limit=limit + 1, before=before, **filters)
+        total = r.store.search_total(q, cap=TOTAL_CAP + 1, **filters)
     except UnerasedError as e:
         raise Problem(400, str(e)) from None
-    return {"q": q, "results": found}
+    page = page_of(found, limit, lambda p: [p["created_at"] or "", p["id"]])
+    return {**empty, "results": page.items, "next": page.next,
+            "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP}
 
+
+_RESULT = obj(tuple(POST["required"]), **POST["properties"], snippet={"type": "string"})
 
 VIEWS = [View(
     "/search", "search", search, "search.html", summary="Search",
     params=(Param("q", description="Words to find (as `unerased search`).", max_length=500),
-            Param("limit", "integer", "Results on the page.", default=50, minimum=1,
-                  maximum=500)),
-    schema=obj(("q", "results"), q={"type": "string"},
-               results={"type": "array", "items": POST}),
+            CURSOR_PARAM, LIMIT_PARAM, ACCOUNT_PARAM, TAG_PARAM,
+            Param("status", description="Only posts of this status (present, missing, "
+                  "deleted, unavailable).", max_length=32),
+            SINCE_PARAM, UNTIL_PARAM),
+    schema=obj(("q", "results", "next", "total", "total_capped"), q={"type": "string"},
+               results={"type": "array", "items": _RESULT}, next=NULLABLE_STRING,
+               total={"type": "integer", "description": f"at most {TOTAL_CAP}"},
+               total_capped={"type": "boolean", "description": "more than `total` match"},
+               statuses={"type": "array", "items": {"type": "string"}}),
 )]
