@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment
 from starlette.applications import Starlette
@@ -22,9 +23,10 @@ from starlette.staticfiles import StaticFiles
 
 from ._auth import load_secret, make_hasher
 from ._config import WebConfig
+from ._i18n import LANGUAGE_NAMES, LOCALES, I18n, Preferences, prefs_of
 from ._openapi import openapi_document
-from ._registry import ROLE_RANK, Action, Problem, View, ViewRequest, parse_params
-from ._render import environment, json_body
+from ._registry import N_, ROLE_RANK, Action, Problem, View, ViewRequest, parse_params
+from ._render import json_body
 from ._security import (
     CSP,
     Authenticate,
@@ -63,6 +65,7 @@ class WebApp:
     password_gate: threading.BoundedSemaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(2))
     throttle: Any = None  # the login throttle (_login.Throttle), made by create_app
+    i18n: I18n = field(default_factory=I18n.load)  # languages: envs, catalogs, zones
 
     def nav(self) -> list[dict[str, str]]:
         return [{"path": v.path, "name": v.name, "title": v.summary} for v in self.views
@@ -75,9 +78,14 @@ class WebApp:
         for name, value in path.items():  # as /api/openapi.json declares them
             if not isinstance(value, str) or not 0 < len(value) <= MAX_PATH_PARAM \
                     or any(ord(ch) < 0x20 or ord(ch) == 0x7f for ch in value):
-                raise Problem(400, f"{name}: not a usable id")
+                raise Problem(400, N_("%(name)s: not a usable id"), name=name)
         return ViewRequest(self.store, params, path, user, self.config, self.config.clock(),
-                           lang="en")
+                           lang=prefs_of(request).lang)
+
+    def gettext(self, request: Request, message: str, **args: Any) -> str:
+        """``message`` (marked with ``N_``) in the request's language, ``%(name)s``
+        filled from ``args``: plain text, for a template to escape."""
+        return self.i18n.gettext(prefs_of(request).lang, message, **args)
 
     def render(self, request: Request, template: str, context: dict[str, Any],
                status: int = 200, media_type: str = "text/html; charset=utf-8") -> Response:
@@ -86,11 +94,13 @@ class WebApp:
 
     def render_text(self, request: Request, template: str, context: dict[str, Any]) -> str:
         user = current_user(request)
+        prefs = prefs_of(request)
         full = {"user": user, "csrf_token": csrf_token(request), "path": request.url.path,
-                "nav": self.nav(), "auth": self.config.auth, "lang": "en",
+                "nav": self.nav(), "auth": self.config.auth, "lang": prefs.lang,
+                "tz": prefs.tz, "languages": language_links(request),
                 "base_url": str(request.base_url).rstrip("/"),
                 "request_query": request.url.query, **context}
-        return self.env.get_template(template).render(full)
+        return self.i18n.env(prefs.lang).get_template(template).render(full)
 
     async def render_async(self, request: Request, template: str, context: dict[str, Any],
                            status: int = 200,
@@ -100,6 +110,19 @@ class WebApp:
         body = await run_in_threadpool(self.render_text, request, template,
                                        {"csrf_token": token, **context})
         return Response(body, status, media_type=media_type)
+
+
+def language_links(request: Request) -> list[dict[str, Any]]:
+    """The switch to each language: this page with ``?lang=TAG`` (its other query
+    parameters kept), the current one marked."""
+    current = prefs_of(request).lang
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    out = []
+    for tag in LOCALES:
+        query = urlencode([*kept, ("lang", tag)])
+        out.append({"tag": tag, "name": LANGUAGE_NAMES[tag], "current": tag == current,
+                    "href": f"{request.url.path}?{query}"})
+    return out
 
 
 def is_api(request: Request) -> bool:
@@ -115,9 +138,9 @@ def web_of(request: Request) -> WebApp:
 def require_role(request: Request, role: str) -> dict[str, Any]:
     user = current_user(request)
     if user is None:
-        raise Problem(401, "login required")
+        raise Problem(401, N_("login required"))
     if ROLE_RANK.get(user["role"], 0) < ROLE_RANK[role]:
-        raise Problem(403, f"this needs the {role} role")
+        raise Problem(403, N_("this needs the %(role)s role"), role=role)
     return user
 
 
@@ -126,23 +149,23 @@ async def read_form(request: Request, max_bytes: int = MAX_FORM_BYTES) -> dict[s
     body over ``max_bytes`` is refused (413) before it is all read."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > max_bytes):
-        raise Problem(413, "the form is too large")
+        raise Problem(413, N_("the form is too large"))
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > max_bytes:
-            raise Problem(413, "the form is too large")
+            raise Problem(413, N_("the form is too large"))
         chunks.append(chunk)
     request._body = b"".join(chunks)  # what request.form() parses
     try:
         form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS,
                                   max_part_size=MAX_FORM_PART)
     except HTTPException as e:
-        raise Problem(400, f"unusable form: {e.detail}") from None
+        raise Problem(400, N_("unusable form: %(why)s"), why=str(e.detail)) from None
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not csrf_valid(request, fields.get("csrf")):
-        raise Problem(403, "the form's CSRF token is missing or wrong: reload the page")
+        raise Problem(403, N_("the form's CSRF token is missing or wrong: reload the page"))
     return fields
 
 
@@ -198,11 +221,18 @@ async def _problem(request: Request, exc: Exception) -> Response:
     else:  # pragma: no cover - registered for Problem and HTTPException only
         status, message = 500, "internal error"
     if status == 405:
-        message = "method not allowed"
+        message = N_("method not allowed")
+    elif status == 404 and not isinstance(exc, Problem):
+        message = N_("Not Found")
     if is_api(request):
         return Response(json_body({"error": message}), status, media_type="application/json")
-    return web_of(request).render(request, "error.html",
-                                  {"status": status, "message": message}, status)
+    web = web_of(request)
+    if isinstance(exc, Problem):  # its sentence in the reader's language
+        message = web.gettext(request, exc.template, **exc.args_) if exc.args_ \
+            else web.gettext(request, message)
+    else:
+        message = web.gettext(request, message)
+    return web.render(request, "error.html", {"status": status, "message": message}, status)
 
 
 async def _unerased_error(request: Request, exc: Exception) -> Response:
@@ -227,15 +257,16 @@ def create_app(config: WebConfig) -> Starlette:
     """The web app over ``config``'s archive (docs/web.md)."""
     from ..errors import UnerasedError
     from ..store import Store
-    from . import _downloads, _login
+    from . import _downloads, _login, _settings
     from .views import all_actions, all_routes, all_views
 
     owns = config.store is None
     store = config.store or Store.open(config.home, config.db_url, create=False)
     secret = config.secret or load_secret(config.home)
     views, actions = tuple(all_views()), tuple(all_actions())
-    web = WebApp(config, store, environment(), config.hasher or make_hasher(), views,
-                 actions, owns)
+    i18n = I18n.load()
+    web = WebApp(config, store, i18n.env("en"), config.hasher or make_hasher(), views,
+                 actions, owns, i18n=i18n)
     routes: list[BaseRoute] = []
     for v in views:
         routes.append(Route(v.path, _html_endpoint(v), methods=["GET"], name=v.name))
@@ -245,6 +276,7 @@ def create_app(config: WebConfig) -> Starlette:
     for a in actions:
         routes.append(Route(a.path, _action_endpoint(a), methods=["POST"], name=a.name))
     routes += _login.routes()
+    routes += _settings.routes()
     routes += _downloads.routes()
     routes += all_routes()
     routes.append(Route("/api/openapi.json", _openapi, methods=["GET"], name="openapi"))
@@ -262,6 +294,7 @@ def create_app(config: WebConfig) -> Starlette:
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(HostCheck, allowed=config.allowed_hosts()),
+        Middleware(Preferences, zones=i18n.zones),
         Middleware(SignedSession, secret=secret,
                    max_age=int(config.session_lifetime.total_seconds())),
         Middleware(Authenticate, config=config, store=store),

@@ -38,15 +38,15 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
 
 
 def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 640,
-              bar_height: int = 18, label_width: int = 160, color: str = PALETTE[0]
-              ) -> Markup:
+              bar_height: int = 18, label_width: int = 160, color: str = PALETTE[0],
+              empty: str = "no data") -> Markup:
     """Horizontal bars, one per ``(label, value)``, longest for the largest value; an
     empty list draws a chart saying so."""
     gap, top = 6, 4
     height = top + max(len(bars), 1) * (bar_height + gap) + 4
     body: list[str] = []
     if not bars:
-        body.append(f'<text x="4" y="{top + bar_height - 4}" {_FONT}>no data</text>')
+        body.append(f'<text x="4" y="{top + bar_height - 4}" {_FONT}>{escape(empty)}</text>')
         return _svg(width, height, title, body)
     top_value = max((v for _, v in bars), default=0) or 1
     span = width - label_width - 60
@@ -65,7 +65,8 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 640
 
 
 def line_chart(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *,
-               title: str, width: int = 640, height: int = 240) -> Markup:
+               title: str, width: int = 640, height: int = 240, empty: str = "no data"
+               ) -> Markup:
     """One line per series (its values at ``x_labels``, in order), a legend, the first
     and last x labels and the y axis's maximum."""
     left, right, top, bottom = 40, 10, 10, 40
@@ -73,7 +74,7 @@ def line_chart(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *
     total_h = height + legend_rows * 16
     body: list[str] = []
     if not x_labels or not series:
-        body.append(f'<text x="4" y="16" {_FONT}>no data</text>')
+        body.append(f'<text x="4" y="16" {_FONT}>{escape(empty)}</text>')
         return _svg(width, total_h, title, body)
     top_value = max((max(vs, default=0) for vs in series.values()), default=0) or 1
     plot_w, plot_h = width - left - right, height - top - bottom

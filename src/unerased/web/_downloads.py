@@ -63,11 +63,11 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 def _blob_of(request: Any, digest: str) -> bytes:
     """The stored blob ``digest`` (404 when there is none)."""
-    from ._registry import Problem
+    from ._registry import N_, Problem
 
     web = request.app.state.web
     if not _SHA256.fullmatch(digest) or not web.store.blobs.exists(digest):
-        raise Problem(404, "no stored file by that digest")
+        raise Problem(404, N_("no stored file by that digest"))
     data: bytes = web.store.blobs.read(digest)
     return data
 

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._app import read_form, web_of
 from ._auth import check_password, hash_password
-from ._registry import Problem
+from ._registry import N_, Problem
 from ._security import current_user, digest, new_secret
 
 __all__ = ["MIN_PASSWORD", "Throttle", "routes", "safe_next"]
@@ -105,7 +105,8 @@ async def login_post(request: Request) -> Response:
     if web.throttle.blocked(name, now):
         return web.render(request, "login.html", {
             "next": safe_next(fields.get("next")),
-            "error": "too many failed logins for this name: wait a few minutes"}, 429)
+            "error": web.gettext(request, N_(
+                "too many failed logins for this name: wait a few minutes"))}, 429)
     found = await run_in_threadpool(web.store.password_hash, name)
     stored = found[1] if found is not None else None
     ok = await run_in_threadpool(_gated_check, web, stored, password)
@@ -113,7 +114,8 @@ async def login_post(request: Request) -> Response:
     if not ok or found is None:
         web.throttle.failed(name, now)
         return web.render(request, "login.html",
-                          {"next": nxt, "error": "wrong name or password"}, 401)
+                          {"next": nxt, "error": web.gettext(
+                              request, N_("wrong name or password"))}, 401)
     await _start_session(request, found[0])
     return RedirectResponse(nxt, 303)
 
@@ -124,7 +126,7 @@ async def link_form(request: Request) -> Response:
     valid = len(token) <= 200 and await run_in_threadpool(
         web.store.login_link_valid, digest(token), web.config.clock())
     if not valid:
-        raise Problem(404, "this login link is used, expired or unknown")
+        raise Problem(404, N_("this login link is used, expired or unknown"))
     return web.render(request, "login_link.html", {"token": token})
 
 
@@ -135,7 +137,7 @@ async def link_post(request: Request) -> Response:
     user = None if len(token) > 200 else await run_in_threadpool(
         web.store.use_login_link, digest(token), web.config.clock())
     if user is None:
-        raise Problem(404, "this login link is used, expired or unknown")
+        raise Problem(404, N_("this login link is used, expired or unknown"))
     await _start_session(request, user)
     return RedirectResponse("/" if user["has_password"] else "/settings/password", 303)
 
@@ -159,15 +161,15 @@ async def password_post(request: Request) -> Response:
     fields = await read_form(request)
     user = current_user(request)
     if user is None or not user["id"]:
-        raise Problem(400, "there are no users without a login (--no-auth)")
+        raise Problem(400, N_("there are no users without a login (--no-auth)"))
     new, again = fields.get("password", ""), fields.get("again", "")
     error = None
     if len(new) < MIN_PASSWORD:
-        error = f"at least {MIN_PASSWORD} characters"
+        error = web.gettext(request, N_("at least %(n)s characters"), n=MIN_PASSWORD)
     elif len(new) > 1024:
-        error = "at most 1024 characters"
+        error = web.gettext(request, N_("at most %(n)s characters"), n=1024)
     elif new != again:
-        error = "the two passwords differ"
+        error = web.gettext(request, N_("the two passwords differ"))
     if error is not None:
         return web.render(request, "password.html", {"error": error, "done": False}, 400)
     hashed = await run_in_threadpool(_gated_hash, web, new)

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import orjson
 
-from ._registry import Param, Problem
+from ._registry import N_, Param, Problem
 
 __all__ = ["CURSOR_PARAM", "LIMIT_PARAM", "CursorPage", "decode_cursor", "encode_cursor",
            "page_of"]
@@ -36,10 +36,10 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         key = orjson.loads(raw)
     except (binascii.Error, ValueError):
-        raise Problem(400, "cursor: not a cursor of this server") from None
+        raise Problem(400, N_("cursor: not a cursor of this server")) from None
     if not isinstance(key, list) or not all(isinstance(k, (str, int, float)) or k is None
                                             for k in key):
-        raise Problem(400, "cursor: not a cursor of this server")
+        raise Problem(400, N_("cursor: not a cursor of this server"))
     return key
 
 

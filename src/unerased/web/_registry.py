@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..store import Store
     from ._config import WebConfig
 
-__all__ = ["ROLE_RANK", "Action", "Param", "Problem", "View", "ViewRequest", "parse_params",
+__all__ = ["ROLE_RANK", "Action", "N_", "Param", "Problem", "View", "ViewRequest", "parse_params",
            "path_params"]
 
 ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3}
@@ -27,14 +27,26 @@ ROLE_RANK = {"viewer": 1, "editor": 2, "admin": 3}
 Kind = Literal["string", "integer", "boolean"]
 
 
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
+    """Marks ``message`` for ``pybabel extract`` without translating it: it is
+    translated where it is shown (a Problem's message on the HTML error page, a View's
+    summary in the menu)."""
+    return message
+
+
 class Problem(Exception):
     """An HTTP error a view raises: ``status`` and a one-line message (shown on the HTML
-    page, and as ``{"error": …}`` in JSON)."""
+    page in the reader's language, and as ``{"error": …}`` in JSON, in English). Mark
+    the message with ``N_`` and give the values it names as ``args``:
+    ``Problem(400, N_("%(name)s: not an integer"), name=name)``."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, message: str, **args: Any) -> None:
+        text = message % args if args else message
+        super().__init__(text)
         self.status = status
-        self.message = message
+        self.message = text  # English: the JSON's "error"
+        self.template = message  # marked with N_: the HTML page shows it translated
+        self.args_ = args  # the template's %(name)s values (hostile text: escaped)
 
 
 @dataclass(frozen=True)
@@ -68,25 +80,29 @@ class Param:
     def parse(self, raw: str) -> Any:
         if self.kind == "integer":
             if not re.fullmatch(r"[+-]?\d{1,18}", raw.strip()):
-                raise Problem(400, f"{self.name}: not an integer")
+                raise Problem(400, N_("%(name)s: not an integer"), name=self.name)
             value: Any = int(raw)
             if self.minimum is not None and value < self.minimum:
-                raise Problem(400, f"{self.name}: at least {self.minimum}")
+                raise Problem(400, N_("%(name)s: at least %(n)s"), name=self.name,
+                              n=self.minimum)
             if self.maximum is not None and value > self.maximum:
-                raise Problem(400, f"{self.name}: at most {self.maximum}")
+                raise Problem(400, N_("%(name)s: at most %(n)s"), name=self.name,
+                              n=self.maximum)
             return value
         if self.kind == "boolean":
             if raw.lower() in ("1", "true", "yes", "on"):
                 return True
             if raw.lower() in ("0", "false", "no", "off", ""):
                 return False
-            raise Problem(400, f"{self.name}: not a boolean")
+            raise Problem(400, N_("%(name)s: not a boolean"), name=self.name)
         if len(raw) > self.max_length:
-            raise Problem(400, f"{self.name}: longer than {self.max_length} characters")
+            raise Problem(400, N_("%(name)s: longer than %(n)s characters"),
+                          name=self.name, n=self.max_length)
         if "\x00" in raw:
-            raise Problem(400, f"{self.name}: a NUL character")
+            raise Problem(400, N_("%(name)s: a NUL character"), name=self.name)
         if self.enum is not None and raw not in self.enum:
-            raise Problem(400, f"{self.name}: one of {', '.join(self.enum)}")
+            raise Problem(400, N_("%(name)s: one of %(choices)s"), name=self.name,
+                          choices=", ".join(self.enum))
         return raw
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...model import iso, parse_iso
-from .._registry import Param, Problem, ViewRequest
+from .._registry import N_, Param, Problem, ViewRequest
 
 __all__ = ["ACCOUNT_PARAM", "SINCE_PARAM", "TAG_PARAM", "UNTIL_PARAM", "account_pks",
            "iso_param", "key_of"]
@@ -31,7 +31,7 @@ def iso_param(r: ViewRequest, name: str) -> str | None:
     except (ValueError, OverflowError):
         got = None
     if not got:
-        raise Problem(400, f"{name}: not an ISO 8601 date (e.g. 2024-05-01)")
+        raise Problem(400, N_("%(name)s: not an ISO 8601 date (e.g. 2024-05-01)"), name=name)
     return got
 
 
@@ -47,7 +47,7 @@ def account_pks(r: ViewRequest) -> list[int] | None:
     if tag:
         key, sep, value = tag.partition("=")
         if not sep or not key.strip():
-            raise Problem(400, "tag: KEY=VALUE")
+            raise Problem(400, N_("tag: KEY=VALUE"))
         pks = r.store.accounts_tagged(key.strip(), value.strip())
         out = pks if out is None else [pk for pk in out if pk in set(pks)]
     return out
@@ -58,5 +58,5 @@ def key_of(cursor: list[Any] | None) -> tuple[str, int] | None:
     if cursor is None:
         return None
     if len(cursor) != 2 or not isinstance(cursor[0], str) or not isinstance(cursor[1], int):
-        raise Problem(400, "cursor: not a cursor of this page")
+        raise Problem(400, N_("cursor: not a cursor of this page"))
     return cursor[0], cursor[1]

@@ -9,7 +9,7 @@ from typing import Any
 
 from ...errors import UnerasedError
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
-from .._registry import Problem, View, ViewRequest
+from .._registry import N_, Problem, View, ViewRequest
 from ._schemas import ACCOUNT, EVENT, NULLABLE_STRING, obj
 
 __all__ = ["VIEWS", "find_account"]
@@ -29,9 +29,9 @@ def find_account(r: ViewRequest, ref: str) -> dict[str, Any]:
     except UnerasedError as e:
         raise Problem(400, str(e)) from None
     if not found:
-        raise Problem(404, "no account by that id")
+        raise Problem(404, N_("no account by that id"))
     if len(found) > 1:
-        raise Problem(400, "that names several accounts: use its row id")
+        raise Problem(400, N_("that names several accounts: use its row id"))
     return found[0]
 
 
@@ -41,7 +41,7 @@ def account(r: ViewRequest) -> dict[str, Any]:
     before: tuple[str, int] | None = None
     if key is not None:
         if len(key) != 2 or not isinstance(key[0], str) or not isinstance(key[1], int):
-            raise Problem(400, "cursor: not a cursor of this page")
+            raise Problem(400, N_("cursor: not a cursor of this page"))
         before = (key[0], key[1])
     limit = r.params["limit"]
     posts = r.store.account_timeline(row["id"], before=before, limit=limit + 1)
@@ -67,7 +67,7 @@ STATUS_ROW = obj(("at", "status"), id=_INT, at={"type": "string"}, status={"type
                  source={"type": "string"})
 
 VIEWS = [View(
-    "/accounts/{id}", "account", account, "account.html", summary="An account",
+    "/accounts/{id}", "account", account, "account.html", summary=N_("An account"),
     params=(CURSOR_PARAM, LIMIT_PARAM),
     schema=obj(("account", "timeline", "status_history", "events"), account=ACCOUNT,
                timeline=obj(("items", "next"),

@@ -8,7 +8,7 @@ from typing import Any
 from ...errors import UnerasedError
 from ...model import AccountStatus
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
-from .._registry import Action, Param, Problem, View, ViewRequest
+from .._registry import N_, Action, Param, Problem, View, ViewRequest
 from ._filters import TAG_PARAM, account_pks
 from ._schemas import ACCOUNT, NULLABLE_STRING, obj
 from ._schemas import page_of as page_schema
@@ -22,7 +22,7 @@ def accounts(r: ViewRequest) -> dict[str, Any]:
     key = decode_cursor(r.params["cursor"])
     after = key[0] if key and isinstance(key[0], int) else None
     if key is not None and after is None:
-        raise Problem(400, "cursor: not a cursor of this page")
+        raise Problem(400, N_("cursor: not a cursor of this page"))
     limit = r.params["limit"]
     pks = account_pks(r)
     rows = r.store.accounts_page(after=after, limit=limit + 1,
@@ -39,7 +39,7 @@ def watch_context(r: ViewRequest) -> Any:
     one whose clients reach only loopback)."""
     make = r.config.extra.get("run_context")
     if make is None:
-        raise Problem(503, "adding watches is not set up on this server")
+        raise Problem(503, N_("adding watches is not set up on this server"))
     return make(r.store)
 
 
@@ -53,7 +53,7 @@ def add_watch(r: ViewRequest, form: dict[str, str]) -> str:
     for part in form.get("tags", "").split(","):
         if part.strip():
             if "=" not in part:
-                raise Problem(400, f"a tag must be KEY=VALUE, not {part.strip()!r}")
+                raise Problem(400, N_("a tag must be KEY=VALUE, not %(tag)r"), tag=part.strip())
             k, v = part.split("=", 1)
             tags[k.strip()] = v.strip()
     service = form.get("service", "").strip() or None
@@ -71,10 +71,10 @@ def remove_watch(r: ViewRequest, form: dict[str, str]) -> str:
 
     raw = form.get("id", "")
     if not raw.isdigit():
-        raise Problem(400, "id: not an account id")
+        raise Problem(400, N_("id: not an account id"))
     found = r.store.find_accounts(f"row:{raw}")
     if not found or not found[0]["watched"]:
-        raise Problem(404, "no watched account by that id")
+        raise Problem(404, N_("no watched account by that id"))
     remove(r.store, found[0]["id"])
     return "/accounts"
 
@@ -88,7 +88,7 @@ _SCHEMA = obj(("items", "next", "can_edit"), **page_schema(_ROW)["properties"],
               tag_keys={"type": "array", "items": {"type": "string"}})
 
 VIEWS = [View(
-    "/accounts", "accounts", accounts, "accounts.html", summary="Accounts",
+    "/accounts", "accounts", accounts, "accounts.html", summary=N_("Accounts"),
     params=(CURSOR_PARAM, LIMIT_PARAM,
             Param("watched", "boolean", "Only watched accounts.", default=False),
             Param("status", description="Only accounts of this status.", max_length=32),

@@ -7,7 +7,7 @@ from typing import Any
 
 from ...model import EventType
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
-from .._registry import Param, View, ViewRequest
+from .._registry import N_, Param, View, ViewRequest
 from ._filters import ACCOUNT_PARAM, SINCE_PARAM, TAG_PARAM, account_pks, iso_param, key_of
 from ._schemas import EVENT, obj
 from ._schemas import page_of as page_schema
@@ -33,7 +33,7 @@ _SCHEMA = page_schema(_ROW)
 _SCHEMA["properties"]["types"] = {"type": "array", "items": {"type": "string"}}
 
 VIEWS = [View(
-    "/events", "events", events, "events.html", summary="Events",
+    "/events", "events", events, "events.html", summary=N_("Events"),
     params=(CURSOR_PARAM, LIMIT_PARAM,
             Param("type", description="Only events of this type.", max_length=32),
             ACCOUNT_PARAM, TAG_PARAM, SINCE_PARAM),

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from ...errors import ReceiptError
 from .._app import require_role, web_of
 from .._downloads import download_response, safe_filename
-from .._registry import ROLE_RANK, Problem, ViewRequest
+from .._registry import N_, ROLE_RANK, Problem, ViewRequest
 from .post import find_post
 
 __all__ = ["ROUTES", "receipt_bytes", "warc_bytes"]
@@ -67,7 +67,7 @@ def _request(request: Request, published: bool = False) -> ViewRequest:
 async def receipt(request: Request) -> Response:
     raw = request.query_params.get("published", "false").lower()
     if raw not in ("true", "false", "1", "0", ""):
-        raise Problem(400, "published: not a boolean")
+        raise Problem(400, N_("published: not a boolean"))
     published = raw in ("true", "1")
     vr = _request(request, published)
     post = await run_in_threadpool(find_post, vr, vr.path["id"])

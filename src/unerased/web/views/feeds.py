@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._registry import Param, Problem, View, ViewRequest
+from .._registry import N_, Param, Problem, View, ViewRequest
 
 __all__ = ["VIEWS"]
 
@@ -17,7 +17,7 @@ def deletions(r: ViewRequest) -> dict[str, Any]:
     if tag:
         key, sep, value = tag.partition("=")
         if not sep or not key:
-            raise Problem(400, "tag: KEY=VALUE")
+            raise Problem(400, N_("tag: KEY=VALUE"))
         pks = r.store.accounts_tagged(key, value)
     rows = r.store.events_page(before=None, limit=ENTRIES, type="post_deleted",
                                account_pks=pks)
@@ -27,7 +27,7 @@ def deletions(r: ViewRequest) -> dict[str, Any]:
 
 VIEWS = [View(
     "/feeds/deletions.atom", "feed_deletions", deletions, "deletions.atom",
-    summary="Deleted posts (Atom)", api=False, media_type="application/atom+xml",
+    summary=N_("Deleted posts (Atom)"), api=False, media_type="application/atom+xml",
     params=(Param("tag", description="Only accounts with this tag, KEY=VALUE.",
                   max_length=200),),
 )]

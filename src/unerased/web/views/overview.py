@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from .._registry import Param, View, ViewRequest
+from .._registry import N_, Param, View, ViewRequest
 from ._schemas import EVENT, obj
 
 __all__ = ["VIEWS"]
@@ -46,7 +46,7 @@ _COUNT = {"type": "integer"}
 _INTS = {"type": "object", "additionalProperties": _COUNT}
 
 VIEWS = [View(
-    "/", "overview", overview, "overview.html", summary="Overview",
+    "/", "overview", overview, "overview.html", summary=N_("Overview"),
     params=(Param("by", description="The tag key closures are counted by (default: "
                   "`province` when some account has it).", max_length=100),
             Param("days", "integer", "Days of events in the chart.", default=30, minimum=1,

@@ -10,7 +10,7 @@ from typing import Any
 from ...ledger.receipt import ledger_status
 from .._diff import diff_ops
 from .._downloads import INLINE_MEDIA
-from .._registry import Problem, View, ViewRequest
+from .._registry import N_, Problem, View, ViewRequest
 from ._schemas import NULLABLE_STRING, POST, obj
 
 __all__ = ["VIEWS", "find_post"]
@@ -20,7 +20,7 @@ def find_post(r: ViewRequest, ref: str) -> dict[str, Any]:
     """The post ``ref`` names (a row id or a platform post id); 404 when none."""
     got = r.store.get_post(ref)
     if got is None:
-        raise Problem(404, "no post by that id")
+        raise Problem(404, N_("no post by that id"))
     return got
 
 
@@ -71,7 +71,7 @@ _POST["properties"].update(versions={"type": "array", "items": VERSION},
                            first_seen=_STR, last_seen=NULLABLE_STRING,
                            deleted_at=NULLABLE_STRING, deleted_reason=NULLABLE_STRING)
 
-VIEWS = [View("/posts/{id}", "post", post, "post.html", summary="A post",
+VIEWS = [View("/posts/{id}", "post", post, "post.html", summary=N_("A post"),
               schema=obj(("post", "edited", "captures", "ledger", "evidence"), post=_POST,
                          edited=_BOOL, captures={"type": "array", "items": CAPTURE},
                          ledger=LEDGER,

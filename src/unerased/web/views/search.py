@@ -9,7 +9,7 @@ from typing import Any
 from ...errors import UnerasedError
 from ...model import PostStatus
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
-from .._registry import Param, Problem, View, ViewRequest
+from .._registry import N_, Param, Problem, View, ViewRequest
 from ._filters import (
     ACCOUNT_PARAM,
     SINCE_PARAM,
@@ -50,7 +50,7 @@ def search(r: ViewRequest) -> dict[str, Any]:
 _RESULT = obj(tuple(POST["required"]), **POST["properties"], snippet={"type": "string"})
 
 VIEWS = [View(
-    "/search", "search", search, "search.html", summary="Search",
+    "/search", "search", search, "search.html", summary=N_("Search"),
     params=(Param("q", description="Words to find (as `unerased search`).", max_length=500),
             CURSOR_PARAM, LIMIT_PARAM, ACCOUNT_PARAM, TAG_PARAM,
             Param("status", description="Only posts of this status (present, missing, "

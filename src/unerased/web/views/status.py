@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from ...model import iso, parse_iso
-from .._registry import View, ViewRequest
+from .._registry import N_, View, ViewRequest
 from ._schemas import NULLABLE_STRING, obj
 
 __all__ = ["VIEWS", "report"]
@@ -94,7 +94,7 @@ REPORT = obj(("at", "accounts", "errors", "collectors"), at={"type": "string"},
              alerts={"type": "object"})
 
 VIEWS = [View(
-    "/status", "status", report, "status.html", summary="Status",
+    "/status", "status", report, "status.html", summary=N_("Status"),
     schema=obj(("report", "source", "ledger_size"), report=REPORT,
                source={"type": "string", "enum": ["collector", "store"]},
                ledger_size={"type": "integer"}),

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...errors import UsageError
 from .._auth import LINK_LIFETIME_ADD, issue_login_link
-from .._registry import Action, Problem, View, ViewRequest
+from .._registry import N_, Action, Problem, View, ViewRequest
 from ._schemas import obj
 
 __all__ = ["ACTIONS", "NAME", "VIEWS"]
@@ -23,7 +23,7 @@ def users(r: ViewRequest) -> dict[str, Any]:
 def add_user(r: ViewRequest, form: dict[str, str]) -> dict[str, Any]:
     name, role = form.get("name", "").strip(), form.get("role", "viewer")
     if not NAME.fullmatch(name):
-        raise Problem(400, "a name is 1 to 64 letters, digits, '.', '_' or '-'")
+        raise Problem(400, N_("a name is 1 to 64 letters, digits, '.', '_' or '-'"))
     try:
         user = r.store.add_user(name, role, r.now)
     except UsageError as e:
@@ -36,14 +36,14 @@ def add_user(r: ViewRequest, form: dict[str, str]) -> dict[str, Any]:
 def remove_user(r: ViewRequest, form: dict[str, str]) -> str | dict[str, Any]:
     name = form.get("name", "")
     if name == r.user["name"]:
-        raise Problem(400, "you cannot remove yourself")
+        raise Problem(400, N_("you cannot remove yourself"))
     if not r.store.remove_user(name):
-        raise Problem(404, "no user by that name")
+        raise Problem(404, N_("no user by that name"))
     return "/users"
 
 
 VIEWS = [View(
-    "/users", "users", users, "users.html", summary="Users", role="admin",
+    "/users", "users", users, "users.html", summary=N_("Users"), role="admin",
     schema=obj(("users",), users={"type": "array", "items": obj(
         ("name", "role"), name={"type": "string"}, role={"type": "string"},
         has_password={"type": "boolean"}, tokens={"type": "integer"})}),
