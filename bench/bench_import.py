@@ -3,6 +3,7 @@
 
   .venv/bin/python bench/bench_import.py --tweets 40000 --repeat 3
   .venv/bin/python bench/bench_import.py --tweets 1000000 --repeat 1
+  .venv/bin/python bench/bench_import.py --also-src /tmp/old/src   # another tree, in turn
 
 Generates a synthetic X archive in the real layout (mixed Chinese/English, some media,
 edit chains, deleted tweets), then times, alternately, in child processes:
@@ -74,6 +75,9 @@ def main() -> None:
     ap.add_argument("--tweets", type=int, default=40000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--also-src", type=Path, default=None,
+                    help="also time `unerased import` with this source tree first on "
+                         "PYTHONPATH (e.g. a checkout from before a change), in turn")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     from unerased.sim.archives import make_twitter_archive
@@ -85,7 +89,10 @@ def main() -> None:
     print(f"generated {args.tweets} tweets ({zpath.stat().st_size / 1e6:.1f} MB zip) "
           f"in {time.perf_counter() - t0:.1f}s")
     unerased = str(Path(PY).parent / "unerased")
-    base_t, base_rss, our_t, our_rss = [], [], [], []
+    base_t, base_rss, our_t, our_rss, also_t = [], [], [], [], []
+    also_env = None
+    if args.also_src is not None:
+        also_env = {**os.environ, "PYTHONPATH": str(args.also_src.resolve())}
     for i in range(args.repeat):
         d = work / f"b{i}"
         d.mkdir()
@@ -98,14 +105,24 @@ def main() -> None:
         our_t.append(w)
         our_rss.append(r)
         shutil.rmtree(h)
+        if also_env is not None:
+            w, _, _ = run_child([unerased, "--home", str(h), "import", "twitter-archive",
+                                 str(zpath)], also_env)
+            also_t.append(w)
+            shutil.rmtree(h)
+        also = f" | also-src {also_t[-1]:.2f}s" if also_t else ""
         print(f"run {i + 1}: baseline {base_t[-1]:.2f}s {base_rss[-1]:.0f}MB | "
-              f"unerased {our_t[-1]:.2f}s {our_rss[-1]:.0f}MB")
+              f"unerased {our_t[-1]:.2f}s {our_rss[-1]:.0f}MB{also}")
     mb, mo = statistics.median(base_t), statistics.median(our_t)
     print()
     print(f"{'':<10}{'median wall':>12}{'tweets/s':>12}{'peak RSS':>12}")
     print(f"{'baseline':<10}{mb:>11.2f}s{args.tweets / mb:>12.0f}{max(base_rss):>10.0f}MB")
     print(f"{'unerased':<10}{mo:>11.2f}s{args.tweets / mo:>12.0f}{max(our_rss):>10.0f}MB")
     print(f"ratio unerased/baseline (median wall): {mo / mb:.2f}x   (target <= 2x)")
+    if also_t:
+        ma = statistics.median(also_t)
+        print(f"{'also-src':<10}{ma:>11.2f}s{args.tweets / ma:>12.0f}   "
+              f"(ratio to baseline {ma / mb:.2f}x; unerased/also-src {mo / ma:.2f}x)")
     if not args.keep:
         shutil.rmtree(work)
 

@@ -26,7 +26,7 @@ from sqlalchemy import Column, Connection, MetaData, PrimaryKeyConstraint, Strin
 
 from ._schema import ledger_head, metadata
 
-FAST_SCHEMA_REVISION = "0006"
+FAST_SCHEMA_REVISION = "0007"
 """The revision whose schema :func:`create_schema` makes. Update it, and what
 :func:`create_schema` adds beside the metadata, with every new migration."""
 

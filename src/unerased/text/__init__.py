@@ -2,13 +2,16 @@
 
 :mod:`~unerased.text.tokenize` — CJK bigram and word search terms, the same on SQLite
 FTS5 and PostgreSQL, safe query translation, snippets (docs/search.md);
+:mod:`~unerased.text.fold` — Traditional → Simplified folding of search terms (OpenCC,
+per character, loaded only for text that has Han characters);
 :mod:`~unerased.text.hostile` — the helpers every reader of platform answers and
 archive files uses on what they send (never raise on bad data).
 """
 
 from __future__ import annotations
 
-from . import hostile, tokenize
+from . import fold, hostile, tokenize
+from .fold import fold_han
 from .hostile import (
     first_line,
     html_to_text,
@@ -31,6 +34,8 @@ from .tokenize import (
 
 __all__ = [
     "first_line",
+    "fold",
+    "fold_han",
     "fts5_match",
     "hostile",
     "html_to_text",

@@ -20,7 +20,10 @@ How text becomes terms:
   just that unigram. The trailing unigram is what makes one-character queries complete:
   every character of a run is the first character of exactly one term, so a query for
   ``删`` is the prefix query ``删*``. It costs one term per run (see docs/search.md).
-* Traditional and simplified characters are *not* folded: ``删除`` does not find ``刪除``.
+* Traditional Chinese characters are folded to Simplified ones, character by character,
+  through OpenCC's tables (:mod:`.fold`): ``刪除`` and ``删除`` make the same terms, so
+  each finds the other. Only the terms fold: offsets (snippets, highlighting) point
+  into the text as the author typed it.
 
 A query is split on whitespace into phrases (``"…"`` and “…” keep spaces inside one
 phrase; a leading ``-`` excludes a phrase). Each phrase is matched as an adjacent
@@ -34,6 +37,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 
 from ..errors import SearchQueryError
+from .fold import folder
 
 __all__ = [
     "matches",
@@ -55,9 +59,10 @@ MAX_QUERY_TERMS = 256
 """A query with more terms than this is refused (SearchQueryError): a search box must
 not be able to make the database chew on megabyte-sized expressions."""
 
-TERMS_VERSION = 1
+TERMS_VERSION = 2
 """Bumped whenever :func:`index_terms` changes its output: stored term strings made by
-an older version must then be rebuilt, or queries will not find them."""
+an older version must then be rebuilt, or queries will not find them (a data migration
+does it: 0007 rebuilt them for version 2, which folds Traditional to Simplified)."""
 
 
 # --- character classes ---------------------------------------------------------------
@@ -205,10 +210,14 @@ class _Scanner:
         return True
 
 
-def _segments(text: str) -> list[_Segment]:
+def _segments(text: str, fold_variants: bool = True) -> list[_Segment]:
     sc = _Scanner()
     is_normalized = unicodedata.is_normalized
     normalize = unicodedata.normalize
+    fold = None
+    if fold_variants and not text.isascii():
+        fold = folder()
+        text = fold.fold(text)  # 刪 → 删; one character for one: offsets stay
     for i, ch in enumerate(text):
         if ch < "\x80":
             sc.feed(_WORD if ch.isalnum() else _SEP, ch, i, i + 1)
@@ -217,7 +226,10 @@ def _segments(text: str) -> list[_Segment]:
             sc.feed(_classify(ch), ch, i, i + 1)
         else:
             for d in normalize("NFKC", ch):  # ㍿ → 株式会社, ｶ → カ, Ａ → A, ① → 1
-                sc.feed(_classify(d), d, i, i + 1)
+                kind = _classify(d)
+                if kind == _CJK and fold is not None:
+                    d = fold.char(d)  # a compatibility ideograph: 豈 (U+F900) → 豈 → 岂
+                sc.feed(kind, d, i, i + 1)
     sc.flush()
     return sc.out
 
@@ -251,12 +263,16 @@ _FAST_OK = re.compile("[\x00-\x7f" + _FAST_HAN + re.escape(_FAST_PUNCT) + "]*")
 _FAST_TOKEN = re.compile("[A-Za-z0-9]+|[" + _FAST_HAN + "]+")
 
 
-def index_terms(text: str) -> str:
+def index_terms(text: str, *, fold: bool = True) -> str:
     """The term string to index for ``text``: space-separated terms, see module doc.
+    ``fold=False`` leaves Traditional characters alone: the terms of ``TERMS_VERSION``
+    1 (what migration 0007's downgrade restores; tests make old archives with it).
 
-    >>> index_terms("我们删除了推特 Twitter!")
+    >>> index_terms("我們刪除了推特 Twitter!")
     '我们 们删 删除 除了 了推 推特 特 twitter'
     """
+    if fold and not text.isascii():
+        text = folder().fold(text)  # Traditional → Simplified, one character for one
     if _FAST_OK.fullmatch(text):
         out: list[str] = []
         for m in _FAST_TOKEN.finditer(text):
@@ -267,12 +283,12 @@ def index_terms(text: str) -> str:
                 out.extend([t[k : k + 2] for k in range(len(t) - 1)])
                 out.append(t[-1])
         return " ".join(out)
-    return _index_terms_general(text)
+    return _index_terms_general(text, fold)
 
 
-def _index_terms_general(text: str) -> str:
+def _index_terms_general(text: str, fold: bool = True) -> str:
     out: list[str] = []
-    for seg in _segments(text):
+    for seg in _segments(text, fold):
         if isinstance(seg, _Word):
             out.append(seg.term)
         else:
