@@ -38,7 +38,15 @@ INSTALL_PLAYWRIGHT = "pip install -e '.[test]' (or run scripts/test, which does)
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu",
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-proxy-server"]
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# the served app runs on the real clock (its overview charts the last days): the
+# archive's times are recent
+T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def _at(delta: timedelta) -> str:
+    return (T0 + delta).isoformat().replace("+00:00", "Z")
+
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 EVIL = "evil.example"  # never reached: every request off the app's origin is aborted
 
@@ -104,9 +112,9 @@ def seed_archive(home: Path) -> Archive:
                                            handle=f"{name}@sim.example",
                                            display_name=f"{region} 用户 {k}",
                                            url=f"https://sim.example/@{name}")
-                    acc = w.upsert_account(snap, "test", at="2026-02-01T00:00:00Z")
+                    acc = w.upsert_account(snap, "test", at=_at(timedelta(days=-30)))
                     w.update_account(acc["id"], watched=True,
-                                     tags_json=json.dumps({"region": region}))
+                                     tags_json=json.dumps({"province": region}))
                     acc = {**acc, "id": acc["id"]}
                     arc.ids[name] = acc["id"]
                     texts = [(f"p{k}a", f"今天又有朋友被约谈，要求删除推特 {region} {k}"),
@@ -127,9 +135,9 @@ def seed_archive(home: Path) -> Archive:
                     if k < 2:  # a deletion
                         pk = pks[f"p{k}a"]
                         w.update_post(pk, status="deleted", deleted_reason="user_deleted",
-                                      last_seen="2026-02-27T00:00:00Z",
-                                      first_missing="2026-02-28T00:00:00Z",
-                                      deleted_at="2026-02-28T00:00:00Z")
+                                      last_seen=_at(timedelta(days=-3)),
+                                      first_missing=_at(timedelta(days=-2)),
+                                      deleted_at=_at(timedelta(days=-2)))
                         _event(w, EventType.POST_DELETED,
                                T0 - timedelta(days=1 + k, hours=n), acc,
                                (f"p{k}a", pk), {"reason": "user_deleted"})
@@ -138,7 +146,7 @@ def seed_archive(home: Path) -> Archive:
                         w.upsert_account(AccountSnapshot(
                             "mastodon", snap.account_id, handle=snap.handle,
                             display_name=snap.display_name, url=snap.url,
-                            status=AccountStatus.SUSPENDED), "test", at="2026-03-01T06:00:00Z")
+                            status=AccountStatus.SUSPENDED), "test", at=_at(timedelta(hours=-6)))
                         _event(w, EventType.ACCOUNT_SUSPENDED, T0 - timedelta(hours=6 - n),
                                acc)
                         arc.ids[f"closed_{region}"] = acc["id"]
@@ -158,9 +166,9 @@ def _hostile(w: Any, arc: Archive, i: int, payload: str) -> None:
         display_name=payload, url=link,
         profile={"note": payload, "description": payload, "avatar": link,
                  "fields": [{"name": payload, "value": payload}]})
-    acc = w.upsert_account(snap, "test", at="2026-02-01T00:00:00Z")
+    acc = w.upsert_account(snap, "test", at=_at(timedelta(days=-30)))
     w.update_account(acc["id"], watched=True,
-                     tags_json=json.dumps({"region": payload, payload[:40]: "x"}))
+                     tags_json=json.dumps({"province": payload, payload[:40]: "x"}))
     card = {"url": link, "title": payload, "description": payload, "image": link}
     body = (f"<p>{payload} <a href=\"http://{EVIL}/body{i}\">a link {i}</a> "
             f"<a href=\"{link}\">another</a></p>")
@@ -177,7 +185,7 @@ def _hostile(w: Any, arc: Archive, i: int, payload: str) -> None:
     pk = w.post_pks(acc["id"], [f"h{i}"])[f"h{i}"]
     if i % 2:
         w.update_post(pk, status="deleted", deleted_reason="unknown",
-                      last_seen="2026-02-27T00:00:00Z", first_missing="2026-02-28T00:00:00Z")
+                      last_seen=_at(timedelta(days=-3)), first_missing=_at(timedelta(days=-2)))
         _event(w, EventType.POST_DELETED, T0 - timedelta(minutes=i), acc,
                (f"h{i}", pk), {"reason": payload})
     arc.ids[f"hostile_post_{i}"] = pk

@@ -3,7 +3,7 @@ ASGI, authenticated with an API token): for every operation of ``/api/openapi.js
 bounded, derandomized run of schema-valid and schema-invalid requests; no answer is a
 500, every answer conforms to the document (status, content type, JSON schema), a
 schema-valid request is refused (400) only for what the document cannot describe (an
-opaque cursor, an id naming nothing readable), and a request without the token is
+opaque cursor, an id naming nothing readable, a calendar date), and a request without the token is
 refused (schemathesis's ignored_auth)."""
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ except ImportError:  # pragma: no cover - the test extra has it
 from hypothesis import HealthCheck, Phase, given, settings
 
 EXAMPLES = 25  # per operation and mode: the whole run stays within seconds
-OPAQUE = ("cursor:", "id:", "'row:")  # what a JSON schema cannot describe
+# what the document cannot describe: an opaque cursor, an id naming nothing readable, a
+# date that must exist in the calendar
+OPAQUE = ("cursor:", "id:", "'row:", "since:", "until:")
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def find_account(r: ViewRequest, ref: str) -> dict[str, Any]:
     404 when none, 400 when it names several or cannot be read."""
     if ref.isascii() and ref.isdigit():  # a row id: 0 or past the last names nothing
         if not 0 < int(ref) < 2**63:
-            raise Problem(404, "no account by that id")
+            raise Problem(404, N_("no account by that id"))
         ref = f"row:{ref}"
     try:
         found = r.store.find_accounts(ref)
