@@ -81,6 +81,7 @@ XSS_CORPUS = [
     f"</textarea></title><script>{RUN}</script>",
     f"\u202eevil\u202c <b onmouseover=\"{RUN}\">bold</b>",
 ]
+HOSTILE_PER_ACCOUNT = 3
 LINK_PAYLOADS = [f"javascript:{RUN}", "data:text/html,<script>parent.__pwned=1</script>",
                  f"http://{EVIL}/profile", f"vbscript:{RUN}"]
 
@@ -100,7 +101,7 @@ def _event(w: Any, kind: EventType, at: datetime, acc: dict[str, Any],
 
 def seed_archive(home: Path) -> Archive:
     """Two provinces (fujian, xinjiang) with a deleted post (删除), an edited post and a
-    closed account each, and one hostile account per XSS payload."""
+    closed account each, and hostile accounts carrying the XSS corpus."""
     store = Store.open(home)
     arc = Archive(home)
     try:
@@ -150,46 +151,55 @@ def seed_archive(home: Path) -> Archive:
                         _event(w, EventType.ACCOUNT_SUSPENDED, T0 - timedelta(hours=6 - n),
                                acc)
                         arc.ids[f"closed_{region}"] = acc["id"]
-            for i, payload in enumerate(XSS_CORPUS):
-                _hostile(w, arc, i, payload)
+            corpus = list(enumerate(XSS_CORPUS))
+            for g in range(0, len(corpus), HOSTILE_PER_ACCOUNT):
+                _hostile(w, arc, g // HOSTILE_PER_ACCOUNT,
+                         corpus[g:g + HOSTILE_PER_ACCOUNT])
     finally:
         store.close()
     return arc
 
 
-def _hostile(w: Any, arc: Archive, i: int, payload: str) -> None:
-    """An account whose every shown field carries ``payload``: names, profile fields,
-    tags, post text and HTML, link cards, media alt text and URLs, an event's detail."""
-    link = LINK_PAYLOADS[i % len(LINK_PAYLOADS)]
+def _hostile(w: Any, arc: Archive, g: int, payloads: list[tuple[int, str]]) -> None:
+    """An account whose names, profile fields and tags carry ``payloads``, with one post
+    per payload carrying it in its text, HTML, link card, media alt text and URL, an
+    edit (the diff) and, for every other one, a deletion event's detail."""
+    joined = " ".join(p for _, p in payloads)
+    link = LINK_PAYLOADS[g % len(LINK_PAYLOADS)]
     snap = AccountSnapshot(
-        "mastodon", f"x{i}@hostile.example", handle=f"x{i}@hostile.example",
-        display_name=payload, url=link,
-        profile={"note": payload, "description": payload, "avatar": link,
-                 "fields": [{"name": payload, "value": payload}]})
+        "mastodon", f"x{g}@hostile.example", handle=f"x{g}@hostile.example",
+        display_name=joined, url=link,
+        profile={"note": joined, "description": joined, "avatar": link,
+                 "fields": [{"name": p, "value": p} for _, p in payloads]})
     acc = w.upsert_account(snap, "test", at=_at(timedelta(days=-30)))
-    w.update_account(acc["id"], watched=True,
-                     tags_json=json.dumps({"province": payload, payload[:40]: "x"}))
-    card = {"url": link, "title": payload, "description": payload, "image": link}
-    body = (f"<p>{payload} <a href=\"http://{EVIL}/body{i}\">a link {i}</a> "
-            f"<a href=\"{link}\">another</a></p>")
-    post = PostSnapshot(
-        "mastodon", snap.account_id, f"h{i}", f"hostile {i} {payload}",
-        created_at=T0 - timedelta(hours=i), url=link, html=body, version_key="v1",
-        raw={"content": body, "card": card,
-             "embed": {"$type": "app.bsky.embed.external#view",
-                       "external": {"uri": link, "title": payload,
-                                    "description": payload}}},
-        media=[MediaItem(filename="a.png", mime="image/png", content=PNG, alt=payload,
-                         url=link, kind="image")])
-    w.add_posts(acc, [post], "test")
-    pk = w.post_pks(acc["id"], [f"h{i}"])[f"h{i}"]
-    if i % 2:
-        w.update_post(pk, status="deleted", deleted_reason="unknown",
-                      last_seen=_at(timedelta(days=-3)), first_missing=_at(timedelta(days=-2)))
-        _event(w, EventType.POST_DELETED, T0 - timedelta(minutes=i), acc,
-               (f"h{i}", pk), {"reason": payload})
-    arc.ids[f"hostile_post_{i}"] = pk
-    arc.ids[f"hostile_account_{i}"] = acc["id"]
+    tags = {"province": joined, **{p[:40]: p for _, p in payloads}}
+    w.update_account(acc["id"], watched=True, tags_json=json.dumps(tags))
+    arc.ids[f"hostile_account_{g}"] = acc["id"]
+    for i, payload in payloads:
+        link = LINK_PAYLOADS[i % len(LINK_PAYLOADS)]
+        card = {"url": link, "title": payload, "description": payload, "image": link}
+        body = (f"<p>{payload} <a href=\"http://{EVIL}/body{i}\">a link {i}</a> "
+                f"<a href=\"{link}\">another</a></p>")
+        versions = [PostSnapshot(
+            "mastodon", snap.account_id, f"h{i}", f"hostile {i}{edit} {payload}",
+            created_at=T0 - timedelta(hours=i), url=link, html=body, version_key=key,
+            raw={"content": body, "card": card,
+                 "embed": {"$type": "app.bsky.embed.external#view",
+                           "external": {"uri": link, "title": payload,
+                                        "description": payload}}},
+            media=[MediaItem(filename="a.png", mime="image/png", content=PNG, alt=payload,
+                             url=link, kind="image")])
+            for key, edit in (("v1", ""), ("v2", " (edited)"))]
+        for v in versions:
+            w.add_posts(acc, [v], "test")
+        pk = w.post_pks(acc["id"], [f"h{i}"])[f"h{i}"]
+        if i % 2:
+            w.update_post(pk, status="deleted", deleted_reason="unknown",
+                          last_seen=_at(timedelta(days=-3)),
+                          first_missing=_at(timedelta(days=-2)))
+            _event(w, EventType.POST_DELETED, T0 - timedelta(minutes=i), acc,
+                   (f"h{i}", pk), {"reason": payload})
+        arc.ids[f"hostile_post_{i}"] = pk
 
 
 def free_port(host: str = "127.0.0.1") -> int:
