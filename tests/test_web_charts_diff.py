@@ -94,3 +94,23 @@ def test_the_diff_is_escaped() -> None:
     assert "<script" not in html and "<img" not in html
     assert "&lt;script&gt;" in html
     assert re.fullmatch(r"safe<ins>.*</ins>", html, re.S)
+
+
+def test_snippet_matches_become_marks() -> None:
+    from unerased.text.tokenize import snippet
+    from unerased.web._highlight import snippet_pieces
+
+    got = snippet_pieces(snippet("a needle, NEEDLE and 我们删除了推特", "needle 删除"))
+    assert got == [("", "a "), ("mark", "needle"), ("", ", "), ("mark", "NEEDLE"),
+                   ("", " and 我们"), ("mark", "删除"), ("", "了推特")]
+    assert snippet_pieces("no match") == [("", "no match")]
+    assert snippet_pieces("") == [] and snippet_pieces("[]x[") == [("", "[]x[")]
+
+
+@given(st.text(max_size=60))
+def test_snippet_pieces_keep_the_text(text: str) -> None:
+    from unerased.web._highlight import snippet_pieces
+
+    got = snippet_pieces(text)
+    rebuilt = "".join(f"[{p}]" if kind == "mark" else p for kind, p in got)
+    assert rebuilt == text

@@ -94,7 +94,7 @@ def test_overview_charts_events_by_type_and_closures_by_tag(web: Web) -> None:
     assert len(charts) == 2
     bars = re.findall(r"<rect class=\"bar\"[^>]*><title>([^<]*)</title>", charts[1])
     assert "广东: 2" in bars and "福建: 1" in bars and len(bars) == 3
-    assert "<circle" in charts[0] and "account_suspended" in charts[0]
+    assert "<circle" in charts[0] and "account suspended" in charts[0]  # |label
     # another tag key, and days
     got = c.get("/api/?by=group&days=7").json()
     assert got["closures"]["rows"] == [{"value": "g", "total": 4, "by_type": {
@@ -138,7 +138,7 @@ def test_account_timeline_marks_deletions_and_edits(web: Web) -> None:
     html = c.get(f"/accounts/{web.ids['carol']}?limit=500").text
     gone = re.search(r'<li class="post status-deleted">.*?</li>', html, re.S)
     assert gone is not None
-    assert "platform_removed" in gone.group(0)
+    assert "removed by the platform" in gone.group(0)  # platform_removed, |label
     assert "2026-02-27T08:00:00Z" in gone.group(0) and "2026-02-28T09:00:00Z" in gone.group(0)
     assert "edited (2 versions)" in html
     alice = c.get(f"/api/accounts/{web.ids['alice']}").json()
@@ -275,15 +275,27 @@ def test_search_filters_cursor_and_snippets(web: Web) -> None:
     assert c.get("/api/search?q=删&tag=region=fujian").json()["total"] == 1
     assert c.get("/api/search?q=gone&status=deleted").json()["total"] == 1
     assert c.get("/api/search?q=needle&since=yesterday").status_code == 400
+    assert got["results"][0]["snippet_marked"][0] == ["mark", "needle"]
     html = c.get("/search?q=needle&limit=2").text
     assert "5 posts match" in html and 'rel="next"' in html
+    assert "<mark>needle</mark> 0" in html
+    hostile = c.get("/search", params={"q": "推特"}).text
+    assert "<mark>推特</mark>" in hostile and _active(hostile) == []
 
 
 def test_search_total_is_capped(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
     from unerased.web.views import search
 
-    assert web.store.search_total("needle", cap=3) == 3
-    assert web.store.search_total("needle", cap=100) == 5
+    st = web.store
+    assert st.search_total("needle", cap=3) == 3
+    assert st.search_total("needle", cap=100) == 5 == st.search_total("needle")
+    # the capped count keeps the filters, and counts posts (not versions)
+    assert st.search_total("推特", cap=100) == 1 == st.search_total("推特")  # two versions
+    assert st.search_total("needle", cap=100, account_pks=[web.ids["carol"]]) == 5
+    assert st.search_total("needle", cap=100, account_pks=[web.ids["alice"]]) == 0
+    assert st.search_total("needle", cap=100, status="deleted") == 0
+    assert st.search_total("needle", cap=100, since="2026-03-01T10:30:00Z") == 2
+    assert st.search_total("needle", cap=100, until="2026-03-01T10:30:00Z") == 3
     monkeypatch.setattr(search, "TOTAL_CAP", 3)
     c = web.logged_in()
     got = c.get("/api/search?q=needle").json()
@@ -359,7 +371,7 @@ def test_a_post_prints_as_an_evidence_page(web: Web) -> None:
     assert '<link rel="stylesheet" href="/static/print.css" media="print">' in html
     assert '<body class="page-post">' in html
     versions = c.get(f"/api/posts/{built.post_pk}").json()["post"]["versions"]
-    for fact in ("Version 1", "Version 2", "Observed " + versions[1]["observed_at"],
+    for fact in ("Version 1", "Version 2", 'Observed <time datetime="' + versions[1]["observed_at"],
                  built.capture_present, "sha256 " + built.media_sha,
                  "Latest checkpoint: size", "Printed from the archive"):
         assert fact in html, fact

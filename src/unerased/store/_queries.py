@@ -275,17 +275,18 @@ class Queries:
             got = self._post_dicts(conn, rows)
             return got[0] if got else None
 
-    def _search_sql(
+    def _search_parts(
         self, conn: Connection, query: str, account_pk: int | None, status: str | None,
         since: str | None, until: str | None, account_pks: Sequence[int] | None = None,
-    ) -> tuple[str, dict[str, Any]] | None:
-        """The WHERE clause over ``posts p`` of a search, with its parameters; None when
-        the query can match nothing."""
+    ) -> tuple[str, list[str], dict[str, Any]] | None:
+        """A search's pieces: the subquery of matching version ids (``vid``), the
+        conditions on ``posts p`` of its filters, their parameters; None when the query
+        can match nothing."""
         frag = matching_versions_sql(conn, query)
         if frag is None or (account_pks is not None and not account_pks):
             return None
         sub, params = frag
-        where = ["p.id IN (SELECT v.post_pk FROM post_versions v WHERE v.id IN (" + sub + "))"]
+        where: list[str] = []
         if account_pk is not None:
             where.append("p.account_pk = :acc")
             params["acc"] = account_pk
@@ -302,7 +303,20 @@ class Queries:
         if until:
             where.append("p.created_at < :until")
             params["until"] = until
-        return " AND ".join(where), params
+        return sub, where, params
+
+    def _search_sql(
+        self, conn: Connection, query: str, account_pk: int | None, status: str | None,
+        since: str | None, until: str | None, account_pks: Sequence[int] | None = None,
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The WHERE clause over ``posts p`` of a search, with its parameters; None when
+        the query can match nothing."""
+        got = self._search_parts(conn, query, account_pk, status, since, until, account_pks)
+        if got is None:
+            return None
+        sub, filters, params = got
+        where = ["p.id IN (SELECT v.post_pk FROM post_versions v WHERE v.id IN (" + sub + "))"]
+        return " AND ".join(where + filters), params
 
     def search(
         self,
@@ -358,17 +372,26 @@ class Queries:
         with ``cap``, counting stops there (a result of ``cap`` means "that many or
         more": a count of millions costs what reading them does)."""
         with self.reader() as conn:
+            if cap is not None:
+                parts = self._search_parts(conn, query, account_pk, status, since, until,
+                                           account_pks)
+                if parts is None:
+                    return 0
+                sub, filters, params = parts
+                params["cap"] = cap
+                # matches streamed from the index and joined, stopping at ``cap`` posts
+                # (an IN (subquery) would read every match first)
+                return int(conn.execute(text(
+                    "SELECT count(*) FROM (SELECT DISTINCT v.post_pk FROM (" + sub
+                    + ") m JOIN post_versions v ON v.id = m.vid JOIN posts p ON p.id = "
+                    "v.post_pk" + "".join(" AND " + f for f in filters)
+                    + " LIMIT :cap) capped"), params).scalar_one())
             got = self._search_sql(conn, query, account_pk, status, since, until, account_pks)
             if got is None:
                 return 0
             where, params = got
-            if cap is None:
-                return int(conn.execute(
-                    text("SELECT count(*) FROM posts p WHERE " + where), params).scalar_one())
-            params["cap"] = cap
-            return int(conn.execute(text(
-                "SELECT count(*) FROM (SELECT 1 FROM posts p WHERE " + where
-                + " LIMIT :cap) AS capped"), params).scalar_one())
+            return int(conn.execute(
+                text("SELECT count(*) FROM posts p WHERE " + where), params).scalar_one())
 
     # ------------------------------------------------------------- events
 

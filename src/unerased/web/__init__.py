@@ -31,8 +31,13 @@ under ``web/views/`` and list it in ``views.MODULES``::
   show archive text with ``{{ value }}`` or ``|text``, post HTML only with
   ``|post_html`` (nh3), URLs into ``href`` only with ``|href``, links to other sites
   with the ``ext_link`` macro of ``_macros.html``; the data dict is ``data``, the
-  parameters ``params``; ``_()`` marks text to translate; no inline script or
-  style: a script is a file under ``static/``);
+  parameters ``params``; no inline script or style: a script is a file under
+  ``static/``);
+- every text a reader sees is marked: ``{{ _('Post %(id)s', id=p.post_id) }}`` in
+  templates (values as arguments: they are escaped), ``N_("…")`` in Python (a
+  Problem's message, a View's summary); dates through ``|when`` (the reader's language
+  and time zone; import macros ``with context``), archive words (statuses, event
+  types) through ``|label``; then ``scripts/i18n`` and translate (docs/web.md);
 - the JSON is the same dict at ``/api/things`` (so: JSON types only), described in
   ``/api/openapi.json`` by ``params`` and ``schema``;
 - ``role`` says who may see it (viewer, editor, admin); every route but ``/static/``

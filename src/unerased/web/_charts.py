@@ -41,7 +41,7 @@ def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 640
               bar_height: int = 18, label_width: int = 160, color: str = PALETTE[0],
               empty: str = "no data") -> Markup:
     """Horizontal bars, one per ``(label, value)``, longest for the largest value; an
-    empty list draws a chart saying so."""
+    empty list draws a chart saying ``empty`` (the template gives its own words)."""
     gap, top = 6, 4
     height = top + max(len(bars), 1) * (bar_height + gap) + 4
     body: list[str] = []
@@ -68,7 +68,8 @@ def line_chart(x_labels: Sequence[str], series: Mapping[str, Sequence[float]], *
                title: str, width: int = 640, height: int = 240, empty: str = "no data"
                ) -> Markup:
     """One line per series (its values at ``x_labels``, in order), a legend, the first
-    and last x labels and the y axis's maximum."""
+    and last x labels and the y axis's maximum; ``empty``: the words of a chart
+    without series."""
     left, right, top, bottom = 40, 10, 10, 40
     legend_rows = (len(series) + 3) // 4
     total_h = height + legend_rows * 16

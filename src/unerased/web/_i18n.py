@@ -29,12 +29,12 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from babel import negotiate_locale
+from babel import Locale, negotiate_locale
 from babel.dates import format_datetime, get_timezone_location
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.support import Translations
+from babel.support import NullTranslations, Translations
 from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
@@ -47,7 +47,7 @@ from ._render import environment
 
 __all__ = ["DEFAULT_TZ", "LABELS", "LANGUAGE_NAMES", "LANG_COOKIE", "LOCALES", "PREFS_KEY",
            "TZ_COOKIE", "I18n", "N_", "Preferences", "Prefs", "babel_locale",
-           "cookie_header", "format_when", "load_translations", "match_language",
+           "cookie_header", "format_when", "install_language", "load_translations", "match_language",
            "negotiate", "parse_when", "prefs_of"]
 
 LOCALES = ("en", "zh-Hans", "zh-Hant")  # BCP 47: <html lang>, ?lang=, the lang cookie
@@ -62,7 +62,7 @@ _MAX_TAGS = 16  # of an Accept-Language header: more are ignored
 
 
 # Values of the archive shown as words: event types, account and post statuses,
-# deletion reasons, post and media kinds, collector states, roles (``|label`` in templates; other values are shown as they are).
+# deletion reasons, post and media kinds, collector states, ledger leaf kinds, roles (``|label`` in templates; other values are shown as they are).
 LABELS: dict[str, str] = {
     "post_deleted": N_("post deleted"),
     "post_edited": N_("post edited"),
@@ -98,6 +98,12 @@ LABELS: dict[str, str] = {
     "alive": N_("running"),
     "stale": N_("silent"),
     "stopped": N_("stopped"),
+    "account_status": N_("account status"),
+    "post_versions": N_("post version"),
+    "captures": N_("raw capture"),
+    "imports": N_("import"),
+    "events": N_("event"),
+    "media_completions": N_("media download"),
     "viewer": N_("viewer"),
     "editor": N_("editor"),
     "admin": N_("admin"),
@@ -229,23 +235,25 @@ def parse_when(value: Any) -> datetime | None:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
-def format_when(value: Any, lang: str, tz: str, fmt: str = "long") -> Markup:
+def format_when(value: Any, lang: str | Locale, tz: str, fmt: str = "long") -> Markup:
     """``<time datetime="ISO in UTC">`` with the date as the reader's language writes
     it, in the reader's zone (Babel's ``format_datetime``; ``long`` names the zone). A
-    value that is not a date is shown as text; None as nothing."""
+    value that is not a date is shown as text; None as nothing. ``lang``: a tag of
+    :data:`LOCALES` or its Babel ``Locale`` (parsed once: faster)."""
     if value is None or value == "":
         return Markup("")
     dt = parse_when(value)
     if dt is None:
         return escape(str(value))
     utc = dt.astimezone(UTC)
-    iso = utc.isoformat().replace("+00:00", "Z")
+    iso = utc.isoformat().replace("+00:00", "Z")  # digits, "-", ":", ".", "T", "Z" only
     try:
         zone = zoneinfo.ZoneInfo(tz)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo(DEFAULT_TZ)
-    shown = format_datetime(utc, fmt, tzinfo=zone, locale=babel_locale(lang))
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, iso, shown)
+    loc = lang if isinstance(lang, Locale) else babel_locale(lang)
+    shown = escape(format_datetime(utc, fmt, tzinfo=zone, locale=loc))
+    return Markup(f'<time datetime="{iso}" title="{iso}">{shown}</time>')  # noqa: S704
 
 
 def load_translations(lang: str) -> Translations:
@@ -282,7 +290,10 @@ class I18n:
     @classmethod
     def load(cls, globals_: dict[str, Any] | None = None) -> I18n:
         translations = {lang: load_translations(lang) for lang in LOCALES}
-        envs = {lang: _environment(lang, t, globals_) for lang, t in translations.items()}
+        envs = {}
+        for lang, t in translations.items():
+            envs[lang] = environment(globals_)
+            install_language(envs[lang], lang, t)
         return cls(translations, envs)
 
     def env(self, lang: str) -> Environment:
@@ -313,15 +324,19 @@ class I18n:
         return self._labels[lang]
 
 
-def _environment(lang: str, translations: Translations,
-                 globals_: dict[str, Any] | None) -> Environment:
-    env = environment(globals_)
+def install_language(env: Environment, lang: str,
+                     translations: Translations | NullTranslations) -> None:
+    """Makes ``env`` speak ``lang``: gettext (newstyle: values escaped) with
+    ``translations``, and the filters ``|when``, ``|label``, ``|label_keys``,
+    ``|number``."""
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
+
+    loc = Locale.parse(babel_locale(lang))
 
     @pass_context
     def when(context: Context, value: Any, fmt: str = "long") -> Markup:
         tz = context.get("tz")
-        return format_when(value, lang, tz if isinstance(tz, str) else DEFAULT_TZ, fmt)
+        return format_when(value, loc, tz if isinstance(tz, str) else DEFAULT_TZ, fmt)
 
     def label(value: Any) -> str:
         """A word of :data:`LABELS` in the page's language; any other value as is."""
@@ -344,5 +359,4 @@ def _environment(lang: str, translations: Translations,
     env.filters["label"] = label
     env.filters["label_keys"] = label_keys
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
-    return env
 

@@ -74,14 +74,11 @@ def url_with(path: str, params: dict[str, Any], **changes: Any) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
-def _gettext(message: str, **variables: Any) -> str:
-    return message % variables if variables else message
-
-
 def environment(globals_: dict[str, Any] | None = None) -> Environment:
     """The Jinja2 environment of the package's templates: autoescape for every template
     (``.html``, ``.atom``, ``.xml`` and any other), the safety filters, and ``_``
-    (gettext; English until translations are installed)."""
+    (gettext), ``|when``, ``|label`` and ``|number``: English (``_i18n.I18n`` makes
+    one environment per language)."""
     env = Environment(
         loader=PackageLoader("unerased.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -95,8 +92,11 @@ def environment(globals_: dict[str, Any] | None = None) -> Environment:
     env.globals["bar_chart"] = bar_chart
     env.globals["line_chart"] = line_chart
     env.globals["diff_html"] = diff_html
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        _gettext, lambda s, p, n, **kw: _gettext(s if n == 1 else p, n=n, **kw), newstyle=True)
+    from babel.support import NullTranslations
+
+    from ._i18n import install_language  # (it imports this module)
+
+    install_language(env, "en", NullTranslations())
     env.globals.update(globals_ or {})
     return env
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from ...errors import UnerasedError
 from ...model import PostStatus
+from .._highlight import snippet_pieces
 from .._paging import CURSOR_PARAM, LIMIT_PARAM, decode_cursor, page_of
 from .._registry import N_, Param, Problem, View, ViewRequest
 from ._filters import (
@@ -43,11 +44,16 @@ def search(r: ViewRequest) -> dict[str, Any]:
     except UnerasedError as e:
         raise Problem(400, str(e)) from None
     page = page_of(found, limit, lambda p: [p["created_at"] or "", p["id"]])
+    for p in page.items:
+        p["snippet_marked"] = [list(x) for x in snippet_pieces(p.get("snippet") or "")]
     return {**empty, "results": page.items, "next": page.next,
             "total": min(total, TOTAL_CAP), "total_capped": total > TOTAL_CAP}
 
 
-_RESULT = obj(tuple(POST["required"]), **POST["properties"], snippet={"type": "string"})
+_RESULT = obj(tuple(POST["required"]), **POST["properties"], snippet={"type": "string"},
+              snippet_marked={"type": "array", "description": "the snippet as [kind, text] "
+                              "pairs, kind `mark` for a match, else empty",
+                              "items": {"type": "array", "items": {"type": "string"}}})
 
 VIEWS = [View(
     "/search", "search", search, "search.html", summary=N_("Search"),
