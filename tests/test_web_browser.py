@@ -239,6 +239,13 @@ def test_a_search_for_删除_finds_a_deleted_post(guard: Guard, archive: Archive
     wanted = {f"/posts/{archive.ids[k]}" for k in ("deleted_fujian_0", "deleted_xinjiang_1")}
     assert wanted <= set(hrefs), hrefs
     assert "删除" in page.inner_text("main")
+    # the Traditional form finds the Simplified text (search folds them)
+    page.fill("main input[name=q]", "刪除")
+    with page.expect_navigation():
+        page.press("main input[name=q]", "Enter")
+    hrefs = page.eval_on_selector_all("main a[href^='/posts/']",
+                                      "els => els.map(e => e.getAttribute('href'))")
+    assert wanted <= set(hrefs), hrefs
     assert guard.executed() == []
 
 
@@ -308,7 +315,7 @@ def test_an_xss_corpus_executes_nothing(guard: Guard, archive: Archive) -> None:
         for href in hrefs:
             nxt = _same_origin_path(guard.origin, href)
             if nxt is None or nxt in seen or nxt in queue or "cursor=" in nxt \
-                    or "lang=" in nxt:  # the language switch: test_the_ui_is_chinese…
+                    or "lang=" in nxt:  # the language switch: test_the_ui_is_chinese_for_a_chinese_browser
                 continue
             base = nxt.split("?")[0]
             if "?" in nxt and variants.get(base, 0) >= MAX_VARIANTS:
@@ -468,7 +475,7 @@ def test_a_form_posted_from_another_origin_is_refused(browser: Any, server: Serv
 # ------------------------------------------------ last: needs the i18n helper's work
 
 
-def test_the_ui_is_chinese_for_a_zh_cn_browser(browser: Any, server: Server,
+def test_the_ui_is_chinese_for_a_chinese_browser(browser: Any, server: Server,
                                                session: dict[str, Any]) -> None:
     g = Guard(browser, server, session, locale="zh-CN")
     try:
@@ -485,6 +492,14 @@ def test_the_ui_is_chinese_for_a_zh_cn_browser(browser: Any, server: Server,
         assert g.executed() == []
     finally:
         g.close()
+    tw = Guard(browser, server, session, locale="zh-TW")
+    try:
+        page = tw.page()
+        page.goto("/")
+        assert page.get_attribute("html", "lang").startswith("zh-Hant")
+        assert "帳號" in page.inner_text("header")  # Traditional, not 账号
+    finally:
+        tw.close()
     en = Guard(browser, server, session, locale="en-US")
     try:
         page = en.page()
