@@ -56,8 +56,12 @@ def _shoot(page: Any, path: str, out: Path, name: str) -> Path:
 def _pick(api: Any, base: str) -> dict[str, str]:
     """The pages worth showing: the account with the most deletions, an edited post."""
     accounts = api.get(f"{base}/api/accounts?limit=500").json()["items"]
-    # the most deletions: the timeline's first screen shows them marked
-    best = max(accounts, key=lambda a: a.get("deleted_posts") or 0)
+    # the timeline whose first screen shows the most deleted posts, marked
+    def shown(a: dict[str, Any]) -> tuple[int, int]:
+        items = api.get(f"{base}/api/accounts/{a['id']}?limit=6").json()["timeline"]["items"]
+        return sum(p["status"] == "deleted" for p in items), a.get("deleted_posts") or 0
+
+    best = max((a for a in accounts if a.get("deleted_posts")), key=shown)
     edited = api.get(f"{base}/api/events?type=post_edited&limit=50").json()["items"]
     post = next((e["post_pk"] for e in edited if e.get("post_pk")), None)
     if post is None:  # no edit in a short campaign: any deleted post
@@ -115,6 +119,8 @@ def main() -> None:
                     help="where the PNGs go (default: docs/screenshots)")
     ap.add_argument("--for", dest="seconds", type=float, default=20.0,
                     help="wall seconds the demo campaign runs (default 20)")
+    ap.add_argument("--hours", type=float, default=240.0,
+                    help="simulated hours it covers (default 240: the charts show days)")
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit("screenshots: Debian's chromium is missing: "
@@ -123,7 +129,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         demo = _unerased("--home", str(home), "demo", "--for", str(args.seconds),
-                         "--accounts", "36", stdout=subprocess.DEVNULL,
+                         "--accounts", "36", "--hours", str(args.hours),
+                         stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL)
         if demo.wait() != 0:
             raise SystemExit("screenshots: `unerased demo` failed")
