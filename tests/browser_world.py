@@ -86,6 +86,18 @@ LINK_PAYLOADS = [f"javascript:{RUN}", "data:text/html,<script>parent.__pwned=1</
                  f"http://{EVIL}/profile", f"vbscript:{RUN}"]
 
 
+def missing_tools(chromium: Path = CHROMIUM) -> str | None:
+    """What the browser tests lack, with the command that installs it (a failure, never
+    a skip); None when nothing is missing."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return f"the browser tests need Playwright: {INSTALL_PLAYWRIGHT}"
+    if not chromium.exists():
+        return f"the browser tests need Debian's chromium at {chromium}: {INSTALL_CHROMIUM}"
+    return None
+
+
 @dataclass
 class Archive:
     home: Path

@@ -24,13 +24,12 @@ import pytest
 from browser_world import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    INSTALL_CHROMIUM,
-    INSTALL_PLAYWRIGHT,
     XSS_CORPUS,
     Archive,
     Server,
     hostile_site,
     local_non_loopback_ipv4,
+    missing_tools,
     seed_archive,
     serve,
 )
@@ -74,14 +73,18 @@ DOM_SCAN = r"""() => {
 
 @pytest.fixture(scope="module")
 def sync_api() -> Any:
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail(f"the browser tests need Playwright: {INSTALL_PLAYWRIGHT}", pytrace=False)
-    if not CHROMIUM.exists():
-        pytest.fail(f"the browser tests need Debian's chromium at {CHROMIUM}: "
-                    f"{INSTALL_CHROMIUM}", pytrace=False)
+    problem = missing_tools()
+    if problem is not None:
+        pytest.fail(problem, pytrace=False)
+    from playwright import sync_api
+
     return sync_api
+
+
+def test_a_missing_browser_fails_naming_its_install() -> None:
+    problem = missing_tools(Path("/nonexistent/chromium"))
+    assert problem is not None and "apt-get install -y chromium" in problem
+    assert missing_tools() is None, missing_tools()  # scripts/test installs them
 
 
 @pytest.fixture(scope="module")
@@ -291,7 +294,7 @@ def test_an_xss_corpus_executes_nothing(guard: Guard, archive: Archive) -> None:
     hostile_accounts = {f"/accounts/{archive.ids[k]}" for k in archive.ids
                         if k.startswith("hostile_account_")}
     queue = ["/", "/accounts?limit=500", "/events?limit=500", "/search?q=hostile",
-             "/users", "/status", *sorted(hostile_accounts), *sorted(hostile_posts)]
+             "/users", "/status", "/feeds/deletions.atom", *sorted(hostile_accounts), *sorted(hostile_posts)]
     seen: set[str] = set()
     variants: dict[str, int] = {}
     clicked = 0
