@@ -40,16 +40,16 @@ def web(tmp_path: Path) -> Iterator[Web]:
     w.close()
 
 
-def _token(web: Web) -> str:
+def _token(web: Web, role: str = "admin") -> str:
     from unerased.web import issue_api_token
 
-    user = web.store.add_user("fuzzer", "admin", web.clock())
+    user = web.store.add_user(f"fuzzer-{role}", role, web.clock())
     return issue_api_token(web.store, user["id"], web.clock())
 
 
 def _fuzz_operation(op: Any, label: str, mode: GenerationMode, headers: dict[str, str],
-                    seen: dict[str, int]) -> None:
-    @settings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                    seen: dict[str, int], examples: int = EXAMPLES) -> None:
+    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(op.as_strategy(generation_mode=mode))
@@ -69,14 +69,14 @@ def _fuzz_operation(op: Any, label: str, mode: GenerationMode, headers: dict[str
 
 
 def _fuzz(schema: Any, mode: GenerationMode, headers: dict[str, str],
-          seen: dict[str, int]) -> list[str]:
+          seen: dict[str, int], examples: int = EXAMPLES) -> list[str]:
     """Every operation's failure (one line each, its first 2000 characters)."""
     failures: list[str] = []
     for result in schema.get_all_operations():
         op = result.ok()
         label = f"{op.method.upper()} {op.path} ({mode.value})"
         try:
-            _fuzz_operation(op, label, mode, headers, seen)
+            _fuzz_operation(op, label, mode, headers, seen, examples)
         except Exception as e:  # noqa: BLE001 - every operation's failure is reported
             failures.append(f"{label}: {type(e).__name__}: {str(e)[:2000]}")
     return failures
@@ -98,6 +98,17 @@ def test_the_json_api_against_its_openapi_document(web: Web) -> None:
     positive = [k for k in seen if "(positive)" in k]
     assert len(positive) == len(ops)  # every operation was called
     assert sum(seen.values()) >= 2 * len(ops)
+
+
+def test_a_viewer_token_gets_answers_the_document_declares(web: Web) -> None:
+    """A viewer's token on every operation (the admins' among them: 403, as declared)."""
+    headers = {"Authorization": f"Bearer {_token(web, 'viewer')}"}
+    schema = schemathesis.openapi.from_asgi("/api/openapi.json", web.app, headers=headers)
+    seen: dict[str, int] = {}
+    failures = _fuzz(schema, GenerationMode.POSITIVE, headers, seen, examples=5)
+    assert failures == [], "\n\n".join(failures)
+    users = web.client().get("/api/users", headers=headers)
+    assert users.status_code == 403 and "error" in users.json()
 
 
 def test_the_fuzzer_finds_a_500(web: Web) -> None:
