@@ -29,7 +29,7 @@ def web(tmp_path: Path) -> Iterator[Web]:
 def _secure_headers(r: object) -> None:
     h = r.headers  # type: ignore[attr-defined]
     assert h["x-content-type-options"] == "nosniff"
-    assert h["referrer-policy"] == "no-referrer"
+    assert h["referrer-policy"] == "same-origin"
     assert h["x-frame-options"] == "DENY"
     assert "content-security-policy" in h
 

@@ -250,7 +250,7 @@ async def _crash(request: Request, exc: Exception) -> Response:
     outside the other middleware)."""
     return PlainTextResponse("internal error", 500, headers={
         "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"})
+        "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
 
 
 def create_app(config: WebConfig) -> Starlette:

@@ -25,7 +25,9 @@ def openapi_document(views: Iterable[View], version: str = "0.1.0") -> dict[str,
             continue
         parameters: list[dict[str, Any]] = [
             {"name": n, "in": "path", "required": True,
-             "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+             # as the app checks them (_app.WebApp.view_request): no control character
+             "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                        "pattern": "^[^\\x00-\\x1f\\x7f]+$"}}
             for n in path_params(v.path)]
         parameters += [{"name": p.name, "in": "query", "required": False,
                         "description": p.description, "schema": p.schema()} for p in v.params]

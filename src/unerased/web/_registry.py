@@ -61,6 +61,7 @@ class Param:
     minimum: int | None = None
     maximum: int | None = None
     max_length: int = 1000
+    pattern: str | None = None  # what the view accepts, for the OpenAPI document
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.kind}
@@ -72,6 +73,7 @@ class Param:
             out["maximum"] = self.maximum
         if self.kind == "string" and self.enum is None:
             out["maxLength"] = self.max_length
+            out["pattern"] = self.pattern or "^[^\\x00]*$"  # a NUL is refused (parse)
         if self.default is not None:
             out["default"] = self.default
         return out

@@ -1,7 +1,9 @@
 """The app's outer layers, as plain ASGI middleware (outermost first):
 
 - :class:`SecurityHeaders`: on every response, a Content-Security-Policy without inline
-  script, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``, no
+  script, ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin`` (not
+  ``no-referrer``: under it a browser sends ``Origin: null`` with the app's own forms,
+  which the Origin check must refuse; other sites still get no referrer), no
   framing, and ``Cache-Control: no-store`` outside ``/static`` (a response that sets
   its own CSP, a download's ``sandbox``, keeps it);
 - :class:`HostCheck`: the Host header must name this server (DNS rebinding: a hostile
@@ -113,7 +115,7 @@ class SecurityHeaders:
                 if "content-security-policy" not in h:
                     h["Content-Security-Policy"] = CSP
                 h["X-Content-Type-Options"] = "nosniff"
-                h["Referrer-Policy"] = "no-referrer"
+                h["Referrer-Policy"] = "same-origin"
                 h["X-Frame-Options"] = "DENY"
                 h["Cross-Origin-Opener-Policy"] = "same-origin"
                 h["Cross-Origin-Resource-Policy"] = "same-origin"

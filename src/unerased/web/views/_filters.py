@@ -12,8 +12,9 @@ __all__ = ["ACCOUNT_PARAM", "SINCE_PARAM", "TAG_PARAM", "UNTIL_PARAM", "account_
 
 ACCOUNT_PARAM = Param("account", description="Only this account: its row id or any "
                       "reference `unerased posts` takes.", max_length=500)
+TAG_PATTERN = r"^(?:[^=\x00]*[^=\s\x00][^=\x00]*=[^\x00]*)?$"  # KEY=VALUE, KEY not blank
 TAG_PARAM = Param("tag", description="Only accounts with this tag, `KEY=VALUE`.",
-                  max_length=200)
+                  max_length=200, pattern=TAG_PATTERN)
 SINCE_PARAM = Param("since", description="At or after this ISO 8601 date or time (UTC "
                     "when no zone is given).", max_length=40)
 UNTIL_PARAM = Param("until", description="Before this ISO 8601 date or time.",

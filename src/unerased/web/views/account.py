@@ -20,8 +20,12 @@ EVENTS = 50
 def find_account(r: ViewRequest, ref: str) -> dict[str, Any]:
     """The account row ``ref`` names (a row id, or a reference of ``unerased posts``);
     404 when none, 400 when it names several or cannot be read."""
+    if ref.isascii() and ref.isdigit():  # a row id: 0 or past the last names nothing
+        if not 0 < int(ref) < 2**63:
+            raise Problem(404, N_("no account by that id"))
+        ref = f"row:{ref}"
     try:
-        found = r.store.find_accounts(f"row:{ref}" if ref.isdigit() else ref)
+        found = r.store.find_accounts(ref)
     except UnerasedError as e:
         raise Problem(400, str(e)) from None
     if not found:
