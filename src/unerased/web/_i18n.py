@@ -62,7 +62,8 @@ _MAX_TAGS = 16  # of an Accept-Language header: more are ignored
 
 
 # Values of the archive shown as words: event types, account and post statuses,
-# deletion reasons, post and media kinds, collector states, ledger leaf kinds, roles (``|label`` in templates; other values are shown as they are).
+# deletion reasons, post and media kinds, collector states, ledger leaf kinds, roles, import
+# stages (``|label`` in templates; other values are shown as they are).
 LABELS: dict[str, str] = {
     "post_deleted": N_("post deleted"),
     "post_edited": N_("post edited"),
@@ -107,6 +108,12 @@ LABELS: dict[str, str] = {
     "viewer": N_("viewer"),
     "editor": N_("editor"),
     "admin": N_("admin"),
+    "receiving": N_("receiving"),
+    "detecting": N_("detecting"),
+    "reading": N_("reading"),
+    "finishing": N_("finishing"),
+    "done": N_("done"),
+    "failed": N_("failed"),
 }
 
 

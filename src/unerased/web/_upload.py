@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .._files import os_reason
-from ._registry import Problem
+from ._registry import N_, Problem
 from ._security import csrf_valid
 
 __all__ = ["FORM_ALLOWANCE", "Upload", "receive_upload"]
@@ -65,9 +65,9 @@ class _Parts:
         self.data = bytearray()
         self.problem: Problem | None = None
 
-    def fail(self, status: int, message: str) -> None:
+    def fail(self, status: int, message: str, **args: Any) -> None:
         if self.problem is None:
-            self.problem = Problem(status, message)
+            self.problem = Problem(status, message, **args)
 
     def on_part_begin(self) -> None:
         self.disposition, self.part_name, self.is_file = b"", None, False
@@ -90,18 +90,19 @@ class _Parts:
         _, options = parse_options_header(self.disposition)
         name = options.get(b"name")
         if name is None:
-            self.fail(400, "unusable form: a part without a name")
+            self.fail(400, N_("unusable form: a part without a name"))
             return
         self.part_name = name.decode("utf-8", "replace")
         if b"filename" not in options:
             if len(self.upload.fields) >= MAX_FIELDS:
-                self.fail(400, "unusable form: too many fields")
+                self.fail(400, N_("unusable form: too many fields"))
             return
         if self.part_name != self.file_field or self.fd is not None:
-            self.fail(400, f"unusable form: one file, in the field {self.file_field!r}")
+            self.fail(400, N_("unusable form: one file, in the field %(field)r"),
+                      field=self.file_field)
             return
         if not csrf_valid(self.request, self.upload.fields.get("csrf")):
-            self.fail(403, "the form's CSRF token is missing or wrong: reload the page")
+            self.fail(403, N_("the form's CSRF token is missing or wrong: reload the page"))
             return
         self.is_file = True
         from ._jobs import upload_name
@@ -112,7 +113,7 @@ class _Parts:
             self.fd, self.upload.path = self.open_file(self.upload.name)
         except OSError as e:
             self.is_file = False
-            self.fail(507, f"the upload cannot be stored: {os_reason(e)}")
+            self.fail(507, N_("the upload cannot be stored: %(reason)s"), reason=os_reason(e))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.problem is not None:
@@ -123,7 +124,7 @@ class _Parts:
             self.pending_size += len(chunk)
             self.upload.size += len(chunk)
         elif len(self.data) + end - start > MAX_FIELD:
-            self.fail(400, "unusable form: a field is too long")
+            self.fail(400, N_("unusable form: a field is too long"))
         else:
             self.data += data[start:end]
 
@@ -157,13 +158,11 @@ async def receive_upload(request: Request, file_field: str, max_bytes: int,
     kind, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
-        raise Problem(400, "send the archive as multipart/form-data (the page's form)")
+        raise Problem(400, N_("send the archive as multipart/form-data (the page's form)"))
     cap = max_bytes + FORM_ALLOWANCE
-    too_large = f"the upload is larger than this server's limit ({_size(max_bytes)}; " \
-                "`unerased serve --max-upload`)"
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > cap):
-        raise Problem(413, too_large)
+        raise _too_large(max_bytes)
     parts = _Parts(request, file_field, open_file)
     parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
     received = 0
@@ -171,21 +170,21 @@ async def receive_upload(request: Request, file_field: str, max_bytes: int,
         async for chunk in request.stream():
             received += len(chunk)
             if received > cap or parts.upload.size > max_bytes:
-                raise Problem(413, too_large)
+                raise _too_large(max_bytes)
             try:
                 parser.write(chunk)
             except FormParserError:
-                raise Problem(400, "unusable form: not valid multipart data") from None
+                raise Problem(400, N_("unusable form: not valid multipart data")) from None
             if parts.problem is not None:
                 raise parts.problem
             if parts.upload.size > max_bytes:
-                raise Problem(413, too_large)
+                raise _too_large(max_bytes)
             if parts.pending_size >= FLUSH:
                 await _flush(parts)
         try:
             parser.finalize()
         except FormParserError:
-            raise Problem(400, "unusable form: not valid multipart data") from None
+            raise Problem(400, N_("unusable form: not valid multipart data")) from None
         if parts.problem is not None:
             raise parts.problem
         await _flush(parts)
@@ -194,10 +193,10 @@ async def receive_upload(request: Request, file_field: str, max_bytes: int,
             os.close(parts.fd)
     if parts.upload.path is None:
         if not csrf_valid(request, parts.upload.fields.get("csrf")):
-            raise Problem(403, "the form's CSRF token is missing or wrong: reload the page")
-        raise Problem(400, "choose an archive file to upload")
+            raise Problem(403, N_("the form's CSRF token is missing or wrong: reload the page"))
+        raise Problem(400, N_("choose an archive file to upload"))
     if parts.upload.size == 0:
-        raise Problem(400, "the uploaded file is empty")
+        raise Problem(400, N_("the uploaded file is empty"))
     return parts.upload
 
 
@@ -210,7 +209,13 @@ async def _flush(parts: _Parts) -> None:
     try:
         await run_in_threadpool(_write_all, parts.fd, data)
     except OSError as e:
-        raise Problem(507, f"the upload cannot be stored: {os_reason(e)}") from None
+        raise Problem(507, N_("the upload cannot be stored: %(reason)s"),
+                      reason=os_reason(e)) from None
+
+
+def _too_large(max_bytes: int) -> Problem:
+    return Problem(413, N_("the upload is larger than this server's limit (%(limit)s; "
+                           "`unerased serve --max-upload`)"), limit=_size(max_bytes))
 
 
 def _size(n: int) -> str:

@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._jobs import KINDS, Busy, jobs_of, max_upload
-from .._registry import Problem, View, ViewRequest
+from .._registry import N_, Problem, View, ViewRequest
 from .._render import json_body
 from .._upload import receive_upload
 from ._schemas import NULLABLE_STRING, obj
@@ -36,8 +36,8 @@ def import_page(r: ViewRequest) -> dict[str, Any]:
 def import_job(r: ViewRequest) -> dict[str, Any]:
     job = jobs_of(r.config).get(r.path["job"])
     if job is None:
-        raise Problem(404, "no such import (the jobs of a server are forgotten when it "
-                           "restarts)")
+        raise Problem(404, N_("no such import (the jobs of a server are forgotten when it "
+                              "restarts)"))
     data = job.to_json()
     data["refresh"] = REFRESH_SECONDS if job.active else None
     return data
@@ -53,13 +53,14 @@ async def upload(request: Request) -> Response:
     try:
         job = jobs.reserve(str(user["name"]), None)
     except Busy as e:
-        raise Problem(409, str(e)) from None
+        raise Problem(409, N_("busy: another import is running (job %(job)s); try again "
+                              "when it has ended"), job=e.job) from None
     try:
         got = await receive_upload(request, FILE_FIELD, max_upload(web.config),
                                    lambda name: jobs.open_upload(job, name))
         kind = got.fields.get("kind") or "auto"
         if kind not in KIND_CHOICES:
-            raise Problem(400, f"kind: one of {', '.join(KIND_CHOICES)}")
+            raise Problem(400, N_("kind: one of %(choices)s"), choices=", ".join(KIND_CHOICES))
         assert got.path is not None
         job.kind = None if kind == "auto" else kind
         jobs.start(job, got.path, web.store)
@@ -84,13 +85,13 @@ JOB = obj(("id", "stage", "active", "posts", "summary", "error"),
           error=NULLABLE_STRING, refresh={"type": ["integer", "null"]})
 
 VIEWS = [
-    View("/import", "import", import_page, "import.html", summary="Import an archive",
+    View("/import", "import", import_page, "import.html", summary=N_("Import an archive"),
          role="editor",
          schema=obj(("max_bytes", "kinds", "busy", "jobs"), max_bytes={"type": "integer"},
                     kinds={"type": "array", "items": {"type": "string"}},
                     busy=NULLABLE_STRING, jobs={"type": "array", "items": JOB})),
     View("/import/{job}", "import_job", import_job, "import_job.html",
-         summary="An import's progress", role="editor", schema=JOB),
+         summary=N_("An import's progress"), role="editor", schema=JOB),
 ]
 
 ROUTES: list[BaseRoute] = [

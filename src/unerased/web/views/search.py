@@ -46,7 +46,7 @@ def search(r: ViewRequest) -> dict[str, Any]:
             order = "archived" if len(cursor) == 1 else "created"
         if order == "archived":
             if cursor is not None and type(cursor[0]) is not int:
-                raise Problem(400, "cursor: not a cursor of this page")
+                raise Problem(400, N_("cursor: not a cursor of this page"))
             found = r.store.search_archived(q, limit=limit + 1,
                                             before=None if cursor is None else cursor[0],
                                             **filters)
