@@ -16,35 +16,14 @@ from typing import Any
 
 import pytest
 
+from collector_world import Clock, add_alice, clean_env  # noqa: F401 (autouse)
 from net_servers import Seen, json_answer, mastodon_site, sites, status
 from unerased.collector import Collector, WriteThread, budgets_from, host_of
 from unerased.model import AccountSnapshot, AccountStatus, parse_iso
 from unerased.store import Store
-from unerased.watch.runner import RunContext, WatchConfig, add_watch, default_client_factory
-from unerased.watch.uri import parse_uri
+from unerased.watch.runner import RunContext, WatchConfig, default_client_factory
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("UNERASED_ALLOW_HOSTS", "UNERASED_PROXY", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def add_alice(store: Store, base: str, clock: Clock) -> dict[str, Any]:
-    ctx = RunContext(store, default_client_factory(), WatchConfig(), now=clock)
-    return dict(asyncio.run(add_watch(ctx, parse_uri("mastodon:@alice@social.example"),
-                                      service=base, tags={})))
 
 
 def rss_rows(store: Store, n: int, port: int = 9) -> list[dict[str, Any]]:

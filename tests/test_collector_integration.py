@@ -15,37 +15,16 @@ from typing import Any
 
 import pytest
 
+from collector_world import Clock, add_alice, clean_env  # noqa: F401 (autouse)
 from net_servers import Site, json_answer, mastodon_site, sites, status
 from unerased.collector import AlertPump, Collector, StreamPump
 from unerased.model import Capture, PostSnapshot, parse_iso
 from unerased.store import Store
 from unerased.streams import StreamEvent
-from unerased.watch.runner import RunContext, WatchConfig, add_watch, default_client_factory
-from unerased.watch.uri import parse_uri
+from unerased.watch.runner import RunContext, WatchConfig, default_client_factory
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 ALLOW = {"UNERASED_ALLOW_HOSTS": "127.0.0.1"}
-
-
-class Clock:
-    def __init__(self, t: datetime) -> None:
-        self.t = t
-
-    def __call__(self) -> datetime:
-        return self.t
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("UNERASED_ALLOW_HOSTS", "UNERASED_PROXY", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def _alice(store: Store, base: str, clock: Clock) -> dict[str, Any]:
-    ctx = RunContext(store, default_client_factory(), WatchConfig(), now=clock)
-    return dict(asyncio.run(add_watch(ctx, parse_uri("mastodon:@alice@social.example"),
-                                      service=base, tags={})))
 
 
 def test_each_round_delivers_the_heartbeat_and_the_outbox_is_written_on_the_writer(
@@ -55,7 +34,7 @@ def test_each_round_delivers_the_heartbeat_and_the_outbox_is_written_on_the_writ
     site = mastodon_site([status(1, "hello")])
     with sites(site, receiver):
         clock = Clock(T0)
-        _alice(store, site.base, clock)
+        add_alice(store, site.base, clock)
         store.add_alert_rule(receiver.url("/hook"), secret="5e" * 32, now=T0,
                              on_types=["heartbeat"], within_s=900)
         writes: list[tuple[str, int]] = []
@@ -123,7 +102,7 @@ def test_stream_events_are_checked_per_account_and_a_gap_makes_accounts_due(
     site = mastodon_site([status(1, "hello")])
     with sites(site):
         clock = Clock(T0)
-        row = _alice(store, site.base, clock)
+        row = add_alice(store, site.base, clock)
         ctx = RunContext(store, default_client_factory(), WatchConfig(), now=clock)
         col = Collector(ctx)
 
